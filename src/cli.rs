@@ -1,0 +1,92 @@
+//! The command line: arguments, global options and the help text.
+
+use crate::report::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  secretgate lint                          check secrets.yaml and every spec, offline
+  secretgate lint --env production --format github
+  secretgate explain unpinned-version      what a rule flags and how to fix it
+  secretgate schema > secrets.schema.json  JSON Schema for editors
+
+Exit codes:
+  0  no error-level finding
+  1  error-level findings (including a manifest that does not parse)
+  2  usage error or unreadable input
+  3  verification incomplete
+  4  rollout failed";
+
+/// Declarative, checked Secret Manager mappings for Cloud Run deploys.
+#[derive(Debug, Parser)]
+#[command(name = "secretgate", version, about, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    /// Path of the manifest.
+    #[arg(long, global = true, default_value = "secrets.yaml", value_name = "PATH")]
+    pub manifest: PathBuf,
+
+    /// When to colour output; `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print only findings: no summary line, no progress, no logs.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each phase (-v) or every detail (-vv) on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the manifest and the Cloud Run specs offline (for pre-merge CI).
+    #[command(
+        after_help = "Examples:\n  secretgate lint\n  secretgate lint --env staging --env production\n  secretgate lint --format sarif > secretgate.sarif"
+    )]
+    Lint(LintArgs),
+    /// List every rule with its code, severity and summary.
+    Rules,
+    /// Explain a rule: what it flags, why it matters, an example and the fix.
+    #[command(after_help = "Example:\n  secretgate explain plaintext-secret")]
+    Explain {
+        /// The rule's code, as printed in findings.
+        code: String,
+    },
+    /// Print the JSON Schema of secrets.yaml.
+    Schema,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  secretgate completions bash > /etc/bash_completion.d/secretgate"
+    )]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Check only this environment (repeatable); default: every environment.
+    #[arg(long = "env", value_name = "NAME")]
+    pub envs: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Exit with 1 when there are warnings, too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}

@@ -1,0 +1,55 @@
+//! One module per subcommand; each returns the process exit code.
+
+mod lint;
+mod rules;
+
+use crate::cli::{Cli, ColorChoice, Command};
+use crate::error::{Error, exit};
+use clap::CommandFactory;
+use std::io::{IsTerminal, Write};
+
+/// Runs the parsed command line and returns the exit code.
+pub fn run(cli: Cli) -> u8 {
+    let color = use_color(cli.color, std::io::stdout().is_terminal());
+    let result = match &cli.command {
+        Command::Lint(args) => lint::run(&cli, args, color),
+        Command::Rules => Ok(rules::list()),
+        Command::Explain { code } => rules::explain(code),
+        Command::Schema => Ok(print(&crate::schema::json())),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "secretgate", &mut out);
+            Ok(print(&String::from_utf8_lossy(&out)))
+        }
+    };
+    result.unwrap_or_else(|err| {
+        report_error(&err, use_color(cli.color, std::io::stderr().is_terminal()))
+    })
+}
+
+/// Whether to colour a stream: `always`, `never`, or on a terminal when NO_COLOR is unset.
+pub fn use_color(choice: ColorChoice, terminal: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && !no_color,
+    }
+}
+
+/// Writes to stdout; a closed pipe (`secretgate rules | head`) is not an error.
+fn print(text: &str) -> u8 {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    exit::OK
+}
+
+fn report_error(err: &Error, color: bool) -> u8 {
+    let (red, reset) = if color { ("\x1b[31m", "\x1b[0m") } else { ("", "") };
+    let mut text = format!("{red}error{reset}: {err}\n");
+    if let Some(help) = err.help() {
+        text.push_str(&format!("  help: {help}\n"));
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
+    err.exit_code()
+}

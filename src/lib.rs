@@ -1,0 +1,21 @@
+//! secretgate: declarative, checked Secret Manager mappings for Cloud Run deploys.
+//!
+//! The manifest (`secrets.yaml`) says which secret each service must receive; [`lint`] checks it
+//! and the Cloud Run service specs offline. The binary is a thin layer over [`commands`].
+
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "cli")]
+pub mod commands;
+pub mod diagnostic;
+pub mod error;
+pub mod lint;
+pub mod manifest;
+pub mod report;
+pub mod resolve;
+pub mod rules;
+pub mod schema;
+pub mod source;
+pub mod spec;
+pub mod suggest;
+pub mod yaml;

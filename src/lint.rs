@@ -1,0 +1,161 @@
+//! The offline checks: the manifest alone, each environment's expansion, and each service spec
+//! beside what the manifest declares for it.
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::manifest::{self, Manifest};
+use crate::resolve::{self, Deployment};
+use crate::rules::{self, SpecContext, spec_not_found, unknown_container, yaml_syntax};
+use crate::source::{FileId, Sources, display_path};
+use crate::spec::{self, ServiceSpec};
+use crate::suggest::did_you_mean;
+use crate::yaml;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A manifest and the files it refers to, read from disk.
+pub struct Project {
+    /// The folder holding the manifest; spec paths are relative to it.
+    pub root: PathBuf,
+    pub sources: Sources,
+    /// `None` when the manifest is not valid YAML or not a mapping.
+    pub manifest: Option<Manifest>,
+    /// Findings made while reading.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Specs already read, by path on disk; `None` when unreadable or invalid.
+    specs: HashMap<PathBuf, Option<ServiceSpec>>,
+}
+
+impl Project {
+    /// Reads and parses the manifest. A file that cannot be read at all is an [`Error`]; a file
+    /// with bad content gives findings.
+    pub fn load(path: &Path) -> Result<Project, Error> {
+        let bytes = std::fs::read(path)
+            .map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut sources = Sources::default();
+        let file = sources.add(display_path(&root, path), path.to_path_buf(), &bytes);
+        let mut diagnostics = Vec::new();
+        let manifest = match yaml::parse(&bytes) {
+            Ok(tree) => manifest::read(file, &tree, &mut diagnostics),
+            Err(err) => {
+                diagnostics.push(yaml_syntax::diagnostic(file, &err));
+                None
+            }
+        };
+        Ok(Project { root, sources, manifest, diagnostics, specs: HashMap::new() })
+    }
+
+    /// Checks that every name in `wanted` is an environment of the manifest.
+    pub fn select_environments(&self, wanted: &[String]) -> Result<Vec<String>, Error> {
+        let Some(manifest) = &self.manifest else { return Ok(Vec::new()) };
+        let defined: Vec<&str> =
+            manifest.environments.iter().map(|e| e.name.value.as_str()).collect();
+        if wanted.is_empty() {
+            return Ok(defined.iter().map(|s| s.to_string()).collect());
+        }
+        for name in wanted {
+            if !defined.contains(&name.as_str()) {
+                let help = match did_you_mean(name, defined.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the manifest defines: {}", defined.join(", ")),
+                };
+                return Err(Error::Usage {
+                    message: format!("unknown environment `{name}`"),
+                    help: Some(help),
+                });
+            }
+        }
+        Ok(wanted.to_vec())
+    }
+
+    /// Reads a spec once, reporting why it cannot be used.
+    fn spec(&mut self, relative: &str) -> Result<Option<&ServiceSpec>, std::io::Error> {
+        let path = self.root.join(relative);
+        if !self.specs.contains_key(&path) {
+            let bytes = std::fs::read(&path)?;
+            let file = self.sources.add(display_path(&self.root, &path), path.clone(), &bytes);
+            let parsed = match yaml::parse(&bytes) {
+                Ok(tree) => spec::read(file, tree, &mut self.diagnostics),
+                Err(err) => {
+                    self.diagnostics.push(yaml_syntax::diagnostic(file, &err));
+                    None
+                }
+            };
+            self.specs.insert(path.clone(), parsed);
+        }
+        Ok(self.specs[&path].as_ref())
+    }
+
+    /// The spec of a deployment, if it exists and is a Cloud Run service.
+    pub fn spec_for(
+        &mut self,
+        deployment: &Deployment,
+        manifest_file: FileId,
+    ) -> Option<&ServiceSpec> {
+        let path = deployment.spec_path.as_ref()?;
+        if let Err(err) = self.spec(&path.value) {
+            let d = Diagnostic::new(&spec_not_found::RULE, format!("spec `{}` cannot be read: {err}", path.value))
+                    .at(manifest_file, path.span, format!("no such file for `{}`", deployment.env.name.value))
+                    .help("export the service with `gcloud run services describe NAME --format export`, fix the path, or narrow the service's `environments`")
+                    .env(Some(&deployment.env.name.value))
+                    .service(Some(&deployment.service.name.value));
+            self.diagnostics.push(d);
+            return None;
+        }
+        self.specs[&self.root.join(&path.value)].as_ref()
+    }
+}
+
+/// Runs every offline rule for the selected environments (all when `envs` is empty).
+pub fn lint(project: &mut Project, envs: &[String]) -> Result<(), Error> {
+    let selected = project.select_environments(envs)?;
+    let Some(manifest) = project.manifest.take() else { return Ok(()) };
+    let mut found = Vec::new();
+    rules::check_manifest(&manifest, &mut found);
+    for env in manifest.environments.iter().filter(|e| selected.contains(&e.name.value)) {
+        let deployments = resolve::resolve(&manifest, env, &mut found);
+        rules::check_environment(&manifest, env, &deployments, &mut found);
+        for deployment in &deployments {
+            check_deployment(project, &manifest, deployment, &mut found);
+        }
+    }
+    project.diagnostics.append(&mut found);
+    project.manifest = Some(manifest);
+    finish(&mut project.diagnostics);
+    Ok(())
+}
+
+fn check_deployment(
+    project: &mut Project,
+    manifest: &Manifest,
+    deployment: &Deployment,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(spec) = project.spec_for(deployment, manifest.file) else { return };
+    let env = Some(deployment.env.name.value.as_str());
+    let service = Some(deployment.service.name.value.as_str());
+    let container = match unknown_container::select(manifest, deployment.service, spec) {
+        Ok(index) => Some(index),
+        Err(d) => {
+            out.push(d.env(env).service(service));
+            None
+        }
+    };
+    let project_id = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
+    let mappings = spec.mappings(project_id);
+    let ctx = SpecContext { manifest, deployment, spec, container, mappings };
+    rules::check_spec(&ctx, out);
+}
+
+/// Sorts findings by file and position and drops repeats (a spec shared by two environments
+/// gives the same finding twice).
+fn finish(diagnostics: &mut Vec<Diagnostic>) {
+    let key = |d: &Diagnostic| {
+        let place = d.primary.as_ref().map(|l| (l.file, l.span.offset));
+        (place.map(|p| p.0).unwrap_or(FileId(usize::MAX)), place.map_or(0, |p| p.1))
+    };
+    diagnostics.sort_by_key(key);
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.primary.clone(), d.message.clone())));
+}

@@ -1,0 +1,25 @@
+//! The `secretgate` binary: parse arguments, set up logging, run, exit with the command's code.
+
+use clap::Parser;
+use secretgate::cli::Cli;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) | (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::INFO,
+        (false, _) => tracing::Level::DEBUG,
+    };
+    let stderr_color = secretgate::commands::use_color(
+        cli.color,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(stderr_color)
+        .with_target(false)
+        .init();
+    ExitCode::from(secretgate::commands::run(cli))
+}

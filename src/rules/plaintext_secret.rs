@@ -1,0 +1,132 @@
+//! `plaintext-secret`: a credential written as a literal env value in a spec.
+
+use super::{Rule, SpecContext};
+use crate::diagnostic::{Diagnostic, Severity};
+
+pub static RULE: Rule = Rule {
+    code: "plaintext-secret",
+    severity: Severity::Error,
+    summary: "a spec env var with a literal `value` that the manifest declares or that looks like a credential",
+    flags: "A spec env var with a literal `value` whose name the manifest declares as a secret \
+for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*`, `*TOKEN*`, \
+`*API_KEY*`, `*PRIVATE_KEY*`, ...), or a `*_URL`/`*_DSN` whose value carries a password \
+(`postgres://user:pass@host/db`). Empty values and `${...}` placeholders are ignored. The value \
+is never printed.",
+    why: "A literal value is stored in the spec file, in the repository, in the revision's \
+configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
+Manager's access control, audit log and rotation.",
+    example: "env:\n- name: JWT_SECRET_KEY\n  value: \"s3cr3t-value\"",
+    fix: "Store the value in Secret Manager and declare it in secrets.yaml; `deploy` maps it:\n  JWT_SECRET_KEY:\n    secret: jwt-secret-key\n    class: auth",
+};
+
+/// Parts of a name that mark a credential.
+const MARKERS: &[&str] = &[
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+    "CREDENTIAL",
+];
+
+/// Name endings that describe a credential without being one (`TOKEN_TTL`, `SECRET_NAME`).
+const BENIGN_SUFFIXES: &[&str] = &[
+    "_ID",
+    "_NAME",
+    "_PATH",
+    "_FILE",
+    "_DIR",
+    "_URL",
+    "_URI",
+    "_ENDPOINT",
+    "_HOST",
+    "_TTL",
+    "_EXPIRY",
+    "_TIMEOUT",
+    "_SECONDS",
+    "_LENGTH",
+    "_HEADER",
+    "_ENABLED",
+    "_VERSION",
+    "_ISSUER",
+    "_AUDIENCE",
+    "_ALGORITHM",
+    "_PROJECT",
+    "_REGION",
+];
+
+/// Why a literal env value looks like a credential, or `None`.
+pub fn looks_like_credential(name: &str, value: &str) -> Option<&'static str> {
+    let value = value.trim();
+    if value.is_empty() || value.contains("${") || value.starts_with('%') {
+        return None;
+    }
+    let upper = name.to_ascii_uppercase();
+    if url_with_password(value) {
+        return Some("it holds a URL with a password");
+    }
+    let benign = BENIGN_SUFFIXES.iter().any(|s| upper.ends_with(s));
+    if !benign && MARKERS.iter().any(|m| upper.contains(m)) {
+        return Some("its name marks it as a credential");
+    }
+    None
+}
+
+/// `scheme://user:password@host`.
+fn url_with_password(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let Some((userinfo, _)) = authority.rsplit_once('@') else { return false };
+    userinfo.split_once(':').is_some_and(|(_, pass)| !pass.is_empty())
+}
+
+pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    let declared: Vec<&str> = ctx.deployment.bindings.iter().map(|b| b.target()).collect();
+    for (index, container) in ctx.spec.containers.iter().enumerate() {
+        for var in &container.env {
+            let Some(value) = &var.value else { continue };
+            let name = &var.name.value;
+            let reason = if declared.contains(&name.as_str())
+                && Some(index) == ctx.container
+                && !value.value.trim().is_empty()
+            {
+                Some("secrets.yaml declares it as a secret")
+            } else {
+                looks_like_credential(name, &value.value)
+            };
+            let Some(reason) = reason else { continue };
+            let message =
+                format!("{} sets `{name}` as a plaintext value: {reason}", container.label(index));
+            let mut d = ctx.diagnostic(&RULE, message)
+                .at(ctx.spec.file, value.span, "plaintext value (hidden)")
+                .help("move the value to Secret Manager and map it with `valueFrom.secretKeyRef`; declare it in secrets.yaml")
+                .target(Some(name));
+            d.redact.push((ctx.spec.file, value.span));
+            out.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_credential;
+
+    #[test]
+    fn flags_credential_names_and_urls() {
+        assert!(looks_like_credential("DB_PASSWORD", "hunter2").is_some());
+        assert!(looks_like_credential("DATABASE_URL", "postgres://app:pw@db/app").is_some());
+        assert!(looks_like_credential("GITHUB_TOKEN", "ghp_x").is_some());
+    }
+
+    #[test]
+    fn ignores_benign_values() {
+        assert!(looks_like_credential("DATABASE_URL", "postgres://db/app").is_none());
+        assert!(looks_like_credential("TOKEN_TTL", "3600").is_none());
+        assert!(looks_like_credential("JWT_SECRET_KEY", "").is_none());
+        assert!(looks_like_credential("API_KEY", "${API_KEY}").is_none());
+        assert!(looks_like_credential("LOG_LEVEL", "debug").is_none());
+    }
+}

@@ -1,0 +1,46 @@
+//! `undeclared-secret`: a spec uses a secret that the manifest does not declare for the service.
+
+use super::{Rule, SpecContext};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::rules::mapping_conflict::same_secret;
+
+pub static RULE: Rule = Rule {
+    code: "undeclared-secret",
+    severity: Severity::Warning,
+    summary: "a spec references a secret the manifest does not declare for that service",
+    flags: "A secret that the spec maps into any container (env var or volume) but that \
+secrets.yaml does not declare for that service in that environment.",
+    why: "`check` and `deploy` verify only declared secrets. An undeclared one can be missing, \
+disabled or unreadable without anyone noticing until the revision fails to start.",
+    example: "# the spec maps SENTRY_DSN from secret sentry-dsn; secrets.yaml does not mention it",
+    fix: "Declare it (`secretgate import` can write the entry):\n  SENTRY_DSN:\n    secret: sentry-dsn\n    required: false",
+};
+
+pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    for mapping in &ctx.mappings {
+        let Some(secret) = &mapping.secret else { continue };
+        let declared = ctx
+            .deployment
+            .bindings
+            .iter()
+            .filter_map(|b| b.secret.as_ref())
+            .any(|d| same_secret(d, secret));
+        if declared {
+            continue;
+        }
+        let message = format!(
+            "`{}` comes from secret `{}`, which secrets.yaml does not declare for this service",
+            mapping.target, secret.secret
+        );
+        let d = ctx
+            .diagnostic(&RULE, message)
+            .at(ctx.spec.file, mapping.raw_name.span, "undeclared secret")
+            .help(format!(
+                "declare `{}` under the service's `secrets:` so that check and deploy verify it",
+                mapping.target
+            ))
+            .target(Some(&mapping.target))
+            .secret(Some(&secret.secret));
+        out.push(d);
+    }
+}
