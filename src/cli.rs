@@ -8,6 +8,8 @@ const EXAMPLES: &str = "\
 Examples:
   secretgate lint                          check secrets.yaml and every spec, offline
   secretgate lint --env production --format github
+  secretgate check --env staging           verify against Secret Manager
+  secretgate check --env staging --snapshot deploy/snapshots/staging.json
   secretgate explain unpinned-version      what a rule flags and how to fix it
   secretgate schema > secrets.schema.json  JSON Schema for editors
 
@@ -56,6 +58,12 @@ pub enum Command {
         after_help = "Examples:\n  secretgate lint\n  secretgate lint --env staging --env production\n  secretgate lint --format sarif > secretgate.sarif"
     )]
     Lint(LintArgs),
+    /// Verify the manifest against Secret Manager (live, or offline from snapshots).
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Capture the Secret Manager metadata `check` needs into a snapshot file (no secret values).
+    #[command(after_help = "Example:\n  secretgate snapshot --env staging -o staging.json")]
+    Snapshot(SnapshotArgs),
     /// List every rule with its code, severity and summary.
     Rules,
     /// Explain a rule: what it flags, why it matters, an example and the fix.
@@ -74,6 +82,84 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  secretgate check --env staging
+  secretgate check --env staging --snapshot deploy/snapshots/staging.json
+  secretgate check --env production --format json --no-iam
+
+Credentials: Application Default Credentials (gcloud auth application-default login, or a
+service account on CI) with roles/secretmanager.viewer; secret values are never read.
+SECRETMANAGER_EMULATOR_HOST=HOST:PORT sends requests to an emulator over plain HTTP, anonymously.";
+
+/// Options shared by the commands that talk to Secret Manager.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Requests per second per project (Secret Manager allows 600 metadata reads a minute).
+    #[arg(long, default_value_t = 9.0, value_name = "RPS")]
+    pub max_rps: f64,
+
+    /// Give up on what is not answered after this many seconds (exit 3).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check only this environment (repeatable); default: every environment.
+    #[arg(long = "env", value_name = "NAME")]
+    pub envs: Vec<String>,
+
+    /// Read Secret Manager metadata from this snapshot instead of the API (repeatable).
+    #[arg(long = "snapshot", value_name = "FILE")]
+    pub snapshots: Vec<PathBuf>,
+
+    /// Do not read IAM policies (skips accessor-missing).
+    #[arg(long)]
+    pub no_iam: bool,
+
+    /// Warn about secrets that expire within this many days.
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub expiry_days: i64,
+
+    /// Warn about snapshots older than this many days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub max_snapshot_age: i64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Exit with 1 when there are warnings, too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The environment whose projects to capture.
+    #[arg(long = "env", value_name = "NAME", required = true)]
+    pub env: String,
+
+    /// Write here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Do not read IAM policies.
+    #[arg(long)]
+    pub no_iam: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Debug, Args)]

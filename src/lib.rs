@@ -3,12 +3,14 @@
 //! The manifest (`secrets.yaml`) says which secret each service must receive; [`lint`] checks it
 //! and the Cloud Run service specs offline. The binary is a thin layer over [`commands`].
 
+pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cli")]
 pub mod commands;
 pub mod diagnostic;
 pub mod error;
+pub mod inventory;
 pub mod lint;
 pub mod manifest;
 pub mod report;

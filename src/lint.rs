@@ -150,7 +150,7 @@ fn check_deployment(
 
 /// Sorts findings by file and position and drops repeats (a spec shared by two environments
 /// gives the same finding twice).
-fn finish(diagnostics: &mut Vec<Diagnostic>) {
+pub fn finish(diagnostics: &mut Vec<Diagnostic>) {
     let key = |d: &Diagnostic| {
         let place = d.primary.as_ref().map(|l| (l.file, l.span.offset));
         (place.map(|p| p.0).unwrap_or(FileId(usize::MAX)), place.map_or(0, |p| p.1))

@@ -126,7 +126,42 @@ struct EntrySchema {
 /// The schema as pretty-printed JSON, with a trailing newline.
 pub fn json() -> String {
     let schema = schemars::schema_for!(SecretsManifest);
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut value = serde_json::to_value(&schema).unwrap_or_default();
+    drop_null(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// schemars describes an `Option<T>` field as "T or null", but the manifest reader refuses
+/// `null` for every optional key (a key is left out to take its default): remove `null` from
+/// every type, every `anyOf` and every default, so that an editor flags what lint would.
+fn drop_null(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            if map.get("default") == Some(&Value::Null) {
+                map.shift_remove("default");
+            }
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".to_string(), only);
+                }
+            }
+            if let Some(Value::Array(options)) = map.get_mut("anyOf") {
+                options.retain(|o| o.get("type") != Some(&Value::from("null")));
+                if options.len() == 1
+                    && let Some(Value::Object(only)) = options.pop()
+                {
+                    map.shift_remove("anyOf");
+                    map.extend(only);
+                }
+            }
+            map.values_mut().for_each(drop_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
 }

@@ -25,7 +25,10 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&mut self, display: String, path: PathBuf, bytes: &[u8]) -> FileId {
-        let text = String::from_utf8_lossy(bytes).into_owned();
+        // A file too large to parse is reported at its start and never shown: keeping it would
+        // make a report print megabytes of one line.
+        let shown = if bytes.len() > crate::yaml::MAX_FILE_BYTES { &[] } else { bytes };
+        let text = printable(&String::from_utf8_lossy(shown));
         self.files.push(SourceFile { display, path, text });
         FileId(self.files.len() - 1)
     }
@@ -39,6 +42,24 @@ impl Sources {
     pub fn find(&self, path: &Path) -> Option<FileId> {
         self.files.iter().position(|f| f.path == path).map(FileId)
     }
+}
+
+/// The text with every control character but tab, CR and LF replaced by `?`, byte for byte so
+/// that spans stay valid: a binary file's excerpt must not send escape sequences to a terminal.
+/// Valid YAML holds no such character, so only the excerpts of broken files change.
+fn printable(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n')) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A path relative to `base` when possible, with forward slashes, for stable output.

@@ -1,6 +1,8 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod check;
 mod lint;
+mod render;
 mod rules;
 
 use crate::cli::{Cli, ColorChoice, Command};
@@ -13,6 +15,8 @@ pub fn run(cli: Cli) -> u8 {
     let color = use_color(cli.color, std::io::stdout().is_terminal());
     let result = match &cli.command {
         Command::Lint(args) => lint::run(&cli, args, color),
+        Command::Check(args) => check::run(&cli, args, color),
+        Command::Snapshot(args) => check::snapshot(&cli, args),
         Command::Rules => Ok(rules::list()),
         Command::Explain { code } => rules::explain(code),
         Command::Schema => Ok(print(&crate::schema::json())),
@@ -38,7 +42,7 @@ pub fn use_color(choice: ColorChoice, terminal: bool) -> bool {
 }
 
 /// Writes to stdout; a closed pipe (`secretgate rules | head`) is not an error.
-fn print(text: &str) -> u8 {
+pub(crate) fn print(text: &str) -> u8 {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     exit::OK

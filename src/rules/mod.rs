@@ -5,23 +5,34 @@
 //! alone, environment rules see one environment's expansion, spec rules see one service's spec
 //! next to what the manifest declares for it.
 
+pub mod accessor_missing;
 pub mod alias_unresolved;
 pub mod duplicate_target;
 pub mod invalid_env_name;
 pub mod invalid_mount_path;
 pub mod invalid_secret_id;
 pub mod invalid_version;
+pub mod latest_unusable;
 pub mod manifest_schema;
 pub mod mapping_conflict;
 pub mod not_a_cloud_run_service;
 pub mod plaintext_secret;
 pub mod reserved_env_name;
+pub mod rotation_overdue;
+pub mod secret_expiring;
+pub mod secret_not_found;
 pub mod secret_value_in_manifest;
+pub mod snapshot_stale;
 pub mod spec_not_found;
 pub mod undeclared_secret;
 pub mod unknown_container;
 pub mod unknown_environment;
 pub mod unpinned_version;
+pub mod verification_incomplete;
+pub mod version_destroyed;
+pub mod version_disabled;
+pub mod version_not_found;
+pub mod version_too_old;
 pub mod yaml_syntax;
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -94,6 +105,17 @@ pub static ALL: &[&Rule] = &[
     &mapping_conflict::RULE,
     &alias_unresolved::RULE,
     &undeclared_secret::RULE,
+    &secret_not_found::RULE,
+    &version_not_found::RULE,
+    &version_disabled::RULE,
+    &version_destroyed::RULE,
+    &latest_unusable::RULE,
+    &secret_expiring::RULE,
+    &rotation_overdue::RULE,
+    &version_too_old::RULE,
+    &accessor_missing::RULE,
+    &verification_incomplete::RULE,
+    &snapshot_stale::RULE,
 ];
 
 /// Looks a rule up by its code.
@@ -163,6 +185,19 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     alias_unresolved::check(ctx, out);
     mapping_conflict::check(ctx, out);
     undeclared_secret::check(ctx, out);
+}
+
+/// Runs the rules that compare one declared secret with Secret Manager's metadata.
+pub fn check_secret(ctx: &crate::check::SecretContext, out: &mut Vec<Diagnostic>) {
+    verification_incomplete::check(ctx, out);
+    version_not_found::check(ctx, out);
+    version_disabled::check(ctx, out);
+    version_destroyed::check(ctx, out);
+    latest_unusable::check(ctx, out);
+    secret_expiring::check(ctx, out);
+    rotation_overdue::check(ctx, out);
+    version_too_old::check(ctx, out);
+    accessor_missing::check(ctx, out);
 }
 
 #[cfg(test)]

@@ -1,0 +1,210 @@
+//! `check`: the declared secrets against Secret Manager's metadata (live or from snapshots).
+//!
+//! Runs after the offline rules. For every distinct secret and version an environment's services
+//! declare, it looks the secret up in the [`Inventory`] and runs the check rules on it. Errors on
+//! secrets that no required entry uses are downgraded to warnings.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::inventory::{Inventory, ProjectInventory, SecretInfo};
+use crate::manifest::{Environment, Manifest, Version};
+use crate::resolve::{Binding, Deployment};
+use crate::rules::{self, Rule};
+use crate::spec::SecretName;
+use jiff::{SignedDuration, Timestamp};
+
+/// Settings of a check run.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// The time the check is made at (tests pin it).
+    pub now: Timestamp,
+    /// `secret-expiring` warns this many days ahead.
+    pub expiry_days: i64,
+    /// `snapshot-stale` warns past this age.
+    pub max_snapshot_age_days: i64,
+    /// Whether IAM policies were fetched (and so whether `accessor-missing` can run).
+    pub iam: bool,
+}
+
+/// One declared secret of one service, with what the inventory says about it.
+pub struct SecretContext<'a> {
+    pub manifest: &'a Manifest,
+    pub env: &'a Environment,
+    pub deployment: &'a Deployment<'a>,
+    pub binding: &'a Binding<'a>,
+    pub secret: &'a SecretName,
+    pub version: &'a Version,
+    pub info: &'a SecretInfo,
+    pub options: &'a CheckOptions,
+}
+
+impl SecretContext<'_> {
+    /// A finding on this entry's secret name, with its context filled in.
+    pub fn at_secret(&self, rule: &Rule, message: impl Into<String>, label: &str) -> Diagnostic {
+        self.base(rule, message).at(self.manifest.file, self.binding.secret_span, label)
+    }
+
+    /// A finding on this entry's version.
+    pub fn at_version(&self, rule: &Rule, message: impl Into<String>, label: &str) -> Diagnostic {
+        self.base(rule, message).at(self.manifest.file, self.binding.version_span, label)
+    }
+
+    fn base(&self, rule: &Rule, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(rule, message)
+            .env(Some(&self.env.name.value))
+            .service(Some(&self.deployment.service.name.value))
+            .target(Some(self.binding.target()))
+            .secret(Some(&self.secret.secret))
+    }
+
+    /// The version number the entry resolves to now, if it exists.
+    pub fn resolved_number(&self) -> Option<u64> {
+        let versions = self.info.versions.as_ref().ok()?;
+        match self.version {
+            Version::Latest => versions.first().map(|v| v.number),
+            Version::Number(n) => versions.iter().any(|v| v.number == *n).then_some(*n),
+            Version::Alias(a) => self.info.aliases.get(a).copied(),
+        }
+    }
+
+    /// Days between two times, rounded down.
+    pub fn days(span: SignedDuration) -> i64 {
+        span.as_secs() / 86_400
+    }
+}
+
+/// The secrets to read in each project for the given environments: every declared secret, with
+/// its IAM policy when the service's runtime account is known and `iam` is on.
+pub fn wanted(manifest: &Manifest, envs: &[String], iam: bool) -> crate::inventory::live::Wanted {
+    let mut wanted = crate::inventory::live::Wanted::new();
+    for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
+        let deployments = crate::resolve::resolve(manifest, env, &mut Vec::new());
+        if let Some(project) = &env.project {
+            wanted.entry(project.value.clone()).or_default();
+        }
+        for deployment in &deployments {
+            let want_iam = iam && deployment.service_account.is_some();
+            for secret in deployment.bindings.iter().filter_map(|b| b.secret.as_ref()) {
+                let entry = wanted.entry(secret.project.clone()).or_default();
+                let flag = entry.entry(secret.secret.clone()).or_insert(false);
+                *flag |= want_iam;
+            }
+        }
+    }
+    wanted
+}
+
+/// Runs the check rules for every selected environment after `lint`.
+pub fn check(
+    project: &mut crate::lint::Project,
+    envs: &[String],
+    inventory: &Inventory,
+    options: &CheckOptions,
+) {
+    let Some(manifest) = project.manifest.take() else { return };
+    let mut found = Vec::new();
+    for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
+        let deployments = crate::resolve::resolve(&manifest, env, &mut Vec::new());
+        check_environment(&manifest, env, &deployments, inventory, options, &mut found);
+    }
+    if let Some(captured) = inventory.captured_at {
+        rules::snapshot_stale::check(
+            captured,
+            options.now,
+            options.max_snapshot_age_days,
+            &mut found,
+        );
+    }
+    project.diagnostics.append(&mut found);
+    project.manifest = Some(manifest);
+    crate::lint::finish(&mut project.diagnostics);
+}
+
+/// Runs the check rules for `env`; the offline findings are already in `out`.
+pub fn check_environment(
+    manifest: &Manifest,
+    env: &Environment,
+    deployments: &[Deployment],
+    inventory: &Inventory,
+    options: &CheckOptions,
+    out: &mut Vec<Diagnostic>,
+) {
+    for deployment in deployments {
+        for binding in &deployment.bindings {
+            let (Some(secret), Some(version)) = (&binding.secret, &binding.version) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            match lookup(inventory, secret) {
+                Err(reason) => {
+                    let d = rules::verification_incomplete::for_secret(
+                        manifest, env, deployment, binding, secret, &reason,
+                    );
+                    found.push(d);
+                }
+                Ok(None) => {
+                    found.push(rules::secret_not_found::diagnostic(
+                        manifest, env, deployment, binding, secret,
+                    ));
+                }
+                Ok(Some(info)) => {
+                    let ctx = SecretContext {
+                        manifest,
+                        env,
+                        deployment,
+                        binding,
+                        secret,
+                        version,
+                        info,
+                        options,
+                    };
+                    rules::check_secret(&ctx, &mut found);
+                }
+            }
+            if !binding.required {
+                downgrade(&mut found);
+            }
+            out.append(&mut found);
+        }
+    }
+}
+
+/// The inventory's entry for a secret: `Ok(None)` when the project is listed and lacks it,
+/// `Err` when the project could not be listed.
+fn lookup<'i>(
+    inventory: &'i Inventory,
+    secret: &SecretName,
+) -> Result<Option<&'i SecretInfo>, String> {
+    match inventory.projects.get(&secret.project) {
+        None if inventory.captured_at.is_some() => {
+            Err(format!("project `{}` is not in the snapshot", secret.project))
+        }
+        None => Err(format!("project `{}` was not listed", secret.project)),
+        Some(ProjectInventory::Unverified(reason)) => Err(reason.clone()),
+        Some(ProjectInventory::Listed(secrets)) => Ok(secrets.get(&secret.secret)),
+    }
+}
+
+/// Errors about an optional secret do not block: they become warnings.
+fn downgrade(found: &mut [Diagnostic]) {
+    for d in found.iter_mut().filter(|d| d.severity == Severity::Error) {
+        d.severity = Severity::Warning;
+        d.message.push_str(" (optional secret: warning only)");
+    }
+}
+
+/// The exit code for a set of findings: 3 when the only errors are about what could not be
+/// verified, 1 for other errors, 0 otherwise.
+pub fn exit_code(diagnostics: &[Diagnostic], deny_warnings: bool) -> u8 {
+    use crate::error::exit;
+    let errors: Vec<&Diagnostic> =
+        diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+    if errors.is_empty() {
+        let warned = diagnostics.iter().any(|d| d.severity == Severity::Warning);
+        return if deny_warnings && warned { exit::FINDINGS } else { exit::OK };
+    }
+    if errors.iter().all(|d| d.code == rules::verification_incomplete::RULE.code) {
+        exit::INCOMPLETE
+    } else {
+        exit::FINDINGS
+    }
+}

@@ -1,0 +1,113 @@
+//! `secretgate check` and `secretgate snapshot`.
+
+use super::render;
+use crate::check::{self, CheckOptions};
+use crate::cli::{CheckArgs, Cli, FetchArgs, SnapshotArgs};
+use crate::error::{Error, exit};
+use crate::inventory::Inventory;
+use crate::inventory::live::{self, FetchOptions, Fetched, Wanted};
+use crate::inventory::snapshot::Snapshot;
+use crate::lint::{Project, lint};
+use serde_json::{Map, json};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
+    let started = Instant::now();
+    let mut project = Project::load(&cli.manifest)?;
+    lint(&mut project, &args.envs)?;
+    let envs = project.select_environments(&args.envs)?;
+    let snapshots = args
+        .snapshots
+        .iter()
+        .map(|p| Snapshot::read(p).map_err(|e| Error::Usage { message: e.message, help: None }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inventory = match (&project.manifest, snapshots.is_empty()) {
+        (Some(_), false) => Inventory::from_snapshots(&snapshots),
+        (Some(manifest), true) => {
+            let wanted = check::wanted(manifest, &envs, !args.no_iam);
+            fetch(cli, &wanted, &args.fetch)?.inventory()
+        }
+        (None, _) => Inventory::default(),
+    };
+    let options = CheckOptions {
+        now: jiff::Timestamp::now(),
+        expiry_days: args.expiry_days,
+        max_snapshot_age_days: args.max_snapshot_age,
+        iam: !args.no_iam,
+    };
+    check::check(&mut project, &envs, &inventory, &options);
+    tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
+    let mut extra = Map::new();
+    extra.insert("requests".into(), json!(inventory.requests));
+    render::findings(cli, "check", args.format, &project, extra, color);
+    Ok(check::exit_code(&project.diagnostics, args.deny_warnings))
+}
+
+pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
+    let project = Project::load(&cli.manifest)?;
+    let Some(manifest) = &project.manifest else {
+        let message =
+            format!("{} is not a valid manifest; run `secretgate lint`", cli.manifest.display());
+        return Err(Error::Usage { message, help: None });
+    };
+    let envs = project.select_environments(std::slice::from_ref(&args.env))?;
+    let wanted = check::wanted(manifest, &envs, !args.no_iam);
+    let fetched = fetch(cli, &wanted, &args.fetch)?;
+    let captured_at = jiff::Timestamp::now().to_string();
+    let snapshot = match fetched.snapshot(captured_at) {
+        Ok(s) => s,
+        Err(problems) => {
+            let mut text =
+                String::from("error: the snapshot is incomplete, nothing was written:\n");
+            for p in problems {
+                text.push_str(&format!("  {p}\n"));
+            }
+            eprint!("{text}");
+            return Ok(exit::INCOMPLETE);
+        }
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, snapshot.to_json())
+            .map_err(|source| Error::Unreadable { path: path.clone(), source })?,
+        None => {
+            super::print(&snapshot.to_json());
+        }
+    }
+    tracing::info!(requests = fetched.requests, "snapshot captured");
+    Ok(exit::OK)
+}
+
+/// Reads Secret Manager with a progress bar on a terminal.
+fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error> {
+    if args.max_rps.is_nan() || args.max_rps <= 0.0 {
+        return Err(Error::Usage { message: "--max-rps must be above 0".into(), help: None });
+    }
+    let options = FetchOptions {
+        concurrency: usize::from(args.concurrency),
+        max_rps: args.max_rps,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        call_timeout: Duration::from_secs(10).min(Duration::from_secs(args.timeout.max(1))),
+    };
+    let bar = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_message("reading Secret Manager");
+        bar
+    });
+    let progress = |done: usize, total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            Error::Usage { message: format!("cannot start the async runtime: {e}"), help: None }
+        })?;
+    let fetched = runtime.block_on(live::fetch(wanted, &options, &progress));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    tracing::debug!(requests = fetched.requests, "Secret Manager requests");
+    Ok(fetched)
+}

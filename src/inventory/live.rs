@@ -1,0 +1,432 @@
+//! Reads Secret Manager metadata through the official client, with Application Default
+//! Credentials, a per-project rate limit, bounded retries and a deadline.
+//!
+//! Requests per run: one paged `ListSecrets` per project, then per declared secret that exists
+//! one `ListSecretVersions` and, when a runtime service account is known, one `GetIamPolicy`.
+//! Secret payloads are never read: the client's `access_secret_version` is not called anywhere.
+
+use super::snapshot::{ProjectSnapshot, SNAPSHOT_VERSION, SecretSnapshot, Snapshot};
+use super::{Inventory, ProjectInventory, secret_info};
+use futures::StreamExt;
+use google_cloud_gax::retry_policy::NeverRetry;
+use google_cloud_secretmanager_v1::client::SecretManagerService;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// The environment variable that points secretgate at an emulator or fake (plain HTTP,
+/// anonymous credentials), following Google's `*_EMULATOR_HOST` convention.
+pub const EMULATOR_ENV: &str = "SECRETMANAGER_EMULATOR_HOST";
+
+/// The production endpoint.
+const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
+
+/// The largest page `ListSecrets` and `ListSecretVersions` accept.
+const PAGE_SIZE: i32 = 25_000;
+
+/// How the fetch is paced and bounded.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Requests per second per project.
+    pub max_rps: f64,
+    /// Deadline for the whole fetch.
+    pub timeout: Duration,
+    /// Deadline for one attempt of one request.
+    pub call_timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            concurrency: 16,
+            max_rps: 9.0,
+            timeout: Duration::from_secs(60),
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What to read in one project: secret ids, each with whether its IAM policy is wanted.
+pub type Wanted = BTreeMap<String, BTreeMap<String, bool>>;
+
+/// The raw answers, in the API's JSON shapes, or why a part could not be read.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub projects: BTreeMap<String, Result<Vec<FetchedSecret>, String>>,
+    pub requests: usize,
+    pub endpoint: String,
+}
+
+/// One secret as read.
+#[derive(Debug)]
+pub struct FetchedSecret {
+    pub secret: Value,
+    /// `None` when the secret was not declared, so its versions were not listed.
+    pub versions: Option<Result<Vec<Value>, String>>,
+    pub iam_policy: Option<Result<Value, String>>,
+}
+
+impl Fetched {
+    /// The inventory `check` uses.
+    pub fn inventory(&self) -> Inventory {
+        let mut projects = HashMap::new();
+        for (project, result) in &self.projects {
+            let state = match result {
+                Err(reason) => ProjectInventory::Unverified(reason.clone()),
+                Ok(secrets) => ProjectInventory::Listed(
+                    secrets.iter().filter_map(|s| Some((id(&s.secret)?, info(s)))).collect(),
+                ),
+            };
+            projects.insert(project.clone(), state);
+        }
+        Inventory { projects, requests: self.requests, captured_at: None }
+    }
+
+    /// A snapshot of what was read; `Err` lists what could not be read, since a snapshot has no
+    /// way to say "unknown".
+    pub fn snapshot(&self, captured_at: String) -> Result<Snapshot, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut projects = BTreeMap::new();
+        for (project, result) in &self.projects {
+            let secrets = match result {
+                Ok(secrets) => secrets,
+                Err(reason) => {
+                    problems.push(format!("project {project}: {reason}"));
+                    continue;
+                }
+            };
+            let mut out = Vec::new();
+            for s in secrets {
+                let versions = match &s.versions {
+                    Some(Err(reason)) => {
+                        problems.push(format!(
+                            "versions of {}: {reason}",
+                            id(&s.secret).unwrap_or_default()
+                        ));
+                        continue;
+                    }
+                    Some(Ok(v)) => v.clone(),
+                    None => Vec::new(),
+                };
+                let iam_policy = match &s.iam_policy {
+                    Some(Err(reason)) => {
+                        problems.push(format!(
+                            "IAM policy of {}: {reason}",
+                            id(&s.secret).unwrap_or_default()
+                        ));
+                        continue;
+                    }
+                    Some(Ok(p)) => Some(p.clone()),
+                    None => None,
+                };
+                out.push(SecretSnapshot { secret: s.secret.clone(), versions, iam_policy });
+            }
+            projects.insert(project.clone(), ProjectSnapshot { secrets: out });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Snapshot { snapshot_version: SNAPSHOT_VERSION, captured_at, projects })
+    }
+}
+
+fn id(secret: &Value) -> Option<String> {
+    secret.get("name")?.as_str()?.rsplit('/').next().map(str::to_string)
+}
+
+fn info(s: &FetchedSecret) -> super::SecretInfo {
+    let snapshot = SecretSnapshot {
+        secret: s.secret.clone(),
+        versions: s.versions.as_ref().and_then(|v| v.as_ref().ok()).cloned().unwrap_or_default(),
+        iam_policy: s.iam_policy.as_ref().and_then(|p| p.as_ref().ok()).cloned(),
+    };
+    let mut info = secret_info(&snapshot);
+    if let Some(Err(reason)) = &s.versions {
+        info.versions = Err(reason.clone());
+    }
+    if let Some(Err(reason)) = &s.iam_policy {
+        info.iam = Some(Err(reason.clone()));
+    }
+    info
+}
+
+/// Progress callback: requests done so far and requests expected.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// Reads the metadata of the wanted secrets. Never fails as a whole: what cannot be read is
+/// recorded with its reason.
+pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'_>) -> Fetched {
+    install_crypto();
+    let (endpoint, emulated) = match std::env::var(EMULATOR_ENV) {
+        Ok(host) if !host.is_empty() => (format!("http://{host}"), true),
+        _ => (DEFAULT_ENDPOINT.to_string(), false),
+    };
+    let mut fetched = Fetched { endpoint: endpoint.clone(), ..Fetched::default() };
+    let client = match client(&endpoint, emulated, options).await {
+        Ok(c) => c,
+        Err(reason) => {
+            for project in wanted.keys() {
+                fetched.projects.insert(project.clone(), Err(reason.clone()));
+            }
+            return fetched;
+        }
+    };
+    let run = Run {
+        client,
+        endpoint,
+        options: options.clone(),
+        deadline: Instant::now() + options.timeout,
+        requests: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        expected: AtomicUsize::new(wanted.len()),
+        limiters: wanted.keys().map(|p| (p.clone(), Mutex::new(Instant::now()))).collect(),
+        progress,
+    };
+    let listed = futures::stream::iter(wanted.keys())
+        .map(|project| async { (project.clone(), run.list_secrets(project).await) })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut tasks = Vec::new();
+    for (project, result) in listed {
+        let Ok(secrets) = result else {
+            fetched.projects.insert(project, result.map(|_| Vec::new()));
+            continue;
+        };
+        let declared = &wanted[&project];
+        for secret in secrets {
+            let want = id(&secret).and_then(|i| declared.get(&i).copied());
+            tasks.push((project.clone(), secret, want));
+        }
+        fetched.projects.insert(project, Ok(Vec::new()));
+    }
+    let per_secret = tasks.iter().map(|(_, _, want)| match want {
+        Some(true) => 2,
+        Some(false) => 1,
+        None => 0,
+    });
+    run.expected.fetch_add(per_secret.sum(), Ordering::Relaxed);
+    let details = futures::stream::iter(tasks)
+        .map(|(project, secret, want)| run.details(project, secret, want))
+        .buffer_unordered(options.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    for (project, secret) in details {
+        if let Some(Ok(list)) = fetched.projects.get_mut(&project) {
+            list.push(secret);
+        }
+    }
+    fetched.requests = run.requests.load(Ordering::Relaxed);
+    tracing::debug!(requests = fetched.requests, endpoint = %fetched.endpoint, "Secret Manager requests made");
+    fetched
+}
+
+/// Installs rustls' ring provider once; the Google crates are built without a provider of their
+/// own to keep the build small. A second call finds it installed and does nothing.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+async fn client(
+    endpoint: &str,
+    emulated: bool,
+    options: &FetchOptions,
+) -> Result<SecretManagerService, String> {
+    let builder = SecretManagerService::builder()
+        .with_endpoint(endpoint)
+        .with_retry_policy(NeverRetry)
+        .with_attempt_timeout(options.call_timeout);
+    let builder = if emulated {
+        builder.with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build())
+    } else {
+        let credentials = google_cloud_auth::credentials::Builder::default()
+            .build()
+            .map_err(|e| format!("no Application Default Credentials: {e}"))?;
+        builder.with_credentials(credentials)
+    };
+    builder.build().await.map_err(|e| format!("cannot create the Secret Manager client: {e}"))
+}
+
+struct Run<'p> {
+    client: SecretManagerService,
+    endpoint: String,
+    options: FetchOptions,
+    deadline: Instant,
+    requests: AtomicUsize,
+    done: AtomicUsize,
+    expected: AtomicUsize,
+    limiters: HashMap<String, Mutex<Instant>>,
+    progress: Progress<'p>,
+}
+
+/// Whether an error is worth another attempt: the API unavailable or rate limiting, a network
+/// failure, or an attempt that timed out.
+fn transient(e: &google_cloud_gax::error::Error) -> bool {
+    use google_cloud_gax::error::rpc::Code;
+    let code = e.status().map(|s| s.code);
+    let http = e.http_status_code();
+    matches!(code, Some(Code::Unavailable | Code::ResourceExhausted))
+        || matches!(http, Some(429 | 503))
+        || e.is_io()
+        || e.is_connect()
+        || e.is_timeout()
+        || e.is_transport()
+}
+
+impl Run<'_> {
+    /// Waits for the project's next request slot.
+    async fn pace(&self, project: &str) {
+        let Some(limiter) = self.limiters.get(project) else { return };
+        let interval = Duration::from_secs_f64(1.0 / self.options.max_rps.max(0.01));
+        let slot = {
+            let mut next = limiter.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// Runs one request with pacing, per-attempt timeout, and exponential backoff with jitter
+    /// on transient errors, until the deadline.
+    async fn call<T, F, Fut>(&self, project: &str, what: &str, mut attempt: F) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = google_cloud_gax::Result<T>>,
+    {
+        let mut delay = Duration::from_millis(200);
+        let result = loop {
+            if Instant::now() >= self.deadline {
+                break Err(format!(
+                    "{what}: no answer from {} within the {:?} timeout",
+                    self.endpoint, self.options.timeout
+                ));
+            }
+            self.pace(project).await;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let limit = self
+                .options
+                .call_timeout
+                .min(self.deadline.saturating_duration_since(Instant::now()));
+            let outcome = tokio::time::timeout(limit, attempt()).await;
+            let error = match outcome {
+                Ok(Ok(value)) => break Ok(value),
+                Ok(Err(e)) if !transient(&e) => break Err(format!("{what}: {}", describe(&e))),
+                Ok(Err(e)) => describe(&e),
+                Err(_) => format!("timed out after {limit:?}"),
+            };
+            let jitter = RandomState::new().hash_one(Instant::now()) % 1000;
+            let wait = delay.mul_f64(0.5 + jitter as f64 / 2000.0);
+            if Instant::now() + wait >= self.deadline {
+                break Err(format!(
+                    "{what}: {error} (from {}; gave up at the {:?} timeout)",
+                    self.endpoint, self.options.timeout
+                ));
+            }
+            tracing::debug!(%error, ?wait, "retrying {what}");
+            tokio::time::sleep(wait).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        };
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        (self.progress)(done, self.expected.load(Ordering::Relaxed));
+        result
+    }
+
+    async fn list_secrets(&self, project: &str) -> Result<Vec<Value>, String> {
+        let mut secrets = Vec::new();
+        let mut token = String::new();
+        loop {
+            let what = format!("listing secrets of project {project}");
+            let parent = format!("projects/{project}");
+            let page = self
+                .call(project, &what, || {
+                    self.client
+                        .list_secrets()
+                        .set_parent(&parent)
+                        .set_page_size(PAGE_SIZE)
+                        .set_page_token(&token)
+                        .send()
+                })
+                .await?;
+            secrets.extend(
+                page.secrets.iter().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(secrets);
+            }
+            token = page.next_page_token;
+            self.expected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn versions(&self, project: &str, name: &str) -> Result<Vec<Value>, String> {
+        let mut versions = Vec::new();
+        let mut token = String::new();
+        loop {
+            let what = format!("listing versions of {name}");
+            let page = self
+                .call(project, &what, || {
+                    self.client
+                        .list_secret_versions()
+                        .set_parent(name)
+                        .set_page_size(PAGE_SIZE)
+                        .set_page_token(&token)
+                        .send()
+                })
+                .await?;
+            versions.extend(
+                page.versions.iter().map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(versions);
+            }
+            token = page.next_page_token;
+            self.expected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn iam_policy(&self, project: &str, name: &str) -> Result<Value, String> {
+        let what = format!("reading the IAM policy of {name}");
+        let policy = self
+            .call(project, &what, || self.client.get_iam_policy().set_resource(name).send())
+            .await?;
+        Ok(serde_json::to_value(&policy).unwrap_or(Value::Null))
+    }
+
+    async fn details(
+        &self,
+        project: String,
+        secret: Value,
+        want: Option<bool>,
+    ) -> (String, FetchedSecret) {
+        let name = secret.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let (versions, iam_policy) = match want {
+            None => (None, None),
+            Some(iam) => {
+                let versions = self.versions(&project, &name);
+                let policy =
+                    async { if iam { Some(self.iam_policy(&project, &name).await) } else { None } };
+                let (v, p) = futures::join!(versions, policy);
+                (Some(v), p)
+            }
+        };
+        (project, FetchedSecret { secret, versions, iam_policy })
+    }
+}
+
+/// A short account of an API error: the status name and message, or the HTTP code.
+fn describe(e: &google_cloud_gax::error::Error) -> String {
+    if let Some(status) = e.status() {
+        return format!("{}: {}", status.code.name(), status.message);
+    }
+    if let Some(code) = e.http_status_code() {
+        return format!("HTTP {code}");
+    }
+    e.to_string()
+}

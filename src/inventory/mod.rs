@@ -1,0 +1,161 @@
+//! What Secret Manager knows about the declared secrets, from the live API or from snapshots.
+//!
+//! The inventory is built from the REST API's JSON objects in both cases, so `check` runs the same
+//! code online and offline. Anything that could not be read is kept as an explicit "unverified"
+//! state with its reason, never as "absent": the gate fails closed.
+
+pub mod live;
+pub mod snapshot;
+
+use jiff::Timestamp;
+use serde_json::Value;
+use snapshot::{SecretSnapshot, Snapshot};
+use std::collections::{BTreeMap, HashMap};
+
+/// The state of a secret version, as the API names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionState {
+    Enabled,
+    Disabled,
+    Destroyed,
+    Unknown,
+}
+
+impl VersionState {
+    fn parse(value: Option<&Value>) -> VersionState {
+        match value.and_then(Value::as_str) {
+            Some("ENABLED") => VersionState::Enabled,
+            Some("DISABLED") => VersionState::Disabled,
+            Some("DESTROYED") => VersionState::Destroyed,
+            _ => match value.and_then(Value::as_i64) {
+                Some(1) => VersionState::Enabled,
+                Some(2) => VersionState::Disabled,
+                Some(3) => VersionState::Destroyed,
+                _ => VersionState::Unknown,
+            },
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Enabled => "ENABLED",
+            VersionState::Disabled => "DISABLED",
+            VersionState::Destroyed => "DESTROYED",
+            VersionState::Unknown => "STATE_UNSPECIFIED",
+        }
+    }
+}
+
+/// One version of a secret.
+#[derive(Clone, Debug)]
+pub struct VersionInfo {
+    pub number: u64,
+    pub state: VersionState,
+    pub create_time: Option<Timestamp>,
+}
+
+/// An IAM policy's bindings as (role, members).
+pub type RoleBindings = Vec<(String, Vec<String>)>;
+
+/// What is known of one secret.
+#[derive(Clone, Debug)]
+pub struct SecretInfo {
+    pub expire_time: Option<Timestamp>,
+    pub next_rotation_time: Option<Timestamp>,
+    pub rotation_period: Option<String>,
+    /// Version aliases and the version number each points to.
+    pub aliases: BTreeMap<String, u64>,
+    /// Versions, newest first; `Err` says why they could not be listed.
+    pub versions: Result<Vec<VersionInfo>, String>,
+    /// Members holding a role, by role; `None` when the policy was not fetched.
+    pub iam: Option<Result<RoleBindings, String>>,
+}
+
+/// What is known of one project: its secrets, or why they could not be listed.
+#[derive(Clone, Debug)]
+pub enum ProjectInventory {
+    Listed(HashMap<String, SecretInfo>),
+    Unverified(String),
+}
+
+/// Everything `check` knows, by project id.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    pub projects: HashMap<String, ProjectInventory>,
+    /// API requests made to build the inventory (0 for snapshots).
+    pub requests: usize,
+    /// When the snapshot was taken; `None` for live data.
+    pub captured_at: Option<Timestamp>,
+}
+
+impl Inventory {
+    /// Builds the inventory from snapshot files; later files win for a project both capture.
+    pub fn from_snapshots(snapshots: &[Snapshot]) -> Inventory {
+        let mut inventory = Inventory::default();
+        for snapshot in snapshots {
+            let captured: Option<Timestamp> = snapshot.captured_at.parse().ok();
+            inventory.captured_at = match (inventory.captured_at, captured) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            for (project, content) in &snapshot.projects {
+                let secrets = content
+                    .secrets
+                    .iter()
+                    .filter_map(|s| Some((s.id()?.to_string(), secret_info(s))))
+                    .collect();
+                inventory.projects.insert(project.clone(), ProjectInventory::Listed(secrets));
+            }
+        }
+        inventory
+    }
+}
+
+/// Reads the fields `check` uses from the API's JSON objects.
+pub fn secret_info(snapshot: &SecretSnapshot) -> SecretInfo {
+    let secret = &snapshot.secret;
+    let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| s.parse().ok());
+    let aliases = secret
+        .get("versionAliases")
+        .and_then(Value::as_object)
+        .map(|m| {
+            let number = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
+            m.iter().filter_map(|(k, v)| Some((k.clone(), number(v)?))).collect()
+        })
+        .unwrap_or_default();
+    let mut versions: Vec<VersionInfo> =
+        snapshot.versions.iter().filter_map(version_info).collect();
+    versions.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(b.number.cmp(&a.number)));
+    SecretInfo {
+        expire_time: time(secret.get("expireTime")),
+        next_rotation_time: time(secret.pointer("/rotation/nextRotationTime")),
+        rotation_period: secret
+            .pointer("/rotation/rotationPeriod")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        aliases,
+        versions: Ok(versions),
+        iam: snapshot.iam_policy.as_ref().map(|p| Ok(bindings(p))),
+    }
+}
+
+fn version_info(version: &Value) -> Option<VersionInfo> {
+    let name = version.get("name")?.as_str()?;
+    let number = name.rsplit('/').next()?.parse().ok()?;
+    let state = VersionState::parse(version.get("state"));
+    let create_time =
+        version.get("createTime").and_then(Value::as_str).and_then(|s| s.parse().ok());
+    Some(VersionInfo { number, state, create_time })
+}
+
+/// The role bindings of an IAM policy, as (role, members).
+pub fn bindings(policy: &Value) -> RoleBindings {
+    let Some(list) = policy.get("bindings").and_then(Value::as_array) else { return Vec::new() };
+    list.iter()
+        .filter_map(|b| {
+            let role = b.get("role")?.as_str()?.to_string();
+            let members = b.get("members")?.as_array()?;
+            Some((role, members.iter().filter_map(|m| m.as_str().map(str::to_string)).collect()))
+        })
+        .collect()
+}

@@ -1,0 +1,94 @@
+//! Offline snapshots: the Secret Manager metadata `check` needs, in the REST API's own shapes.
+//!
+//! Keeping the API's camelCase objects (`Secret`, `SecretVersion`, `Policy`) means a snapshot can
+//! be produced or inspected with `gcloud ... --format json`, and the fake server used in tests can
+//! be seeded from the same files.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The snapshot format version this release reads and writes.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A snapshot file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Snapshot {
+    pub snapshot_version: u32,
+    /// When the metadata was read, RFC 3339.
+    pub captured_at: String,
+    /// Captured projects by project id (or number).
+    pub projects: BTreeMap<String, ProjectSnapshot>,
+}
+
+/// Every secret of one project.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSnapshot {
+    pub secrets: Vec<SecretSnapshot>,
+}
+
+/// One secret, its versions (newest first, as the API lists them) and its IAM policy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretSnapshot {
+    pub secret: Value,
+    #[serde(default)]
+    pub versions: Vec<Value>,
+    #[serde(default)]
+    pub iam_policy: Option<Value>,
+}
+
+impl SecretSnapshot {
+    /// The secret id: the last segment of `secret.name`.
+    pub fn id(&self) -> Option<&str> {
+        let name = self.secret.get("name")?.as_str()?;
+        name.rsplit('/').next()
+    }
+}
+
+/// A snapshot file that cannot be used.
+#[derive(Debug)]
+pub struct SnapshotError {
+    pub message: String,
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Snapshot {
+    /// Reads a snapshot file, naming the line and column of a JSON error.
+    pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SnapshotError {
+            message: format!("cannot read snapshot {}: {e}", path.display()),
+        })?;
+        Snapshot::parse(&text)
+            .map_err(|message| SnapshotError { message: format!("{}: {message}", path.display()) })
+    }
+
+    /// Parses snapshot JSON.
+    pub fn parse(text: &str) -> Result<Snapshot, String> {
+        let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| {
+            format!("line {}, column {}: invalid snapshot: {e}", e.line(), e.column())
+        })?;
+        if snapshot.snapshot_version != SNAPSHOT_VERSION {
+            return Err(format!(
+                "snapshotVersion {} is not supported; this release reads {SNAPSHOT_VERSION}",
+                snapshot.snapshot_version
+            ));
+        }
+        Ok(snapshot)
+    }
+
+    /// The snapshot as pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}

@@ -1,0 +1,68 @@
+//! `verification-incomplete`: something that could not be checked.
+
+use super::Rule;
+use crate::check::SecretContext;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::manifest::{Environment, Manifest};
+use crate::resolve::{Binding, Deployment};
+use crate::spec::SecretName;
+
+pub static RULE: Rule = Rule {
+    code: "verification-incomplete",
+    severity: Severity::Error,
+    summary: "something could not be checked: permission denied, API unavailable, timeout, bad answer",
+    flags: "A declared secret whose metadata could not be read: permission denied, the API \
+unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
+missing from the snapshot. The message says what was not verified and why. When these are the \
+only errors, the exit code is 3. A failed IAM policy read is a warning, since the IAM check \
+itself only warns.",
+    why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
+fine, so `deploy` refuses rather than rolling out blind.",
+    example: "error: not verified: jwt-secret-key (listing secrets of netra-staging: PERMISSION_DENIED)",
+    fix: "Give the identity running secretgate `roles/secretmanager.viewer` on the project, \
+check the network or the API status, raise `--timeout`, or capture a fresh snapshot that \
+includes the project.",
+};
+
+/// The secret's existence and versions were not verified.
+pub fn for_secret(
+    manifest: &Manifest,
+    env: &Environment,
+    deployment: &Deployment,
+    binding: &Binding,
+    secret: &SecretName,
+    reason: &str,
+) -> Diagnostic {
+    let message = format!(
+        "not verified: whether secret `{}` exists and its version can be used ({reason})",
+        secret.secret
+    );
+    Diagnostic::new(&RULE, message)
+        .at(manifest.file, binding.secret_span, "not verified")
+        .help("grant roles/secretmanager.viewer, check the network, or use a snapshot that has this project")
+        .env(Some(&env.name.value))
+        .service(Some(&deployment.service.name.value))
+        .target(Some(binding.target()))
+        .secret(Some(&secret.secret))
+}
+
+/// Versions or the IAM policy of an existing secret could not be read.
+pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
+    if let Err(reason) = &ctx.info.versions {
+        let message =
+            format!("not verified: the versions of secret `{}` ({reason})", ctx.secret.secret);
+        out.push(
+            ctx.at_version(&RULE, message, "not verified")
+                .help("grant roles/secretmanager.viewer or retry"),
+        );
+    }
+    if let Some(Err(reason)) = &ctx.info.iam {
+        let message =
+            format!("not verified: who may read secret `{}` ({reason})", ctx.secret.secret);
+        let d = ctx
+            .at_secret(&RULE, message, "IAM not verified")
+            .severity(Severity::Warning)
+            .help("grant roles/secretmanager.viewer, or pass --no-iam");
+        out.push(d);
+    }
+}
