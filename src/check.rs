@@ -119,6 +119,55 @@ pub fn check(
     crate::lint::finish(&mut project.diagnostics);
 }
 
+/// `check --live`: fetches each selected service as deployed now and runs the spec rules on it,
+/// plus `unmapped-secret` and `service-not-found`. What cannot be fetched is reported as
+/// `verification-incomplete`.
+pub async fn check_live(
+    project: &mut crate::lint::Project,
+    envs: &[String],
+    client: &crate::cloudrun::CloudRun,
+) {
+    let Some(manifest) = project.manifest.take() else { return };
+    let mut found = Vec::new();
+    for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
+        let deployments = crate::resolve::resolve(&manifest, env, &mut Vec::new());
+        let (Some(gcp), Some(region)) = (&env.project, &env.region) else { continue };
+        for deployment in &deployments {
+            let name = &deployment.service.name.value;
+            match client.get(&region.value, &gcp.value, name).await {
+                Ok(None) => found.push(rules::service_not_found::diagnostic(
+                    manifest.file,
+                    deployment,
+                    &region.value,
+                )),
+                Ok(Some(live)) => {
+                    let display = format!("cloud-run:{}/{}/{name}", gcp.value, region.value);
+                    let Some(spec) = project.live_spec(display, &live) else { continue };
+                    let ctx = crate::lint::spec_context(&manifest, deployment, spec, &mut found);
+                    rules::check_spec(&ctx, &mut found);
+                    rules::unmapped_secret::check(&ctx, &mut found);
+                }
+                Err(e) => {
+                    let message = format!(
+                        "not verified: service `{name}` as deployed in `{}` ({e}; endpoint {})",
+                        env.name.value,
+                        client.endpoint(&region.value)
+                    );
+                    let d = Diagnostic::new(&rules::verification_incomplete::RULE, message)
+                        .at(manifest.file, deployment.service.name.span, "live service not read")
+                        .help("grant roles/run.viewer, or check the network")
+                        .env(Some(&env.name.value))
+                        .service(Some(name));
+                    found.push(d);
+                }
+            }
+        }
+    }
+    project.diagnostics.append(&mut found);
+    project.manifest = Some(manifest);
+    crate::lint::finish(&mut project.diagnostics);
+}
+
 /// Runs the check rules for `env`; the offline findings are already in `out`.
 pub fn check_environment(
     manifest: &Manifest,

@@ -92,7 +92,8 @@ Examples:
 
 Credentials: Application Default Credentials (gcloud auth application-default login, or a
 service account on CI) with roles/secretmanager.viewer; secret values are never read.
-SECRETMANAGER_EMULATOR_HOST=HOST:PORT sends requests to an emulator over plain HTTP, anonymously.";
+SECRETMANAGER_EMULATOR_HOST=HOST:PORT and RUN_EMULATOR_HOST=HOST:PORT send requests to an
+emulator over plain HTTP, anonymously.";
 
 /// Options shared by the commands that talk to Secret Manager.
 #[derive(Debug, Args)]
@@ -123,6 +124,10 @@ pub struct CheckArgs {
     /// Do not read IAM policies (skips accessor-missing).
     #[arg(long)]
     pub no_iam: bool,
+
+    /// Also fetch each service as deployed now (Cloud Run Admin API v1) and check it.
+    #[arg(long)]
+    pub live: bool,
 
     /// Warn about secrets that expire within this many days.
     #[arg(long, default_value_t = 30, value_name = "DAYS")]

@@ -6,6 +6,7 @@
 pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod cloudrun;
 #[cfg(feature = "cli")]
 pub mod commands;
 pub mod diagnostic;

@@ -87,6 +87,27 @@ impl Project {
         Ok(self.specs[&path].as_ref())
     }
 
+    /// Reads a live service (JSON, as the API answered it) as a spec, under a display name
+    /// such as `cloud-run:PROJECT/REGION/NAME`, so that findings point into it.
+    pub fn live_spec(
+        &mut self,
+        display: String,
+        service: &serde_json::Value,
+    ) -> Option<&ServiceSpec> {
+        let text = serde_json::to_string_pretty(service).unwrap_or_default();
+        let path = PathBuf::from(&display);
+        let file = self.sources.add(display, path.clone(), text.as_bytes());
+        let parsed = match yaml::parse(text.as_bytes()) {
+            Ok(tree) => spec::read(file, tree, &mut self.diagnostics),
+            Err(err) => {
+                self.diagnostics.push(yaml_syntax::diagnostic(file, &err));
+                None
+            }
+        };
+        self.specs.insert(path.clone(), parsed);
+        self.specs[&path].as_ref()
+    }
+
     /// The spec of a deployment, if it exists and is a Cloud Run service.
     pub fn spec_for(
         &mut self,
@@ -133,6 +154,18 @@ fn check_deployment(
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(spec) = project.spec_for(deployment, manifest.file) else { return };
+    let ctx = spec_context(manifest, deployment, spec, out);
+    rules::check_spec(&ctx, out);
+}
+
+/// Puts a spec beside the manifest's view of its service: picks the target container (reporting
+/// `unknown-container`) and lists the spec's mappings.
+pub fn spec_context<'a>(
+    manifest: &'a Manifest,
+    deployment: &'a Deployment<'a>,
+    spec: &'a ServiceSpec,
+    out: &mut Vec<Diagnostic>,
+) -> SpecContext<'a> {
     let env = Some(deployment.env.name.value.as_str());
     let service = Some(deployment.service.name.value.as_str());
     let container = match unknown_container::select(manifest, deployment.service, spec) {
@@ -144,8 +177,7 @@ fn check_deployment(
     };
     let project_id = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
     let mappings = spec.mappings(project_id);
-    let ctx = SpecContext { manifest, deployment, spec, container, mappings };
-    rules::check_spec(&ctx, out);
+    SpecContext { manifest, deployment, spec, container, mappings }
 }
 
 /// Sorts findings by file and position and drops repeats (a spec shared by two environments

@@ -117,7 +117,11 @@ impl<'m> Resolver<'m, '_> {
                     None => "placeholders are {env}, {project}, {region} and {service}".to_string(),
                 };
                 let d = Diagnostic::new(&manifest_schema::RULE, message)
-                    .at(self.manifest.file, written.span, "unknown placeholder")
+                    .at(
+                        self.manifest.file,
+                        placeholder_span(written, &unknown),
+                        "unknown placeholder",
+                    )
                     .help(help)
                     .service(Some(&self.service.name.value));
                 self.out.push(d);
@@ -161,5 +165,23 @@ impl<'m> Resolver<'m, '_> {
                 None
             }
         }
+    }
+}
+
+/// The span of an unknown placeholder inside a written value. A quoted value starts one
+/// character after its span; a value with escapes falls back to the whole value.
+fn placeholder_span(written: &Sp<String>, unknown: &template::UnknownPlaceholder) -> Span {
+    let quoted = written.span.len == written.value.len() + 2;
+    if written.span.len != written.value.len() && !quoted {
+        return written.span;
+    }
+    let shift = unknown.offset + usize::from(quoted);
+    Span {
+        offset: written.span.offset + shift,
+        len: unknown.name.len() + 2,
+        line: written.span.line,
+        column: written.span.column
+            + written.value[..unknown.offset].chars().count()
+            + usize::from(quoted),
     }
 }

@@ -173,7 +173,17 @@ fn utf8_error(bytes: &[u8], err: &std::str::Utf8Error) -> SyntaxError {
 
 fn syntax_error(text: &str, err: &serde_saphyr::Error) -> SyntaxError {
     let inner = err.without_snippet();
-    let message = first_line(&inner.to_string());
+    let message = match inner {
+        // Deep nesting is a budget breach too, but no alias bomb: say what it is.
+        serde_saphyr::Error::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Depth { depth },
+            ..
+        } => format!(
+            "collections are nested more than {} levels deep, past the parser's safety limit",
+            depth.saturating_sub(1)
+        ),
+        _ => first_line(&inner.to_string()),
+    };
     let span = inner
         .location()
         .filter(|loc| loc.line() > 0)

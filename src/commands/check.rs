@@ -37,6 +37,9 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
         iam: !args.no_iam,
     };
     check::check(&mut project, &envs, &inventory, &options);
+    if args.live {
+        runtime()?.block_on(live(&mut project, &envs));
+    }
     tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
     let mut extra = Map::new();
     extra.insert("requests".into(), json!(inventory.requests));
@@ -78,6 +81,20 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
+/// `--live`: the services as deployed now; no credentials is a verification failure, not a
+/// usage error, since the same command works where credentials exist.
+async fn live(project: &mut Project, envs: &[String]) {
+    match crate::cloudrun::CloudRun::new(Duration::from_secs(10)) {
+        Ok(client) => check::check_live(project, envs, &client).await,
+        Err(reason) => {
+            let rule = &crate::rules::verification_incomplete::RULE;
+            let message = format!("not verified: the live services ({reason})");
+            let help = "run `gcloud auth application-default login`, or set RUN_EMULATOR_HOST";
+            project.diagnostics.push(crate::diagnostic::Diagnostic::new(rule, message).help(help));
+        }
+    }
+}
+
 /// Reads Secret Manager with a progress bar on a terminal.
 fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error> {
     if args.max_rps.is_nan() || args.max_rps <= 0.0 {
@@ -110,4 +127,11 @@ fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error>
     }
     tracing::debug!(requests = fetched.requests, "Secret Manager requests");
     Ok(fetched)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Usage {
+        message: format!("cannot start the async runtime: {e}"),
+        help: None,
+    })
 }

@@ -33,44 +33,48 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     format!("secretgate: {}, {}\n", plural(s.errors, "error"), plural(s.warnings, "warning"))
 }
 
-/// Each file's text with every credential any finding points at replaced by `*`, byte for byte,
-/// so that excerpts never show a secret and spans stay valid.
+/// Each file's text with every credential any finding points at masked with `*`, byte for
+/// byte, so that excerpts never show a secret and spans stay valid.
 fn redacted_texts(diagnostics: &[Diagnostic], sources: &Sources) -> HashMap<FileId, String> {
     let mut texts: HashMap<FileId, Vec<u8>> = HashMap::new();
     for (file, span) in diagnostics.iter().flat_map(|d| d.redact.iter()) {
         let text =
             texts.entry(*file).or_insert_with(|| sources.get(*file).text.clone().into_bytes());
-        let end = value_end(text, span.offset, span.len);
-        for b in &mut text[span.offset.min(end)..end] {
-            if *b != b'\n' {
-                *b = b'*';
-            }
-        }
+        mask(text, span.offset, span.len);
     }
     texts.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
 }
 
-/// The end of a scalar that starts at `offset`: its span, extended to the end of the line, and
-/// over the more-indented lines of a block scalar.
-fn value_end(text: &[u8], offset: usize, len: usize) -> usize {
+/// Masks a scalar that starts at `offset`: the rest of its first line, then the following lines
+/// that belong to it (more indented than its key, or as indented as the first line of a block
+/// scalar). Whitespace is kept so that the excerpt keeps its shape.
+fn mask(text: &mut [u8], offset: usize, len: usize) {
     let start = offset.min(text.len());
-    let line_end = |from: usize| {
-        text[from..].iter().position(|b| *b == b'\n').map_or(text.len(), |i| from + i)
-    };
-    let mut end = line_end((start + len).min(text.len()));
+    let span_end = (start + len).min(text.len());
     let line_start = text[..start].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let indent_of = |from: usize| text[from..].iter().take_while(|b| **b == b' ').count();
-    let base = indent_of(line_start);
-    while end < text.len() {
-        let next = end + 1;
-        let next_end = line_end(next);
-        let blank = text[next..next_end].iter().all(|b| *b == b' ' || *b == b'\r');
-        if !blank && indent_of(next) <= base {
-            break;
+    let indent_of = |t: &[u8], from: usize| t[from..].iter().take_while(|b| **b == b' ').count();
+    let block = text[line_start..start].iter().all(|b| *b == b' ');
+    let base = indent_of(text, line_start);
+    let mut pos = start;
+    let mut first = true;
+    while pos < text.len() {
+        let line_end = text[pos..].iter().position(|b| *b == b'\n').map_or(text.len(), |i| pos + i);
+        if !first {
+            let blank = text[pos..line_end].iter().all(|b| b.is_ascii_whitespace());
+            let indent = indent_of(text, pos);
+            let belongs = if block { indent >= base } else { indent > base };
+            if pos >= span_end.max(start + 1) && !blank || !blank && !belongs {
+                break;
+            }
         }
-        end = next_end;
+        for b in &mut text[pos..line_end] {
+            if !b.is_ascii_whitespace() {
+                *b = b'*';
+            }
+        }
+        first = false;
+        pos = line_end + 1;
     }
-    end
 }
 
 /// A finding in the shape miette renders.
@@ -90,7 +94,8 @@ impl Report {
         let all: Vec<&Label> = d.primary.iter().chain(&d.secondary).collect();
         let (here, elsewhere): (Vec<&Label>, Vec<&Label>) =
             all.into_iter().partition(|l| Some(l.file) == file);
-        let labels = here.iter().enumerate().map(|(i, l)| labeled(l, i == 0)).collect();
+        let text = file.map_or("", |f| sources.get(f).text.as_str());
+        let labels = here.iter().enumerate().map(|(i, l)| labeled(l, i == 0, text)).collect();
         let related = elsewhere
             .iter()
             .map(|l| Report {
@@ -99,7 +104,7 @@ impl Report {
                 severity: Severity::Note,
                 help: None,
                 source: Some(named(sources, texts, l.file)),
-                labels: vec![labeled(l, true)],
+                labels: vec![labeled(l, true, &sources.get(l.file).text)],
                 related: Vec::new(),
             })
             .collect();
@@ -121,8 +126,12 @@ fn named(sources: &Sources, texts: &HashMap<FileId, String>, file: FileId) -> Na
     NamedSource::new(&source.display, text)
 }
 
-fn labeled(label: &Label, primary: bool) -> LabeledSpan {
-    let span = (label.span.offset, label.span.len.max(1));
+/// A miette label; trailing whitespace is left out of the span (the parser's span of a block
+/// scalar runs up to the next token).
+fn labeled(label: &Label, primary: bool, text: &str) -> LabeledSpan {
+    let end = (label.span.offset + label.span.len).min(text.len());
+    let covered = text.get(label.span.offset.min(end)..end).unwrap_or_default();
+    let span = (label.span.offset, covered.trim_end().len().max(1));
     if primary {
         LabeledSpan::new_primary_with_span(Some(label.message.clone()), span)
     } else {

@@ -33,6 +33,9 @@ pub fn problem(path: &str) -> Option<&'static str> {
     if normal == "/" {
         return Some("it is the root directory");
     }
+    if crate::spec::parent_dir(&normal) == "/" {
+        return Some("a secret volume would be mounted over the root directory");
+    }
     let system = ["/dev", "/proc", "/sys"];
     if system.iter().any(|s| normal == *s || normal.starts_with(&format!("{s}/"))) {
         return Some("it lies under /dev, /proc or /sys");

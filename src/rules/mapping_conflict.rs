@@ -2,6 +2,7 @@
 
 use super::{Rule, SpecContext};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::manifest::Version;
 use crate::resolve::Binding;
 use crate::spec::{SecretName, SpecMapping, normalize_path};
 
@@ -56,7 +57,14 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                 );
                 (msg, binding.secret_span, "secrets.yaml's secret")
             } else {
-                let Some(got_version) = mapping.version() else { continue };
+                // A key that is neither a plain version nor the alias declared here is reported
+                // by `invalid-version`; comparing it would report the same line twice.
+                let Some(got_version) = mapping
+                    .version()
+                    .filter(|v| !matches!(v, Version::Alias(_)) || v == want_version)
+                else {
+                    continue;
+                };
                 if &got_version == want_version {
                     continue;
                 }

@@ -22,11 +22,13 @@ pub mod rotation_overdue;
 pub mod secret_expiring;
 pub mod secret_not_found;
 pub mod secret_value_in_manifest;
+pub mod service_not_found;
 pub mod snapshot_stale;
 pub mod spec_not_found;
 pub mod undeclared_secret;
 pub mod unknown_container;
 pub mod unknown_environment;
+pub mod unmapped_secret;
 pub mod unpinned_version;
 pub mod verification_incomplete;
 pub mod version_destroyed;
@@ -116,6 +118,8 @@ pub static ALL: &[&Rule] = &[
     &accessor_missing::RULE,
     &verification_incomplete::RULE,
     &snapshot_stale::RULE,
+    &unmapped_secret::RULE,
+    &service_not_found::RULE,
 ];
 
 /// Looks a rule up by its code.

@@ -1,0 +1,563 @@
+//! One test per rule case: each runs the real binary on a fixture folder under
+//! `tests/fixtures/rules/<code>/` and checks every finding's code, severity and exact location,
+//! and the exit code. A fixture also holds near misses, which must not add a finding: the tests
+//! compare the whole list of findings, so an extra one fails them.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Exit codes of the public interface.
+const OK: i32 = 0;
+const FINDINGS: i32 = 1;
+const USAGE: i32 = 2;
+
+/// One finding of the JSON report.
+#[derive(Debug)]
+struct Finding {
+    code: String,
+    severity: String,
+    file: String,
+    line: u64,
+    column: u64,
+    message: String,
+    help: Option<String>,
+}
+
+/// The manifest of a fixture folder.
+fn manifest(fixture: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules");
+    root.join(fixture).join("secrets.yaml")
+}
+
+/// `secretgate --manifest <fixture>/secrets.yaml lint ARGS`, without colour.
+fn secretgate(fixture: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    cmd.arg("--manifest").arg(manifest(fixture)).arg("lint").args(args).env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `lint` with `args`; returns the exit code, stdout and stderr.
+fn run(fixture: &str, args: &[&str]) -> (i32, String, String) {
+    let output = secretgate(fixture, args).output().expect("secretgate runs");
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("output is UTF-8");
+    let code = output.status.code().expect("secretgate exits with a code");
+    (code, text(&output.stdout), text(&output.stderr))
+}
+
+/// Runs `lint --format json` plus `extra` on a fixture; returns the exit code and the findings.
+fn lint_with(fixture: &str, extra: &[&str]) -> (i32, Vec<Finding>) {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run(fixture, &args);
+    let doc: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    assert_eq!(doc["command"], "lint", "{stdout}");
+    let items = doc["diagnostics"].as_array().expect("`diagnostics` is an array");
+    (code, items.iter().map(finding).collect())
+}
+
+/// Runs `lint --format json` on a fixture; returns the exit code and the findings.
+fn lint(fixture: &str) -> (i32, Vec<Finding>) {
+    lint_with(fixture, &[])
+}
+
+fn finding(item: &Value) -> Finding {
+    let text = |v: &Value| v.as_str().unwrap_or_else(|| panic!("not a string: {item}")).to_string();
+    let number = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("not a number: {item}"));
+    let location = &item["location"];
+    Finding {
+        code: text(&item["code"]),
+        severity: text(&item["severity"]),
+        file: text(&location["file"]),
+        line: number(&location["line"]),
+        column: number(&location["column"]),
+        message: text(&item["message"]),
+        help: item["help"].as_str().map(str::to_string),
+    }
+}
+
+/// Code, severity, file, line and column of each finding, in report order.
+fn places(found: &[Finding]) -> Vec<(&str, &str, &str, u64, u64)> {
+    found
+        .iter()
+        .map(|f| (f.code.as_str(), f.severity.as_str(), f.file.as_str(), f.line, f.column))
+        .collect()
+}
+
+/// Asserts that a finding's message contains `text`.
+fn assert_message(f: &Finding, text: &str) {
+    assert!(f.message.contains(text), "message of {f:?} lacks {text:?}");
+}
+
+/// Asserts that a finding's help contains `text`.
+fn assert_help(f: &Finding, text: &str) {
+    let help = f.help.as_deref().unwrap_or_default();
+    assert!(help.contains(text), "help of {f:?} lacks {text:?}");
+}
+
+/// A manifest whose flow mapping `{secret: db-password` is never closed.
+#[test]
+fn yaml_syntax_unclosed_flow_mapping_in_manifest() {
+    let (code, found) = lint("yaml-syntax/manifest");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("yaml-syntax", "error", "secrets.yaml", 10, 20)]);
+    assert_message(&found[0], "unclosed bracket");
+}
+
+/// A spec whose `image: %APP_IMAGE%` starts a plain value with `%`.
+#[test]
+fn yaml_syntax_percent_value_in_spec() {
+    let (code, found) = lint("yaml-syntax/spec");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("yaml-syntax", "error", "deploy/api.yaml", 10, 16)]);
+}
+
+/// A service with `secrest:` instead of `secrets:`.
+#[test]
+fn manifest_schema_misspelt_key_suggests_closest() {
+    let (code, found) = lint("manifest-schema/unknown-key");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 9, 5)]);
+    assert_message(&found[0], "unknown key `secrest`");
+    assert_help(&found[0], "did you mean `secrets`?");
+}
+
+/// `required: yes`, a string under strict booleans, beside a valid `required: false`.
+#[test]
+fn manifest_schema_yes_is_not_a_boolean() {
+    let (code, found) = lint("manifest-schema/wrong-type");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 12, 19)]);
+    assert_message(&found[0], "`required` must be true or false, found a string");
+}
+
+/// A secret entry with a `version` but no `secret`.
+#[test]
+fn manifest_schema_entry_without_secret() {
+    let (code, found) = lint("manifest-schema/missing-field");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 10, 7)]);
+    assert_message(&found[0], "has no `secret`");
+}
+
+/// `version: 2` at the top of the manifest.
+#[test]
+fn manifest_schema_unsupported_version() {
+    let (code, found) = lint("manifest-schema/unsupported-version");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 1, 10)]);
+    assert_message(&found[0], "unsupported manifest version 2");
+    assert_help(&found[0], "version: 1");
+}
+
+/// A manifest of zero bytes.
+#[test]
+fn manifest_schema_empty_file() {
+    let (code, found) = lint("manifest-schema/empty-file");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 1, 1)]);
+    assert_message(&found[0], "the manifest is empty");
+}
+
+/// `version: {staging: 3}` with a production environment; a second entry covers both.
+#[test]
+fn manifest_schema_per_env_map_missing_environment() {
+    let (code, found) = lint("manifest-schema/missing-env-entry");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 15, 18)]);
+    assert_message(&found[0], "has no entry for environment `production`");
+}
+
+/// `spec: deploy/{enviroment}/api.yaml`.
+#[test]
+fn manifest_schema_unknown_placeholder_suggests_env() {
+    let (code, found) = lint("manifest-schema/unknown-placeholder");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 8, 18)]);
+    assert_message(&found[0], "unknown placeholder `{enviroment}`");
+    assert_help(&found[0], "did you mean `{env}`?");
+}
+
+/// `pin_versions: [prod]`, `environments: [.., qa]` and a `producton:` version key.
+#[test]
+fn unknown_environment_typos_in_pin_versions_lists_and_maps() {
+    let (code, found) = lint("unknown-environment");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("unknown-environment", "error", "secrets.yaml", 10, 18),
+            ("unknown-environment", "error", "secrets.yaml", 14, 41),
+            ("unknown-environment", "error", "secrets.yaml", 18, 36),
+        ]
+    );
+    assert_help(&found[0], "did you mean `production`?");
+    assert_help(&found[1], "defined environments: staging, production");
+    assert_help(&found[2], "did you mean `production`?");
+}
+
+/// `projects/P/secret/S` and `db password`; a valid full name and `api-key-{env}` pass.
+#[test]
+fn invalid_secret_id_malformed_full_name_and_space() {
+    let (code, found) = lint("invalid-secret-id");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("invalid-secret-id", "error", "secrets.yaml", 11, 17),
+            ("invalid-secret-id", "error", "secrets.yaml", 13, 17),
+        ]
+    );
+    assert_message(&found[0], "is not of the form `projects/PROJECT/secrets/ID`");
+    assert_message(&found[1], "it contains ' '");
+}
+
+/// Text of the credentials pasted into the secret-value-in-manifest fixture.
+const PASTED_CREDENTIALS: &[&str] = &[
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhcGkiLCJpYXQiOjE3MDB9.ZmFrZS1zaWduYXR1cmUtZm9yLXRlc3Rz",
+    "ZmFrZS1zaWduYXR1cmUtZm9yLXRlc3Rz",
+    "BEGIN PRIVATE KEY",
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+];
+
+/// A JWT and a PEM block pasted as `secret:`; `sk-config` is a name, not a key.
+#[test]
+fn secret_value_in_manifest_is_reported_and_never_printed() {
+    let fixture = "secret-value-in-manifest";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("secret-value-in-manifest", "error", "secrets.yaml", 11, 17),
+            ("secret-value-in-manifest", "error", "secrets.yaml", 14, 11),
+        ]
+    );
+    assert_message(&found[0], "looks like a JSON Web Token");
+    assert_message(&found[1], "looks like a PEM block");
+    for format in ["json", "human", "sarif", "github"] {
+        let (code, stdout, stderr) = run(fixture, &["--format", format]);
+        assert_eq!(code, FINDINGS, "{format}");
+        assert!(stdout.contains("secret-value-in-manifest"), "{format} output:\n{stdout}");
+        for credential in PASTED_CREDENTIALS {
+            assert!(!stdout.contains(credential), "{format} prints {credential:?}:\n{stdout}");
+            assert!(!stderr.contains(credential), "{format} logs {credential:?}:\n{stderr}");
+        }
+    }
+}
+
+/// `JWT-SECRET-KEY` and `1PASSWORD`; `_PRIVATE_KEY_2` is a valid name.
+#[test]
+fn invalid_env_name_dash_and_leading_digit() {
+    let (code, found) = lint("invalid-env-name");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("invalid-env-name", "error", "secrets.yaml", 10, 7),
+            ("invalid-env-name", "error", "secrets.yaml", 12, 7),
+        ]
+    );
+    assert_message(&found[0], "it may only hold letters, digits and `_`");
+    assert_message(&found[1], "it starts with a digit");
+}
+
+/// `PORT` in the manifest, `K_REVISION` in the spec; `K_SERVICE_NAME` and `PORTAL_URL` pass.
+#[test]
+fn reserved_env_name_in_manifest_and_spec() {
+    let (code, found) = lint("reserved-env-name");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("reserved-env-name", "error", "secrets.yaml", 10, 7),
+            ("reserved-env-name", "error", "deploy/api.yaml", 11, 17),
+        ]
+    );
+    assert_message(&found[0], "`PORT` is reserved");
+    assert_message(&found[1], "sets `K_REVISION`");
+}
+
+/// Manifest versions `0` and `-1`; the alias `stable` is valid.
+#[test]
+fn invalid_version_zero_and_negative_in_manifest() {
+    let (code, found) = lint("invalid-version/manifest");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("invalid-version", "error", "secrets.yaml", 12, 18),
+            ("invalid-version", "error", "secrets.yaml", 15, 18),
+        ]
+    );
+    assert_message(&found[0], "`0` is not a valid secret version");
+    assert_message(&found[1], "`-1` is not a valid secret version");
+}
+
+/// A spec `key: password`; `key: stable` (declared alias) and `key: '3'` (declared) pass.
+#[test]
+fn invalid_version_kubernetes_key_in_spec() {
+    let (code, found) = lint("invalid-version/spec");
+    assert_eq!(code, FINDINGS);
+    // Reported once: mapping-conflict does not compare a key that is not a version.
+    assert_eq!(places(&found), [("invalid-version", "error", "deploy/api.yaml", 15, 20)]);
+    assert_message(&found[0], "`key: password` of `DB_PASSWORD`");
+}
+
+/// The key `secrets/db/password`, a relative path; `/secrets/api/key` passes.
+#[test]
+fn invalid_mount_path_relative() {
+    let (code, found) = lint("invalid-mount-path/relative");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("invalid-mount-path", "error", "secrets.yaml", 10, 7)]);
+    assert_message(&found[0], "it is not an absolute path");
+}
+
+/// `/proc/self/token`; `/processed/token` merely starts with the same letters.
+#[test]
+fn invalid_mount_path_under_proc() {
+    let (code, found) = lint("invalid-mount-path/system-dir");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("invalid-mount-path", "error", "secrets.yaml", 10, 7)]);
+    assert_message(&found[0], "it lies under /dev, /proc or /sys");
+}
+
+/// Two secrets in `/secrets/oauth`; two versions of one secret in `/secrets/tls` pass.
+#[test]
+fn invalid_mount_path_two_secrets_one_directory() {
+    let (code, found) = lint("invalid-mount-path/shared-dir");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("invalid-mount-path", "error", "secrets.yaml", 12, 7)]);
+    assert_message(&found[0], "share the directory /secrets/oauth");
+}
+
+/// A spec container mounting `/secrets/tls` and `/secrets/tls/`; `/secrets/jwt` passes.
+#[test]
+fn invalid_mount_path_same_mount_twice_in_spec() {
+    let (code, found) = lint("invalid-mount-path/spec-same-mount");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("invalid-mount-path", "error", "deploy/api.yaml", 14, 22)]);
+    assert_message(&found[0], "mounts two volumes on `/secrets/tls/`");
+}
+
+/// `DATABASE_PASSWORD` written twice as a key of one `secrets:` map.
+#[test]
+fn duplicate_target_repeated_yaml_key() {
+    let (code, found) = lint("duplicate-target/yaml-key");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("duplicate-target", "error", "secrets.yaml", 14, 7)]);
+    assert_message(&found[0], "`DATABASE_PASSWORD` is declared twice");
+}
+
+/// `/secrets/tls/key.pem` and `/secrets/tls//key.pem`; `/secrets/tls/./cert.pem` is another file.
+#[test]
+fn duplicate_target_two_spellings_of_one_path() {
+    let (code, found) = lint("duplicate-target/path-spelling");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("duplicate-target", "error", "secrets.yaml", 12, 7)]);
+    assert_message(&found[0], "are the same file");
+}
+
+/// `LOG_LEVEL` twice in container `app`; `LOG_FORMAT` in both `app` and `sidecar` passes.
+#[test]
+fn duplicate_target_env_var_twice_in_spec_container() {
+    let (code, found) = lint("duplicate-target/spec-env");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("duplicate-target", "error", "deploy/api.yaml", 18, 17)]);
+    assert_message(&found[0], "container `app` defines `LOG_LEVEL` twice");
+}
+
+/// Production pinned: no `version` and `production: latest` fail; `production: 4` passes.
+#[test]
+fn unpinned_version_latest_in_pinned_environment() {
+    let fixture = "unpinned-version";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("unpinned-version", "error", "secrets.yaml", 15, 7),
+            ("unpinned-version", "error", "secrets.yaml", 19, 48),
+        ]
+    );
+    assert_message(&found[0], "`DB_PASSWORD` defaults to `latest` in `production`");
+    assert_message(&found[1], "`API_KEY` uses `latest` in `production`");
+    // The secondary label on `pin_versions` shows only in the human report.
+    let (_, human, _) = run(fixture, &["--format", "human"]);
+    assert_eq!(human.matches("pinning required here").count(), 2, "{human}");
+}
+
+/// `spec: deploy/{env}/api.yaml` where only the staging file exists.
+#[test]
+fn spec_not_found_for_one_environment() {
+    let fixture = "spec-not-found";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("spec-not-found", "error", "secrets.yaml", 11, 11)]);
+    assert_message(&found[0], "spec `deploy/production/api.yaml` cannot be read");
+    let (code, found) = lint_with(fixture, &["--env", "staging"]);
+    assert_eq!((code, places(&found)), (OK, vec![]));
+}
+
+/// A spec that is a Kubernetes `apps/v1` Deployment.
+#[test]
+fn not_a_cloud_run_service_kubernetes_deployment() {
+    let (code, found) = lint("not-a-cloud-run-service/other-kind");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("not-a-cloud-run-service", "error", "deploy/api.yaml", 1, 13)]);
+    assert_message(&found[0], "`apiVersion: apps/v1` is not `serving.knative.dev/v1`");
+}
+
+/// A spec in the Admin API v2 JSON shape (`name`, `template`, no `apiVersion`).
+#[test]
+fn not_a_cloud_run_service_admin_api_v2_json() {
+    let (code, found) = lint("not-a-cloud-run-service/v2-json");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("not-a-cloud-run-service", "error", "deploy/api.json", 1, 1)]);
+    assert_message(&found[0], "Admin API v2 shape");
+}
+
+/// A Knative service whose container has `env: LOG_LEVEL=debug`, a string.
+#[test]
+fn not_a_cloud_run_service_env_is_a_string() {
+    let (code, found) = lint("not-a-cloud-run-service/wrong-type");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("not-a-cloud-run-service", "error", "deploy/api.yaml", 10, 14)]);
+    assert_message(&found[0], "`env` must be a list, found a string");
+}
+
+/// `container: backnd` where the spec has `backend` and `collector`.
+#[test]
+fn unknown_container_named_container_missing() {
+    let (code, found) = lint("unknown-container/named-missing");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("unknown-container", "error", "secrets.yaml", 9, 16)]);
+    assert_message(&found[0], "the spec has no container `backnd`");
+    assert_help(&found[0], "did you mean `backend`?");
+}
+
+/// No `container:`, two containers: none with a port, both with one, exactly one (passes).
+#[test]
+fn unknown_container_ambiguous_without_container_key() {
+    let (code, found) = lint("unknown-container/ambiguous");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("unknown-container", "error", "secrets.yaml", 7, 3),
+            ("unknown-container", "error", "secrets.yaml", 9, 3),
+        ]
+    );
+    assert_help(&found[0], "app, collector");
+    assert_help(&found[1], "app, proxy");
+}
+
+/// Literal declared name, `STRIPE_API_KEY`, `DATABASE_URL` with password; near misses pass.
+#[test]
+fn plaintext_secret_literal_values() {
+    let fixture = "plaintext-secret";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("plaintext-secret", "error", "deploy/api.yaml", 15, 18),
+            ("plaintext-secret", "error", "deploy/api.yaml", 17, 18),
+            ("plaintext-secret", "error", "deploy/api.yaml", 19, 18),
+        ]
+    );
+    assert_message(&found[0], "`SENTRY_DSN` as a plaintext value: secrets.yaml declares it");
+    assert_message(&found[1], "`STRIPE_API_KEY` as a plaintext value: its name marks it");
+    assert_message(
+        &found[2],
+        "`DATABASE_URL` as a plaintext value: it holds a URL with a password",
+    );
+    let (_, stdout, _) = run(fixture, &["--format", "json"]);
+    for value in ["abc123", "stripe-literal-value", "hunter2"] {
+        assert!(!stdout.contains(value), "prints {value:?}:\n{stdout}");
+    }
+}
+
+/// Spec versions or secrets that differ from the manifest; matching mappings pass.
+#[test]
+fn mapping_conflict_other_version_and_other_secret() {
+    let (code, found) = lint("mapping-conflict");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("mapping-conflict", "error", "deploy/api.yaml", 15, 20),
+            ("mapping-conflict", "error", "deploy/api.yaml", 16, 17),
+            ("undeclared-secret", "warning", "deploy/api.yaml", 19, 21),
+            ("mapping-conflict", "error", "deploy/api.yaml", 42, 18),
+        ]
+    );
+    assert_message(&found[0], "`DB_PASSWORD` at version `3`, secrets.yaml at `4`");
+    assert_message(&found[1], "to secret `projects/acme-staging/secrets/other-api-key`");
+    assert_message(&found[3], "`/secrets/cert/cert.pem` at version `2`, secrets.yaml at `1`");
+}
+
+/// Malformed annotation, full name, undefined alias, no `secretName`; a defined alias passes.
+#[test]
+fn alias_unresolved_names_and_malformed_annotation() {
+    let (code, found) = lint("alias-unresolved");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("alias-unresolved", "error", "deploy/api.yaml", 9, 37),
+            ("alias-unresolved", "error", "deploy/api.yaml", 22, 21),
+            ("alias-unresolved", "error", "deploy/api.yaml", 27, 21),
+            ("alias-unresolved", "error", "deploy/api.yaml", 32, 15),
+        ]
+    );
+    assert_message(&found[0], "`broken:projects/shared-infra/secret/x`");
+    assert_message(&found[1], "`projects/shared-infra/secrets/signing-key` (for `SIGNING_KEY`)");
+    assert_message(&found[2], "`partner.key` (for `PARTNER_KEY`)");
+    assert_message(&found[3], "secret volume `certs` names no secret");
+}
+
+/// The spec maps `SENTRY_DSN` from `sentry-dsn`, which the manifest does not declare.
+#[test]
+fn undeclared_secret_is_a_warning_unless_denied() {
+    let fixture = "undeclared-secret";
+    let expected = [("undeclared-secret", "warning", "deploy/api.yaml", 18, 21)];
+    let (code, found) = lint(fixture);
+    assert_eq!(code, OK);
+    assert_eq!(places(&found), expected);
+    assert_message(&found[0], "`SENTRY_DSN` comes from secret `sentry-dsn`");
+    let (code, found) = lint_with(fixture, &["--deny-warnings"]);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), expected);
+}
+
+/// `--env prodution`, one letter away from `production`.
+#[test]
+fn env_flag_typo_suggests_closest_and_exits_2() {
+    let (code, stdout, stderr) =
+        run("unpinned-version", &["--format", "json", "--env", "prodution"]);
+    assert_eq!(code, USAGE);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("unknown environment `prodution`"), "{stderr}");
+    assert!(stderr.contains("did you mean `production`?"), "{stderr}");
+}
+
+/// `--env nosuch`, close to no environment.
+#[test]
+fn env_flag_unknown_lists_environments_and_exits_2() {
+    let (code, stdout, stderr) = run("unpinned-version", &["--format", "json", "--env", "nosuch"]);
+    assert_eq!(code, USAGE);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("unknown environment `nosuch`"), "{stderr}");
+    assert!(stderr.contains("the manifest defines: staging, production"), "{stderr}");
+}
+
+/// `--manifest` naming a file that does not exist.
+#[test]
+fn missing_manifest_exits_2() {
+    let (code, stdout, stderr) = run("no-such-fixture", &["--format", "json"]);
+    assert_eq!(code, USAGE);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("cannot read"), "{stderr}");
+}
