@@ -75,13 +75,24 @@ impl SecretContext<'_> {
 /// The secrets to read in each project for the given environments: every declared secret, with
 /// its IAM policy when the service's runtime account is known and `iam` is on.
 pub fn wanted(manifest: &Manifest, envs: &[String], iam: bool) -> crate::inventory::live::Wanted {
+    wanted_for(manifest, envs, None, iam)
+}
+
+/// [`wanted`] for some services only (`None`: all of them).
+pub fn wanted_for(
+    manifest: &Manifest,
+    envs: &[String],
+    services: Option<&[String]>,
+    iam: bool,
+) -> crate::inventory::live::Wanted {
     let mut wanted = crate::inventory::live::Wanted::new();
     for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
         let deployments = crate::resolve::resolve(manifest, env, &mut Vec::new());
         if let Some(project) = &env.project {
             wanted.entry(project.value.clone()).or_default();
         }
-        for deployment in &deployments {
+        let selected = |d: &&Deployment| services.is_none_or(|s| s.contains(&d.service.name.value));
+        for deployment in deployments.iter().filter(selected) {
             let want_iam = iam && deployment.service_account.is_some();
             for secret in deployment.bindings.iter().filter_map(|b| b.secret.as_ref()) {
                 let entry = wanted.entry(secret.project.clone()).or_default();

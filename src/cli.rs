@@ -64,6 +64,15 @@ pub enum Command {
     /// Capture the Secret Manager metadata `check` needs into a snapshot file (no secret values).
     #[command(after_help = "Example:\n  secretgate snapshot --env staging -o staging.json")]
     Snapshot(SnapshotArgs),
+    /// Render, gate, plan, roll out to Cloud Run and wait for the new revision to be Ready.
+    #[command(after_help = DEPLOY_EXAMPLES)]
+    Deploy(DeployArgs),
+    /// Print a service's spec with every declared secret mapped (input for `gcloud run services
+    /// replace`).
+    #[command(
+        after_help = "Example:\n  secretgate render --env staging --service netra-backend > rendered.yaml"
+    )]
+    Render(RenderArgs),
     /// List every rule with its code, severity and summary.
     Rules,
     /// Explain a rule: what it flags, why it matters, an example and the fix.
@@ -165,6 +174,93 @@ pub struct SnapshotArgs {
 
     #[command(flatten)]
     pub fetch: FetchArgs,
+}
+
+const DEPLOY_EXAMPLES: &str = "\
+Examples:
+  secretgate deploy --env staging --dry-run --snapshot deploy/snapshots/staging.json
+  secretgate deploy --env staging --service netra-backend --image IMAGE
+  secretgate deploy --env production --pin-versions --yes
+
+The gate refuses (exit 1) on any error about a required secret, and (exit 3) when something
+could not be verified; nothing is deployed then. A revision that fails to become Ready gives
+exit 4; traffic stays on the previous ready revision.";
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The environment to deploy to.
+    #[arg(long = "env", value_name = "NAME", required = true)]
+    pub env: String,
+
+    /// Deploy only this service (repeatable); default: every service of the environment.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+
+    /// Replace the target container's image.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Replace `latest` by the version number it resolves to now.
+    #[arg(long)]
+    pub pin_versions: bool,
+
+    /// Start a new revision even when nothing else changed (to pick up a new `latest`).
+    #[arg(long)]
+    pub force_new_revision: bool,
+
+    /// Stop after the plan; with credentials, also have Cloud Run validate the service.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: read Secret Manager metadata from this snapshot, and plan against the
+    /// spec file instead of the live service (no Google access at all).
+    #[arg(long = "snapshot", value_name = "FILE", requires = "dry_run")]
+    pub snapshots: Vec<PathBuf>,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Give up waiting for Ready after this many seconds (exit 4).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+
+    /// Seconds between two readings of the service while waiting.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+
+    /// Do not read IAM policies (skips accessor-missing).
+    #[arg(long)]
+    pub no_iam: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DeployFormat::Human)]
+    pub format: DeployFormat,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Output formats of `deploy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeployFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The environment to render for.
+    #[arg(long = "env", value_name = "NAME", required = true)]
+    pub env: String,
+
+    /// The service to render.
+    #[arg(long = "service", value_name = "NAME", required = true)]
+    pub service: String,
+
+    /// Replace the target container's image.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,11 +9,13 @@ pub mod cli;
 pub mod cloudrun;
 #[cfg(feature = "cli")]
 pub mod commands;
+pub mod deploy;
 pub mod diagnostic;
 pub mod error;
 pub mod inventory;
 pub mod lint;
 pub mod manifest;
+pub mod render;
 pub mod report;
 pub mod resolve;
 pub mod rules;

@@ -108,6 +108,95 @@ impl Node {
         }
     }
 
+    /// A new string node, with no source location.
+    pub fn string(text: impl Into<String>) -> Node {
+        Node { value: Value::Str(text.into()), span: Span::default() }
+    }
+
+    /// A new mapping node from string keys, with no source location.
+    pub fn map(entries: Vec<(&str, Node)>) -> Node {
+        let entries = entries.into_iter().map(|(k, v)| (Node::string(k), v)).collect();
+        Node { value: Value::Map(entries), span: Span::default() }
+    }
+
+    /// The value under the string key `key` of a mapping, for changing it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.value {
+            Value::Map(entries) => {
+                entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+            }
+            _ => None,
+        }
+    }
+
+    /// The value under `key`, inserted (at the end) as `default` when missing or null. `None`
+    /// when the node is not a mapping, or when it is null and cannot become one.
+    pub fn entry(&mut self, key: &str, default: Node) -> Option<&mut Node> {
+        if self.value == Value::Null {
+            self.value = Value::Map(Vec::new());
+        }
+        let Value::Map(entries) = &mut self.value else { return None };
+        let index = match entries.iter().position(|(k, _)| k.as_str() == Some(key)) {
+            Some(i) => i,
+            None => {
+                entries.push((Node::string(key), default.clone()));
+                entries.len() - 1
+            }
+        };
+        let slot = &mut entries[index].1;
+        if slot.value == Value::Null {
+            *slot = default;
+        }
+        Some(slot)
+    }
+
+    /// Sets `key` to `value`, keeping the key's place when it exists.
+    pub fn set(&mut self, key: &str, value: Node) {
+        if let Some(slot) = self.entry(key, Node::map(Vec::new())) {
+            *slot = value;
+        }
+    }
+
+    /// Removes `key` from a mapping.
+    pub fn remove(&mut self, key: &str) {
+        if let Value::Map(entries) = &mut self.value {
+            entries.retain(|(k, _)| k.as_str() != Some(key));
+        }
+    }
+
+    /// Follows a path of mapping keys, for changing the node found.
+    pub fn path_mut(&mut self, keys: &[&str]) -> Option<&mut Node> {
+        keys.iter().try_fold(self, |node, key| node.get_mut(key))
+    }
+
+    /// Builds a tree from JSON (spans are empty).
+    pub fn from_json(json: &serde_json::Value) -> Node {
+        use serde_json::Value as J;
+        let value = match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or_default()),
+            },
+            J::String(s) => Value::Str(s.clone()),
+            J::Array(items) => Value::Seq(items.iter().map(Node::from_json).collect()),
+            J::Object(map) => {
+                Value::Map(map.iter().map(|(k, v)| (Node::string(k), Node::from_json(v))).collect())
+            }
+        };
+        Node { value, span: Span::default() }
+    }
+
+    /// The tree as YAML text.
+    pub fn to_yaml(&self) -> String {
+        let mut text = serde_saphyr::to_string(self).unwrap_or_default();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+
     /// Converts the tree to JSON, for output formats and for sending a spec to an API.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -321,5 +410,32 @@ impl<'de> Visitor<'de> for ValueVisitor {
             entries.push((key, value));
         }
         Ok(Value::Map(entries))
+    }
+}
+
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match &self.value {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::Str(s) => serializer.serialize_str(s),
+            Value::Seq(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
     }
 }

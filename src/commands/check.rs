@@ -97,6 +97,16 @@ async fn live(project: &mut Project, envs: &[String]) {
 
 /// Reads Secret Manager with a progress bar on a terminal.
 fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error> {
+    fetch_with(cli, wanted, args, &runtime()?)
+}
+
+/// [`fetch`] on a given runtime.
+pub(super) fn fetch_with(
+    cli: &Cli,
+    wanted: &Wanted,
+    args: &FetchArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Fetched, Error> {
     if args.max_rps.is_nan() || args.max_rps <= 0.0 {
         return Err(Error::Usage { message: "--max-rps must be above 0".into(), help: None });
     }
@@ -117,10 +127,6 @@ fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error>
             bar.set_position(done as u64);
         }
     };
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            Error::Usage { message: format!("cannot start the async runtime: {e}"), help: None }
-        })?;
     let fetched = runtime.block_on(live::fetch(wanted, &options, &progress));
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -129,7 +135,7 @@ fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error>
     Ok(fetched)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Usage {
         message: format!("cannot start the async runtime: {e}"),
         help: None,

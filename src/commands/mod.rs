@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod check;
+mod deploy;
 mod lint;
 mod render;
 mod rules;
@@ -17,6 +18,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Lint(args) => lint::run(&cli, args, color),
         Command::Check(args) => check::run(&cli, args, color),
         Command::Snapshot(args) => check::snapshot(&cli, args),
+        Command::Deploy(args) => deploy::run(&cli, args, color),
+        Command::Render(args) => deploy::render(&cli, args, color),
         Command::Rules => Ok(rules::list()),
         Command::Explain { code } => rules::explain(code),
         Command::Schema => Ok(print(&crate::schema::json())),

@@ -1,0 +1,394 @@
+//! `deploy`: gate, render, plan, apply and wait, one service after another.
+//!
+//! The gate runs first for every selected service; only when all pass does anything reach
+//! Cloud Run. The apply step sends the live `resourceVersion`, so a concurrent change by someone
+//! else is reported instead of overwritten; the wait step follows the new generation until its
+//! `Ready` condition is True or False.
+
+use crate::cloudrun::{ApiError, CloudRun};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::manifest::Version;
+use crate::render::{self, RenderOptions};
+use crate::resolve::Deployment;
+use crate::source::FileId;
+use crate::spec::{self, SpecMapping};
+use crate::yaml::Node;
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// One secret mapping as a service carries it: names and versions only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    /// The env var name or file path.
+    pub target: String,
+    /// `env` or `file`.
+    pub kind: &'static str,
+    /// The full secret name, or the name as written when it cannot be resolved.
+    pub secret: String,
+    pub version: String,
+}
+
+/// A change of one mapping between the live service and the rendered one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MappingChange {
+    /// `added`, `removed` or `changed`.
+    pub change: &'static str,
+    pub target: String,
+    pub before: Option<Mapping>,
+    pub after: Option<Mapping>,
+}
+
+/// What a deploy of one service would change.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// The service does not exist yet.
+    pub new_service: bool,
+    pub mappings: Vec<MappingChange>,
+    /// The target container's image before and after, when it changes.
+    pub image: Option<(String, String)>,
+    /// A unified diff of every other field; credentials are shown as `<redacted>`.
+    pub diff: String,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        !self.new_service
+            && self.mappings.is_empty()
+            && self.image.is_none()
+            && self.diff.is_empty()
+    }
+}
+
+/// The mappings of a service's target container, read back from its tree.
+pub fn mappings(tree: &Node, project: &str, container: Option<&str>) -> Vec<Mapping> {
+    let Some(spec) = spec::read(FileId(usize::MAX), tree.clone(), &mut Vec::new()) else {
+        return Vec::new();
+    };
+    let index = match container {
+        Some(name) => {
+            spec.containers.iter().position(|c| c.name.as_ref().is_some_and(|n| n.value == name))
+        }
+        None if spec.containers.len() == 1 => Some(0),
+        None => spec.containers.iter().position(|c| c.declares_port),
+    };
+    let Some(index) = index else { return Vec::new() };
+    spec.mappings(project).iter().filter(|m| m.container == index).map(mapping).collect()
+}
+
+fn mapping(m: &SpecMapping) -> Mapping {
+    Mapping {
+        target: m.target.clone(),
+        kind: if m.is_file { "file" } else { "env" },
+        secret: m.secret.as_ref().map_or_else(|| m.raw_name.value.clone(), ToString::to_string),
+        version: m.version().map_or_else(|| "?".to_string(), |v| v.to_string()),
+    }
+}
+
+/// The target container's name in a rendered tree, so the live service's counterpart is found
+/// by name.
+pub fn container_name(tree: &Node, index: usize) -> Option<String> {
+    let containers = tree.path(&["spec", "template", "spec", "containers"])?.as_seq()?;
+    containers.get(index)?.get("name")?.as_str().map(str::to_string)
+}
+
+/// Compares the rendered service with the live one (`None`: the service is new).
+pub fn plan(rendered: &Node, live: Option<&Node>, project: &str, container: usize) -> Plan {
+    let name = container_name(rendered, container);
+    let after = mappings(rendered, project, name.as_deref());
+    let before = live.map(|l| mappings(l, project, name.as_deref())).unwrap_or_default();
+    let mut changes = Vec::new();
+    for m in &after {
+        match before.iter().find(|b| b.target == m.target) {
+            None => changes.push(MappingChange {
+                change: "added",
+                target: m.target.clone(),
+                before: None,
+                after: Some(m.clone()),
+            }),
+            Some(b) if b != m => changes.push(MappingChange {
+                change: "changed",
+                target: m.target.clone(),
+                before: Some(b.clone()),
+                after: Some(m.clone()),
+            }),
+            Some(_) => {}
+        }
+    }
+    for b in before.iter().filter(|b| !after.iter().any(|a| a.target == b.target)) {
+        changes.push(MappingChange {
+            change: "removed",
+            target: b.target.clone(),
+            before: Some(b.clone()),
+            after: None,
+        });
+    }
+    let image_of = |tree: &Node| {
+        let containers = tree.path(&["spec", "template", "spec", "containers"])?.as_seq()?;
+        let c = match &name {
+            Some(n) => {
+                containers.iter().find(|c| c.get("name").and_then(Node::as_str) == Some(n))?
+            }
+            None => containers.get(container)?,
+        };
+        c.get("image")?.as_str().map(str::to_string)
+    };
+    let image = match (live.and_then(image_of), image_of(rendered)) {
+        (Some(a), Some(b)) if a != b => Some((a, b)),
+        _ => None,
+    };
+    let diff = match live {
+        Some(live) => field_diff(live, rendered),
+        None => String::new(),
+    };
+    Plan { new_service: live.is_none(), mappings: changes, image, diff }
+}
+
+/// Fields that Cloud Run sets itself and that a spec never carries.
+const SERVER_METADATA: &[&str] =
+    &["generation", "resourceVersion", "uid", "creationTimestamp", "selfLink", "namespace"];
+const SERVER_ANNOTATIONS: &[&str] = &[
+    "serving.knative.dev/creator",
+    "serving.knative.dev/lastModifier",
+    "run.googleapis.com/operation-id",
+    "run.googleapis.com/ingress-status",
+    "run.googleapis.com/urls",
+    "client.knative.dev/user-image",
+];
+
+/// A diff of everything but status, server-set metadata, secret mappings and images (those
+/// have their own sections of the plan).
+fn field_diff(live: &Node, rendered: &Node) -> String {
+    let before = comparable(live).to_yaml();
+    let after = comparable(rendered).to_yaml();
+    if before == after {
+        return String::new();
+    }
+    let diff = similar::TextDiff::from_lines(&before, &after);
+    diff.unified_diff().context_radius(2).header("live", "rendered").to_string()
+}
+
+fn comparable(tree: &Node) -> Node {
+    let mut tree = tree.clone();
+    tree.remove("status");
+    if let Some(metadata) = tree.get_mut("metadata") {
+        for key in SERVER_METADATA {
+            metadata.remove(key);
+        }
+        if let Some(annotations) = metadata.get_mut("annotations") {
+            SERVER_ANNOTATIONS.iter().for_each(|k| annotations.remove(k));
+        }
+        if let Some(labels) = metadata.get_mut("labels") {
+            labels.remove("cloud.googleapis.com/location");
+        }
+    }
+    if let Some(annotations) = tree.path_mut(&["spec", "template", "metadata", "annotations"]) {
+        annotations.remove(spec::SECRETS_ANNOTATION);
+        annotations.remove("run.googleapis.com/client-name");
+        annotations.remove("client.knative.dev/user-image");
+    }
+    if let Some(template) = tree.path_mut(&["spec", "template", "metadata"]) {
+        template.remove("name");
+    }
+    if let Some(pod) = tree.path_mut(&["spec", "template", "spec"]) {
+        strip_secrets(pod);
+    }
+    tree
+}
+
+/// Removes secret mappings and images, and hides credential-looking literal values.
+fn strip_secrets(pod: &mut Node) {
+    use crate::yaml::Value as V;
+    let secret_volumes: Vec<String> = pod
+        .get("volumes")
+        .and_then(Node::as_seq)
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v.get("secret").is_some())
+                .filter_map(|v| v.get("name")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(V::Seq(volumes)) = pod.get_mut("volumes").map(|v| &mut v.value) {
+        volumes.retain(|v| v.get("secret").is_none());
+    }
+    drop_if_empty(pod, "volumes");
+    let Some(V::Seq(containers)) = pod.get_mut("containers").map(|c| &mut c.value) else { return };
+    for container in containers.iter_mut() {
+        container.remove("image");
+        if let Some(V::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
+            env.retain(|e| e.path(&["valueFrom", "secretKeyRef"]).is_none());
+            for var in env.iter_mut() {
+                let name = var.get("name").and_then(Node::as_str).unwrap_or_default().to_string();
+                let value = var.get("value").and_then(Node::as_str).unwrap_or_default().to_string();
+                if crate::rules::plaintext_secret::looks_like_credential(&name, &value).is_some() {
+                    var.set("value", Node::string("<redacted>"));
+                }
+            }
+        }
+        if let Some(V::Seq(mounts)) = container.get_mut("volumeMounts").map(|m| &mut m.value) {
+            mounts.retain(|m| {
+                m.get("name")
+                    .and_then(Node::as_str)
+                    .is_none_or(|n| !secret_volumes.iter().any(|s| s == n))
+            });
+        }
+        drop_if_empty(container, "env");
+        drop_if_empty(container, "volumeMounts");
+    }
+    drop_if_empty(pod, "volumes");
+}
+
+/// Removes a list field left empty by stripping, so that "no list" and "empty list" compare
+/// equal.
+fn drop_if_empty(node: &mut Node, key: &str) {
+    if node.get(key).and_then(Node::as_seq).is_some_and(<[Node]>::is_empty) {
+        node.remove(key);
+    }
+}
+
+/// `--pin-versions`: the version number `latest` resolves to now, by target.
+pub fn pins(
+    deployment: &Deployment,
+    inventory: &crate::inventory::Inventory,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut pins = std::collections::BTreeMap::new();
+    for binding in deployment.bindings.iter().filter(|b| b.version == Some(Version::Latest)) {
+        let Some(secret) = &binding.secret else { continue };
+        let Some(crate::inventory::ProjectInventory::Listed(secrets)) =
+            inventory.projects.get(&secret.project)
+        else {
+            continue;
+        };
+        let newest = secrets
+            .get(&secret.secret)
+            .and_then(|s| s.versions.as_ref().ok()?.first().map(|v| v.number));
+        if let Some(n) = newest {
+            pins.insert(binding.target().to_string(), n);
+        }
+    }
+    pins
+}
+
+/// Renders a deployment's spec, or says why it cannot be.
+pub fn render_deployment(
+    deployment: &Deployment,
+    spec: &spec::ServiceSpec,
+    container: usize,
+    options: &RenderOptions,
+) -> Result<Node, String> {
+    render::render(deployment, spec, container, options)
+        .map_err(|e| format!("cannot render `{}`: {}", deployment.service.name.value, e.0))
+}
+
+/// The body to send: the rendered service with the live `resourceVersion`, so that Cloud Run
+/// refuses the write if someone changed the service since it was read.
+pub fn request_body(rendered: &Node, live: Option<&Value>) -> Value {
+    let mut body = rendered.to_json();
+    let version = live.and_then(|l| l.pointer("/metadata/resourceVersion")).cloned();
+    if let (Some(version), Some(metadata)) =
+        (version, body.get_mut("metadata").and_then(Value::as_object_mut))
+    {
+        metadata.insert("resourceVersion".into(), version);
+    }
+    body
+}
+
+/// How waiting for the new revision ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+    Ready { revision: String, url: String },
+    Failed { reason: String, message: String },
+    TimedOut { last: String },
+}
+
+/// The service's `Ready` condition for `generation`: `None` while it is not yet observed or
+/// still Unknown, with the latest condition message.
+pub fn ready_state(service: &Value, generation: i64) -> (Option<WaitOutcome>, String) {
+    let observed =
+        service.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
+    let conditions = service
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let ready = conditions.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
+    let text = |c: Option<&Value>, k: &str| {
+        c.and_then(|c| c.get(k)).and_then(Value::as_str).unwrap_or_default().to_string()
+    };
+    let message = text(ready, "message");
+    if observed < generation {
+        return (None, format!("waiting for generation {generation} to be observed"));
+    }
+    let outcome = match text(ready, "status").as_str() {
+        "True" => Some(WaitOutcome::Ready {
+            revision: service
+                .pointer("/status/latestReadyRevisionName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            url: service
+                .pointer("/status/url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        }),
+        "False" => {
+            Some(WaitOutcome::Failed { reason: text(ready, "reason"), message: message.clone() })
+        }
+        _ => None,
+    };
+    (
+        outcome,
+        if message.is_empty() {
+            "waiting for the revision to become Ready".into()
+        } else {
+            message
+        },
+    )
+}
+
+/// Polls the service until the new generation is Ready or not, or the timeout passes.
+pub async fn wait(
+    client: &CloudRun,
+    region: &str,
+    project: &str,
+    name: &str,
+    generation: i64,
+    timeout: Duration,
+    poll: Duration,
+    on_status: &(dyn Fn(&str) + Sync),
+) -> Result<WaitOutcome, ApiError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        if let Some(service) = client.get(region, project, name).await? {
+            let (outcome, message) = ready_state(&service, generation);
+            if let Some(outcome) = outcome {
+                return Ok(outcome);
+            }
+            if message != last {
+                on_status(&message);
+                last = message;
+            }
+        }
+        if tokio::time::Instant::now() + poll > deadline {
+            return Ok(WaitOutcome::TimedOut { last });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Keeps the findings that concern the selected services, or no service at all.
+pub fn gate_findings(diagnostics: &[Diagnostic], services: &[String]) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| d.service.as_ref().is_none_or(|s| services.contains(s)))
+        .cloned()
+        .collect()
+}
+
+/// Whether findings block a rollout: any error.
+pub fn blocks(findings: &[Diagnostic]) -> bool {
+    findings.iter().any(|d| d.severity == Severity::Error)
+}
