@@ -73,6 +73,12 @@ pub enum Command {
         after_help = "Example:\n  secretgate render --env staging --service netra-backend > rendered.yaml"
     )]
     Render(RenderArgs),
+    /// Report secret coverage, gaps between environments, orphaned secrets and hygiene.
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
+    /// Write a secrets.yaml from existing Cloud Run specs.
+    #[command(after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
     /// List every rule with its code, severity and summary.
     Rules,
     /// Explain a rule: what it flags, why it matters, an example and the fix.
@@ -261,6 +267,97 @@ pub struct RenderArgs {
     /// Replace the target container's image.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+}
+
+const AUDIT_EXAMPLES: &str = "\
+Examples:
+  secretgate audit --snapshot deploy/snapshots/staging.json --env staging
+  secretgate audit --format html -o coverage.html
+  secretgate audit --format markdown --fail-under 100";
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit only this environment (repeatable); default: every environment.
+    #[arg(long = "env", value_name = "NAME")]
+    pub envs: Vec<String>,
+
+    /// Read Secret Manager metadata from this snapshot instead of the API (repeatable).
+    #[arg(long = "snapshot", value_name = "FILE")]
+    pub snapshots: Vec<PathBuf>,
+
+    /// Also compare with the services as deployed now.
+    #[arg(long)]
+    pub live: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+
+    /// Write the report here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Do not report secrets matching this pattern (`*` matches anything) as orphans
+    /// (repeatable; adds to `policy.ignore_orphans`).
+    #[arg(long = "ignore-orphan", value_name = "PATTERN")]
+    pub ignore_orphans: Vec<String>,
+
+    /// Exit with 1 when coverage is below this percentage.
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_under: Option<f64>,
+
+    /// Do not read IAM policies.
+    #[arg(long)]
+    pub no_iam: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Output formats of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Markdown,
+    Json,
+    Html,
+}
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  secretgate import deploy/                       folders deploy/<env>/<service>.yaml
+  secretgate import api.yaml --env staging -o secrets.yaml
+  secretgate import deploy/ --merge               add what secrets.yaml lacks";
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Spec files, or folders laid out as <env>/<service>.yaml.
+    #[arg(required = true, value_name = "SPEC_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The environment of spec files given directly (default: the folder name, else `default`).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// Where to write the manifest (`-` for standard output).
+    #[arg(short, long, value_name = "FILE", default_value = "secrets.yaml")]
+    pub output: PathBuf,
+
+    /// Overwrite an existing output file.
+    #[arg(long, conflicts_with = "merge")]
+    pub force: bool,
+
+    /// Add to the existing manifest only what it lacks.
+    #[arg(long)]
+    pub merge: bool,
+
+    /// The Google Cloud project of the imported environment (default: `PROJECT_ID`, to fill in).
+    #[arg(long, value_name = "ID")]
+    pub project: Option<String>,
+
+    /// The region of the imported environment.
+    #[arg(long, value_name = "REGION", default_value = "us-central1")]
+    pub region: String,
 }
 
 #[derive(Debug, Args)]

@@ -348,22 +348,28 @@ pub fn ready_state(service: &Value, generation: i64) -> (Option<WaitOutcome>, St
     )
 }
 
+/// Which service to wait for, and how.
+pub struct WaitFor<'a> {
+    pub region: &'a str,
+    pub project: &'a str,
+    pub name: &'a str,
+    /// The generation the write produced.
+    pub generation: i64,
+    pub timeout: Duration,
+    pub poll: Duration,
+}
+
 /// Polls the service until the new generation is Ready or not, or the timeout passes.
 pub async fn wait(
     client: &CloudRun,
-    region: &str,
-    project: &str,
-    name: &str,
-    generation: i64,
-    timeout: Duration,
-    poll: Duration,
+    w: &WaitFor<'_>,
     on_status: &(dyn Fn(&str) + Sync),
 ) -> Result<WaitOutcome, ApiError> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + w.timeout;
     let mut last = String::new();
     loop {
-        if let Some(service) = client.get(region, project, name).await? {
-            let (outcome, message) = ready_state(&service, generation);
+        if let Some(service) = client.get(w.region, w.project, w.name).await? {
+            let (outcome, message) = ready_state(&service, w.generation);
             if let Some(outcome) = outcome {
                 return Ok(outcome);
             }
@@ -372,10 +378,10 @@ pub async fn wait(
                 last = message;
             }
         }
-        if tokio::time::Instant::now() + poll > deadline {
+        if tokio::time::Instant::now() + w.poll > deadline {
             return Ok(WaitOutcome::TimedOut { last });
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(w.poll).await;
     }
 }
 

@@ -3,6 +3,7 @@
 //! The manifest (`secrets.yaml`) says which secret each service must receive; [`lint`] checks it
 //! and the Cloud Run service specs offline. The binary is a thin layer over [`commands`].
 
+pub mod audit;
 pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -54,10 +54,10 @@ pub fn render(
     for (dir, files) in by_dir {
         r.files(&dir, &files)?;
     }
-    if spec.service_account.is_none() {
-        if let Some(account) = &deployment.service_account {
-            r.pod()?.set("serviceAccountName", Node::string(&account.value));
-        }
+    if let Some(account) =
+        deployment.service_account.as_ref().filter(|_| spec.service_account.is_none())
+    {
+        r.pod()?.set("serviceAccountName", Node::string(&account.value));
     }
     if let Some(image) = &options.image {
         r.container()?.set("image", Node::string(image));

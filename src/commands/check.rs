@@ -83,7 +83,7 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
 
 /// `--live`: the services as deployed now; no credentials is a verification failure, not a
 /// usage error, since the same command works where credentials exist.
-async fn live(project: &mut Project, envs: &[String]) {
+pub(super) async fn live(project: &mut Project, envs: &[String]) {
     match crate::cloudrun::CloudRun::new(Duration::from_secs(10)) {
         Ok(client) => check::check_live(project, envs, &client).await,
         Err(reason) => {

@@ -371,17 +371,15 @@ async fn rollout(
         }
     };
     let poll = Duration::from_secs_f64(args.poll_interval.clamp(0.05, 60.0));
-    let outcome = deploy::wait(
-        client,
-        &p.region,
-        &p.project,
-        &p.name,
+    let wait = deploy::WaitFor {
+        region: &p.region,
+        project: &p.project,
+        name: &p.name,
         generation,
-        Duration::from_secs(args.wait_timeout),
+        timeout: Duration::from_secs(args.wait_timeout),
         poll,
-        &show,
-    )
-    .await;
+    };
+    let outcome = deploy::wait(client, &wait, &show).await;
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
@@ -501,7 +499,7 @@ fn finish(
             _ => {}
         }
     }
-    if !text.is_empty() && !(cli.quiet && code == exit::OK) {
+    if !(text.is_empty() || cli.quiet && code == exit::OK) {
         print(&text);
     }
 }

@@ -1,7 +1,9 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod audit;
 mod check;
 mod deploy;
+mod import;
 mod lint;
 mod render;
 mod rules;
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Snapshot(args) => check::snapshot(&cli, args),
         Command::Deploy(args) => deploy::run(&cli, args, color),
         Command::Render(args) => deploy::render(&cli, args, color),
+        Command::Audit(args) => audit::run(&cli, args),
+        Command::Import(args) => import::run(&cli, args),
         Command::Rules => Ok(rules::list()),
         Command::Explain { code } => rules::explain(code),
         Command::Schema => Ok(print(&crate::schema::json())),

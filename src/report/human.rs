@@ -63,7 +63,7 @@ fn mask(text: &mut [u8], offset: usize, len: usize) {
             let blank = text[pos..line_end].iter().all(|b| b.is_ascii_whitespace());
             let indent = indent_of(text, pos);
             let belongs = if block { indent >= base } else { indent > base };
-            if pos >= span_end.max(start + 1) && !blank || !blank && !belongs {
+            if !blank && (pos >= span_end.max(start + 1) || !belongs) {
                 break;
             }
         }

@@ -1,0 +1,284 @@
+//! The audit report as a terminal table, Markdown, JSON or a self-contained HTML page.
+
+use super::{Audit, Cell};
+use std::fmt::Write;
+
+/// Terminal table; `color` marks problem cells in red and ok in green.
+pub fn table(audit: &Audit, color: bool) -> String {
+    let paint = |cell: Cell, text: &str| -> String {
+        let code = match cell {
+            Cell::Ok => "32",
+            Cell::NotApplicable => "2",
+            Cell::Unverified => "33",
+            _ => "31",
+        };
+        if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "Secret coverage: {}", coverage_line(audit));
+    let name_width =
+        audit.rows.iter().map(|r| r.service.len() + r.target.len() + 3).max().unwrap_or(10).max(10);
+    let col = audit.environments.iter().map(String::len).max().unwrap_or(0).max(15);
+    let _ = write!(out, "\n{:name_width$}  {:3}", "service / target", "req");
+    for env in &audit.environments {
+        let _ = write!(out, "  {env:col$}");
+    }
+    out.push('\n');
+    for row in &audit.rows {
+        let name = format!("{} / {}", row.service, row.target);
+        let _ = write!(out, "{name:name_width$}  {:3}", if row.required { "yes" } else { "no" });
+        for env in &audit.environments {
+            let cell = row.cells.get(env).copied().unwrap_or(Cell::NotApplicable);
+            let _ = write!(out, "  {}", paint(cell, &format!("{:col$}", cell.as_str())));
+        }
+        out.push('\n');
+    }
+    sections(audit, &mut out, false);
+    out
+}
+
+fn coverage_line(audit: &Audit) -> String {
+    let mut line = format!(
+        "{:.1}% ({} of {} required mappings resolve)",
+        audit.coverage.percent(),
+        audit.coverage.ok,
+        audit.coverage.total
+    );
+    for (env, count) in &audit.per_environment {
+        let _ = write!(line, "; {env} {:.1}%", count.percent());
+    }
+    line
+}
+
+/// Markdown for a pull request comment or a wiki page.
+pub fn markdown(audit: &Audit) -> String {
+    let mut out = String::from("# Secret coverage\n\n");
+    let _ = writeln!(out, "Coverage: **{}**\n", coverage_line(audit));
+    let _ = write!(out, "| service | target | required |");
+    for env in &audit.environments {
+        let _ = write!(out, " {env} |");
+    }
+    let _ = write!(out, "\n|---|---|---|");
+    for _ in &audit.environments {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for row in &audit.rows {
+        let _ = write!(
+            out,
+            "| {} | `{}` | {} |",
+            row.service,
+            row.target,
+            if row.required { "yes" } else { "no" }
+        );
+        for env in &audit.environments {
+            let cell = row.cells.get(env).copied().unwrap_or(Cell::NotApplicable);
+            let mark =
+                if cell == Cell::Ok { "ok".to_string() } else { format!("**{}**", cell.as_str()) };
+            let _ = write!(
+                out,
+                " {} |",
+                if cell == Cell::NotApplicable { "n/a".to_string() } else { mark }
+            );
+        }
+        out.push('\n');
+    }
+    sections(audit, &mut out, true);
+    out
+}
+
+/// The sections after the matrix, as plain text or Markdown.
+fn sections(audit: &Audit, out: &mut String, md: bool) {
+    let heading = |out: &mut String, title: &str| {
+        let _ = if md { writeln!(out, "\n## {title}\n") } else { writeln!(out, "\n{title}:") };
+    };
+    let bullet = if md { "- " } else { "  " };
+    heading(out, "Gaps between environments");
+    if audit.gaps.is_empty() {
+        let _ = writeln!(out, "{bullet}none");
+    }
+    for g in &audit.gaps {
+        let broken: Vec<String> =
+            g.broken_in.iter().map(|(e, c)| format!("{e} ({})", c.as_str())).collect();
+        let _ = writeln!(
+            out,
+            "{bullet}{} / {}: ok in {}, not in {}",
+            g.service,
+            g.target,
+            g.ok_in.join(", "),
+            broken.join(", ")
+        );
+    }
+    heading(out, "Orphaned secrets (exist, used by no service)");
+    if audit.orphans.is_empty() {
+        let _ = writeln!(out, "{bullet}none");
+    }
+    for o in &audit.orphans {
+        let _ = writeln!(out, "{bullet}{}/{} ({})", o.project, o.secret, o.environments.join(", "));
+    }
+    heading(out, "Manifest entries whose secret exists nowhere");
+    if audit.dangling.is_empty() {
+        let _ = writeln!(out, "{bullet}none");
+    }
+    for d in &audit.dangling {
+        let _ = writeln!(out, "{bullet}{} / {}: {}", d.service, d.target, d.secret);
+    }
+    heading(out, "Hygiene");
+    if md {
+        out.push_str("| env | service | target | secret | version | pinned | age (days) | enabled versions | expires | rotation |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    }
+    for h in &audit.hygiene {
+        let version = h.version.map_or("?".to_string(), |v| v.to_string());
+        let age = h.age_days.map_or("?".to_string(), |a| a.to_string());
+        let rotation = match (&h.rotation_period, &h.next_rotation_time, h.rotation_overdue) {
+            (_, Some(next), true) => format!("OVERDUE since {next}"),
+            (Some(p), Some(next), false) => format!("every {p}, next {next}"),
+            (_, Some(next), false) => format!("next {next}"),
+            _ => "none".to_string(),
+        };
+        let expires = h.expire_time.clone().unwrap_or_else(|| "never".into());
+        let pinned = if h.pinned { "pinned" } else { "latest" };
+        if md {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {expires} | {rotation} |",
+                h.environment, h.service, h.target, h.secret, h.enabled_versions
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {} v{version} ({pinned}), {age} days old, {} enabled versions, expires {expires}, rotation {rotation}",
+                h.environment, h.service, h.target, h.secret, h.enabled_versions
+            );
+        }
+    }
+}
+
+/// The stable JSON document.
+pub fn json(audit: &Audit) -> String {
+    let mut doc = serde_json::Map::new();
+    doc.insert("version".into(), 1.into());
+    doc.insert("command".into(), "audit".into());
+    let body = serde_json::to_value(audit).unwrap_or_default();
+    if let serde_json::Value::Object(map) = body {
+        doc.extend(map);
+    }
+    doc.insert(
+        "coveragePercent".into(),
+        serde_json::json!((audit.coverage.percent() * 10.0).round() / 10.0),
+    );
+    let mut text =
+        serde_json::to_string_pretty(&serde_json::Value::Object(doc)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// One self-contained HTML page: inline CSS, no scripts, no network fetches.
+pub fn html(audit: &Audit) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Secret coverage report</title>\n<style>\n",
+    );
+    out.push_str("body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}table{border-collapse:collapse;margin:1em 0}\nth,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left}th{background:#f0f2f4}\ntd.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n.legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\ncode{font-size:.95em}\n");
+    out.push_str("</style></head><body>\n<h1>Secret coverage report</h1>\n");
+    let _ = writeln!(
+        out,
+        "<p>Required secret mappings that would resolve: <strong>{}</strong>.</p>",
+        escape(&coverage_line(audit))
+    );
+    out.push_str("<p class=\"legend\">Each cell says whether the secret a service needs would reach it in that environment: <span class=\"ok\" style=\"background:#d7f5dd\">ok</span><span style=\"background:#f9d0d0\">a problem (missing, disabled, ...)</span><span style=\"background:#fff1c2\">could not be verified</span><span style=\"background:#eee\">service not deployed there</span></p>\n");
+    out.push_str("<h2>Coverage matrix</h2>\n<table><tr><th>service</th><th>env var or file</th><th>required</th>");
+    for env in &audit.environments {
+        let _ = write!(out, "<th>{}</th>", escape(env));
+    }
+    out.push_str("</tr>\n");
+    for row in &audit.rows {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td>",
+            escape(&row.service),
+            escape(&row.target),
+            if row.required { "yes" } else { "no" }
+        );
+        for env in &audit.environments {
+            let cell = row.cells.get(env).copied().unwrap_or(Cell::NotApplicable);
+            let class = match cell {
+                Cell::Ok => "ok",
+                Cell::NotApplicable => "na",
+                Cell::Unverified => "warn",
+                _ => "bad",
+            };
+            let _ = write!(out, "<td class=\"{class}\">{}</td>", cell.as_str());
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    list_html(
+        &mut out,
+        "Gaps between environments",
+        audit.gaps.iter().map(|g| {
+            let broken: Vec<String> =
+                g.broken_in.iter().map(|(e, c)| format!("{e} ({})", c.as_str())).collect();
+            format!(
+                "{} / {}: ok in {}, not in {}",
+                g.service,
+                g.target,
+                g.ok_in.join(", "),
+                broken.join(", ")
+            )
+        }),
+    );
+    list_html(
+        &mut out,
+        "Orphaned secrets (exist, used by no service)",
+        audit
+            .orphans
+            .iter()
+            .map(|o| format!("{}/{} ({})", o.project, o.secret, o.environments.join(", "))),
+    );
+    list_html(
+        &mut out,
+        "Manifest entries whose secret exists nowhere",
+        audit.dangling.iter().map(|d| format!("{} / {}: {}", d.service, d.target, d.secret)),
+    );
+    out.push_str("<h2>Hygiene</h2>\n<table><tr><th>environment</th><th>service</th><th>env var or file</th><th>secret</th><th>version in use</th><th>pinned</th><th>age (days)</th><th>enabled versions</th><th>expires</th><th>next rotation</th></tr>\n");
+    for h in &audit.hygiene {
+        let rotation = match (&h.next_rotation_time, h.rotation_overdue) {
+            (Some(next), true) => format!("<td class=\"bad\">overdue since {}</td>", escape(next)),
+            (Some(next), false) => format!("<td>{}</td>", escape(next)),
+            (None, _) => "<td class=\"warn\">no rotation</td>".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{rotation}</tr>",
+            escape(&h.environment),
+            escape(&h.service),
+            escape(&h.target),
+            escape(&h.secret),
+            h.version.map_or("?".to_string(), |v| v.to_string()),
+            if h.pinned { "yes" } else { "no (latest)" },
+            h.age_days.map_or("?".to_string(), |a| a.to_string()),
+            h.enabled_versions,
+            escape(h.expire_time.as_deref().unwrap_or("never")),
+        );
+    }
+    out.push_str("</table>\n</body></html>\n");
+    out
+}
+
+fn list_html(out: &mut String, title: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    let _ = writeln!(out, "<h2>{}</h2>", escape(title));
+    if items.is_empty() {
+        out.push_str("<p>None.</p>\n");
+        return;
+    }
+    out.push_str("<ul>\n");
+    for item in items {
+        let _ = writeln!(out, "<li>{}</li>", escape(&item));
+    }
+    out.push_str("</ul>\n");
+}

@@ -1,0 +1,389 @@
+//! `audit`: secret coverage across services and environments, gaps between environments,
+//! orphaned secrets and hygiene, built from the same findings and inventory as `check`.
+
+pub mod format;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::inventory::{Inventory, ProjectInventory, SecretInfo, VersionState};
+use crate::manifest::{Manifest, Version};
+use crate::resolve::{self, Binding};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The state of one declared mapping in one environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cell {
+    Ok,
+    Missing,
+    Disabled,
+    Destroyed,
+    LatestUnusable,
+    Unmapped,
+    Plaintext,
+    Unverified,
+    Invalid,
+    NotApplicable,
+}
+
+impl Cell {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cell::Ok => "ok",
+            Cell::Missing => "missing",
+            Cell::Disabled => "disabled",
+            Cell::Destroyed => "destroyed",
+            Cell::LatestUnusable => "latest-unusable",
+            Cell::Unmapped => "unmapped",
+            Cell::Plaintext => "plaintext",
+            Cell::Unverified => "unverified",
+            Cell::Invalid => "invalid",
+            Cell::NotApplicable => "n/a",
+        }
+    }
+
+    /// The cell a finding puts a mapping in; `None` for findings that do not stop it resolving.
+    fn from_code(code: &str) -> Option<Cell> {
+        Some(match code {
+            "secret-not-found" | "version-not-found" => Cell::Missing,
+            "version-disabled" => Cell::Disabled,
+            "version-destroyed" => Cell::Destroyed,
+            "latest-unusable" => Cell::LatestUnusable,
+            "unmapped-secret" => Cell::Unmapped,
+            "plaintext-secret" => Cell::Plaintext,
+            "verification-incomplete" => Cell::Unverified,
+            "invalid-secret-id"
+            | "invalid-version"
+            | "mapping-conflict"
+            | "manifest-schema"
+            | "secret-value-in-manifest" => Cell::Invalid,
+            _ => return None,
+        })
+    }
+
+    /// Which of two problems to show when a mapping has several (the worst wins).
+    fn rank(self) -> u8 {
+        match self {
+            Cell::Ok | Cell::NotApplicable => 0,
+            Cell::Unverified => 1,
+            Cell::Plaintext => 2,
+            Cell::Unmapped => 3,
+            Cell::LatestUnusable => 4,
+            Cell::Disabled => 5,
+            Cell::Destroyed => 6,
+            Cell::Invalid => 7,
+            Cell::Missing => 8,
+        }
+    }
+}
+
+/// One declared mapping across environments.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub service: String,
+    pub target: String,
+    pub kind: &'static str,
+    pub required: bool,
+    /// The secret per environment, after templates.
+    pub secrets: BTreeMap<String, String>,
+    pub cells: BTreeMap<String, Cell>,
+}
+
+/// Required mappings that would resolve, out of all required mappings.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Count {
+    pub ok: usize,
+    pub total: usize,
+}
+
+impl Count {
+    /// The share that resolves, in percent; 100 when nothing is required.
+    pub fn percent(self) -> f64 {
+        if self.total == 0 { 100.0 } else { self.ok as f64 * 100.0 / self.total as f64 }
+    }
+
+    fn add(&mut self, ok: bool) {
+        self.total += 1;
+        self.ok += usize::from(ok);
+    }
+}
+
+/// A mapping that resolves in some environments and not in others.
+#[derive(Clone, Debug, Serialize)]
+pub struct Gap {
+    pub service: String,
+    pub target: String,
+    pub ok_in: Vec<String>,
+    /// Environments where it does not resolve, with why.
+    pub broken_in: Vec<(String, Cell)>,
+}
+
+/// A secret that exists but that no service uses.
+#[derive(Clone, Debug, Serialize)]
+pub struct Orphan {
+    pub project: String,
+    pub secret: String,
+    pub environments: Vec<String>,
+}
+
+/// A manifest entry whose secret exists in none of the environments it is declared for.
+#[derive(Clone, Debug, Serialize)]
+pub struct Dangling {
+    pub service: String,
+    pub target: String,
+    pub secret: String,
+}
+
+/// The hygiene of the version one mapping uses in one environment.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hygiene {
+    pub environment: String,
+    pub service: String,
+    pub target: String,
+    pub secret: String,
+    /// `latest`, a number or an alias, as declared.
+    pub declared_version: String,
+    pub pinned: bool,
+    /// The version number in use now.
+    pub version: Option<u64>,
+    pub age_days: Option<i64>,
+    pub enabled_versions: usize,
+    pub expire_time: Option<String>,
+    pub rotation_period: Option<String>,
+    pub next_rotation_time: Option<String>,
+    pub rotation_overdue: bool,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Audit {
+    pub environments: Vec<String>,
+    pub rows: Vec<Row>,
+    pub coverage: Count,
+    pub per_environment: BTreeMap<String, Count>,
+    pub per_service: BTreeMap<String, Count>,
+    pub gaps: Vec<Gap>,
+    pub orphans: Vec<Orphan>,
+    pub dangling: Vec<Dangling>,
+    pub hygiene: Vec<Hygiene>,
+    pub requests: usize,
+}
+
+/// Builds the report from the manifest, the findings of `check` and the inventory.
+pub fn build(
+    manifest: &Manifest,
+    envs: &[String],
+    diagnostics: &[Diagnostic],
+    inventory: &Inventory,
+    ignore_orphans: &[String],
+    now: Timestamp,
+) -> Audit {
+    let mut audit = Audit {
+        environments: envs.to_vec(),
+        rows: Vec::new(),
+        coverage: Count::default(),
+        per_environment: BTreeMap::new(),
+        per_service: BTreeMap::new(),
+        gaps: Vec::new(),
+        orphans: Vec::new(),
+        dangling: Vec::new(),
+        hygiene: Vec::new(),
+        requests: inventory.requests,
+    };
+    let mut used: BTreeSet<(String, String)> = BTreeSet::new();
+    for service in &manifest.services {
+        for entry in &service.secrets {
+            let mut row = Row {
+                service: service.name.value.clone(),
+                target: entry.target.value.clone(),
+                kind: if entry.is_file() { "file" } else { "env" },
+                required: manifest.is_required(entry),
+                secrets: BTreeMap::new(),
+                cells: BTreeMap::new(),
+            };
+            for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
+                let name = &env.name.value;
+                if !manifest.service_in_env(service, name) {
+                    row.cells.insert(name.clone(), Cell::NotApplicable);
+                    continue;
+                }
+                let deployments = resolve::resolve(manifest, env, &mut Vec::new());
+                let binding = deployments
+                    .iter()
+                    .find(|d| d.service.name.value == service.name.value)
+                    .and_then(|d| d.bindings.iter().find(|b| b.target() == entry.target.value));
+                let cell = cell_for(diagnostics, name, &row);
+                if let Some((b, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
+                    row.secrets.insert(name.clone(), secret.to_string());
+                    used.insert((secret.project.clone(), secret.secret.clone()));
+                    audit.hygiene.extend(hygiene(name, &service.name.value, b, inventory, now));
+                }
+                row.cells.insert(name.clone(), cell);
+                if row.required {
+                    let ok = cell == Cell::Ok;
+                    audit.coverage.add(ok);
+                    audit.per_environment.entry(name.clone()).or_default().add(ok);
+                    audit.per_service.entry(row.service.clone()).or_default().add(ok);
+                }
+            }
+            audit.gaps.extend(gap(&row));
+            if let Some(d) = dangling(&row) {
+                audit.dangling.push(d);
+            }
+            audit.rows.push(row);
+        }
+    }
+    audit.orphans = orphans(manifest, envs, inventory, &used, ignore_orphans);
+    audit
+}
+
+fn cell_for(diagnostics: &[Diagnostic], env: &str, row: &Row) -> Cell {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Note)
+        .filter(|d| d.environment.as_deref().is_none_or(|e| e == env))
+        .filter(|d| d.service.as_deref() == Some(row.service.as_str()))
+        .filter(|d| d.target.as_deref() == Some(row.target.as_str()))
+        .filter_map(|d| Cell::from_code(d.code))
+        .max_by_key(|c| c.rank())
+        .unwrap_or(Cell::Ok)
+}
+
+fn gap(row: &Row) -> Option<Gap> {
+    let ok_in: Vec<String> =
+        row.cells.iter().filter(|(_, c)| **c == Cell::Ok).map(|(e, _)| e.clone()).collect();
+    let broken_in: Vec<(String, Cell)> = row
+        .cells
+        .iter()
+        .filter(|(_, c)| !matches!(c, Cell::Ok | Cell::NotApplicable | Cell::Unverified))
+        .map(|(e, c)| (e.clone(), *c))
+        .collect();
+    (!ok_in.is_empty() && !broken_in.is_empty()).then(|| Gap {
+        service: row.service.clone(),
+        target: row.target.clone(),
+        ok_in,
+        broken_in,
+    })
+}
+
+fn dangling(row: &Row) -> Option<Dangling> {
+    let applicable: Vec<&Cell> =
+        row.cells.values().filter(|c| **c != Cell::NotApplicable).collect();
+    let everywhere_missing =
+        !applicable.is_empty() && applicable.iter().all(|c| **c == Cell::Missing);
+    everywhere_missing.then(|| Dangling {
+        service: row.service.clone(),
+        target: row.target.clone(),
+        secret: row.secrets.values().next().cloned().unwrap_or_default(),
+    })
+}
+
+fn hygiene(
+    env: &str,
+    service: &str,
+    binding: &Binding,
+    inventory: &Inventory,
+    now: Timestamp,
+) -> Option<Hygiene> {
+    let secret = binding.secret.as_ref()?;
+    let Some(ProjectInventory::Listed(secrets)) = inventory.projects.get(&secret.project) else {
+        return None;
+    };
+    let info: &SecretInfo = secrets.get(&secret.secret)?;
+    let versions = info.versions.as_ref().ok()?;
+    let declared = binding.version.clone()?;
+    let number = match &declared {
+        Version::Latest => versions.first().map(|v| v.number),
+        Version::Number(n) => Some(*n),
+        Version::Alias(a) => info.aliases.get(a).copied(),
+    };
+    let created =
+        number.and_then(|n| versions.iter().find(|v| v.number == n)).and_then(|v| v.create_time);
+    Some(Hygiene {
+        environment: env.to_string(),
+        service: service.to_string(),
+        target: binding.target().to_string(),
+        secret: secret.secret.clone(),
+        declared_version: declared.to_string(),
+        pinned: declared != Version::Latest,
+        version: number,
+        age_days: created.map(|c| now.duration_since(c).as_secs() / 86_400),
+        enabled_versions: versions.iter().filter(|v| v.state == VersionState::Enabled).count(),
+        expire_time: info.expire_time.map(|t| t.to_string()),
+        rotation_period: info.rotation_period.clone(),
+        next_rotation_time: info.next_rotation_time.map(|t| t.to_string()),
+        rotation_overdue: info.next_rotation_time.is_some_and(|t| t <= now),
+    })
+}
+
+/// Whether `name` matches a pattern where `*` stands for any run of characters.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn orphans(
+    manifest: &Manifest,
+    envs: &[String],
+    inventory: &Inventory,
+    used: &BTreeSet<(String, String)>,
+    ignore: &[String],
+) -> Vec<Orphan> {
+    let mut by_project: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
+        if let Some(p) = &env.project {
+            by_project.entry(p.value.clone()).or_default().push(env.name.value.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for (project, environments) in by_project {
+        let Some(ProjectInventory::Listed(secrets)) = inventory.projects.get(&project) else {
+            continue;
+        };
+        let mut names: Vec<&String> = secrets.keys().collect();
+        names.sort();
+        for name in names {
+            let ignored = ignore.iter().any(|p| glob(p, name));
+            if ignored || used.contains(&(project.clone(), name.clone())) {
+                continue;
+            }
+            out.push(Orphan {
+                project: project.clone(),
+                secret: name.clone(),
+                environments: environments.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn glob_matches_stars() {
+        assert!(glob("terraform-*", "terraform-state-key"));
+        assert!(glob("*-legacy", "api-legacy"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXcYYb"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("exact", "exactly"));
+    }
+}

@@ -1,0 +1,348 @@
+//! Hostile and broken input, as a manifest and as a spec: each gives a clear finding or error,
+//! exits 1 (a finding) or 2 (input that cannot be read at all), and never panics.
+
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn secretgate(args: &[&OsStr]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_secretgate"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the secretgate binary runs");
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "secretgate panicked:\n{}", run.stderr);
+    run
+}
+
+/// `lint --manifest PATH` in one format.
+fn lint(manifest: &Path, format: &str) -> Run {
+    let args = ["lint".as_ref(), "--manifest".as_ref(), manifest.as_os_str()];
+    let format = ["--format".as_ref(), OsStr::new(format)];
+    secretgate(&[&args[..], &format[..]].concat())
+}
+
+/// A finding of the JSON output.
+struct Finding {
+    code: String,
+    file: String,
+    line: u64,
+    message: String,
+}
+
+/// Lints in every format (none may panic or exit other than 1) and returns the JSON findings.
+fn findings(manifest: &Path) -> Vec<Finding> {
+    findings_in(manifest, &["human", "sarif", "github"])
+}
+
+/// Lints in the `other` formats and in JSON, whose findings it returns.
+fn findings_in(manifest: &Path, other: &[&str]) -> Vec<Finding> {
+    for &format in other {
+        let run = lint(manifest, format);
+        assert_eq!(run.code, Some(1), "{format}: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    let run = lint(manifest, "json");
+    assert_eq!(run.code, Some(1), "json: stderr:\n{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("lint --format json prints JSON");
+    let list = doc["diagnostics"].as_array().expect("a diagnostics array");
+    list.iter()
+        .map(|d| Finding {
+            code: d["code"].as_str().unwrap_or_default().to_string(),
+            file: d["location"]["file"].as_str().unwrap_or_default().to_string(),
+            line: d["location"]["line"].as_u64().unwrap_or(0),
+            message: d["message"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// Asserts that the only finding is `code` in `file` at `line` with `says` in its message.
+fn assert_only(found: &[Finding], code: &str, file: &str, line: u64, says: &str) {
+    let shown: Vec<String> =
+        found.iter().map(|f| format!("{}:{} {} {}", f.file, f.line, f.code, f.message)).collect();
+    assert_eq!(found.len(), 1, "expected one finding, got {shown:#?}");
+    let f = &found[0];
+    assert!(
+        f.code == code && f.file == file && f.line == line && f.message.contains(says),
+        "expected {code} at {file}:{line} saying {says:?}, got {shown:#?}"
+    );
+}
+
+/// A temporary project: a manifest with one service `svc` whose spec is deploy/svc.yaml.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+const MANIFEST: &str = "version: 1
+environments:
+  prod:
+    project: example-project
+    region: us-central1
+services:
+  svc:
+    spec: deploy/svc.yaml
+";
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::create_dir(dir.path().join("deploy")).unwrap();
+        std::fs::write(dir.path().join("secrets.yaml"), MANIFEST).unwrap();
+        Project { dir }
+    }
+
+    fn manifest(&self) -> std::path::PathBuf {
+        self.dir.path().join("secrets.yaml")
+    }
+
+    /// Writes `bytes` as the manifest and lints.
+    fn as_manifest(&self, bytes: &[u8]) -> Vec<Finding> {
+        std::fs::write(self.manifest(), bytes).unwrap();
+        findings(&self.manifest())
+    }
+
+    /// Writes `bytes` as the spec of `svc`, beside a valid manifest, and lints.
+    fn as_spec(&self, bytes: &[u8]) -> Vec<Finding> {
+        std::fs::write(self.manifest(), MANIFEST).unwrap();
+        std::fs::write(self.dir.path().join("deploy/svc.yaml"), bytes).unwrap();
+        findings(&self.manifest())
+    }
+}
+
+/// Checks one broken input both as the manifest and as a spec: the only finding is `code` at
+/// `line` of that file, saying `says`.
+fn check_both(bytes: &[u8], code: &str, line: u64, says: &str) {
+    let project = Project::new();
+    assert_only(&project.as_manifest(bytes), code, "secrets.yaml", line, says);
+    assert_only(&project.as_spec(bytes), code, "deploy/svc.yaml", line, says);
+}
+
+#[test]
+fn truncated_manifest() {
+    let shipped = std::fs::read_to_string(Path::new(ROOT).join("secrets.yaml")).unwrap();
+    let project = Project::new();
+
+    // Cut in the middle of a key: a plain scalar without its `:`.
+    let cut = shipped.find("region:").expect("the shipped manifest has a region") + 5;
+    let line = shipped[..cut].lines().count() as u64;
+    let found = project.as_manifest(&shipped.as_bytes()[..cut]);
+    assert_only(&found, "yaml-syntax", "secrets.yaml", line, "invalid YAML");
+
+    // Cut inside a flow mapping: the brace is never closed.
+    let cut = shipped.find("version: {").expect("a per-environment version") + 20;
+    let found = project.as_manifest(&shipped.as_bytes()[..cut]);
+    assert_eq!(found.len(), 1, "one finding");
+    assert_eq!(found[0].code, "yaml-syntax", "{}", found[0].message);
+
+    // Cut between two entries: valid YAML that lacks `services`.
+    let cut = shipped.find("\npolicy:").expect("a policy section");
+    let found = project.as_manifest(&shipped.as_bytes()[..cut]);
+    let root = shipped.lines().position(|l| l.starts_with("version:")).unwrap() as u64 + 1;
+    assert_only(&found, "manifest-schema", "secrets.yaml", root, "the manifest has no `services`");
+}
+
+#[test]
+fn empty_and_non_mapping_manifests() {
+    let project = Project::new();
+    assert_only(&project.as_manifest(b""), "manifest-schema", "secrets.yaml", 1, "empty");
+    // Only a comment: the empty document is where the comment ends.
+    let found = project.as_manifest(b"\n# nothing\n");
+    assert_only(&found, "manifest-schema", "secrets.yaml", 3, "the manifest is empty");
+    let found = project.as_manifest(b"- version: 1\n");
+    assert_only(&found, "manifest-schema", "secrets.yaml", 1, "must be a mapping, found a list");
+}
+
+/// Deterministic bytes of every value, from a fixed seed.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn binary_input() {
+    // Text with terminal escape sequences, then bytes that are not UTF-8.
+    let mut bytes = b"version: 1\nname: \x1b[2J\x1b]0;owned\x07 \xff\xfe".to_vec();
+    bytes.extend(noise(4096));
+    check_both(&bytes, "yaml-syntax", 2, "not UTF-8 text");
+
+    // The human report shows the line, but never the escape sequences themselves.
+    let project = Project::new();
+    std::fs::write(project.manifest(), &bytes).unwrap();
+    let run = lint(&project.manifest(), "human");
+    assert!(run.stdout.contains("[secrets.yaml:2:"), "{}", run.stdout);
+    assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'), "{}", run.stdout);
+
+    // Pure noise.
+    let project = Project::new();
+    let found = project.as_manifest(&noise(65536));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].code, "yaml-syntax");
+}
+
+#[test]
+fn tabs_for_indentation() {
+    let text = "version: 1\nenvironments:\n\tprod:\n\t\tproject: example-project\n";
+    check_both(text.as_bytes(), "yaml-syntax", 3, "tabs");
+}
+
+#[test]
+fn fifty_megabytes() {
+    let project = Project::new();
+    let line = format!("# {}\n", "x".repeat(1022));
+    let mut big = Vec::with_capacity(50 << 20);
+    big.extend_from_slice(b"version: 1\n");
+    while big.len() < 50 << 20 {
+        big.extend_from_slice(line.as_bytes());
+    }
+    let says = "secretgate reads YAML files of at most 8388608 bytes";
+    assert_only(&project.as_manifest(&big), "yaml-syntax", "secrets.yaml", 1, says);
+    // The report names the file and the limit; it does not print the file.
+    let run = lint(&project.manifest(), "human");
+    assert!(run.stdout.contains(says), "{}", &run.stdout[..run.stdout.len().min(2000)]);
+    assert!(run.stdout.len() < 4096, "the report is {} bytes long", run.stdout.len());
+    assert_only(&project.as_spec(&big), "yaml-syntax", "deploy/svc.yaml", 1, says);
+}
+
+#[test]
+fn deep_nesting() {
+    let project = Project::new();
+    let inputs = [
+        "[".repeat(10_000),
+        "{a: ".repeat(10_000),
+        // Closed brackets: valid YAML, just deep.
+        format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
+        // Block sequences nested on one line: `- - - - ...`.
+        "- ".repeat(10_000),
+        format!("{}x", "- ".repeat(70)),
+    ];
+    for text in &inputs {
+        for found in [project.as_manifest(text.as_bytes()), project.as_spec(text.as_bytes())] {
+            assert_eq!(found.len(), 1, "one finding for {}...", &text[..20]);
+            let f = &found[0];
+            assert_eq!((f.code.as_str(), f.line), ("yaml-syntax", 1));
+            let says = ["recursion limit exceeded", "nested more than 64 levels deep"];
+            assert!(says.iter().any(|s| f.message.contains(s)), "{}", f.message);
+            assert!(!f.message.contains("alias"), "deep nesting is no alias bomb: {}", f.message);
+        }
+    }
+}
+
+#[test]
+fn alias_bomb() {
+    let mut text =
+        String::from("version: 1\nlol: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        text.push_str(&format!("l{i}: &a{i} [{refs}]\n"));
+    }
+    // Each run spends the parser's whole budget, so this test runs few of them.
+    let project = Project::new();
+    std::fs::write(project.manifest(), &text).unwrap();
+    let found = findings_in(&project.manifest(), &["human"]);
+    assert_eq!(found.len(), 1, "one finding");
+    assert_eq!(found[0].code, "yaml-syntax");
+    assert!(found[0].message.contains("alias bomb?"), "{}", found[0].message);
+    std::fs::write(project.manifest(), MANIFEST).unwrap();
+    std::fs::write(project.dir.path().join("deploy/svc.yaml"), &text).unwrap();
+    let found = findings_in(&project.manifest(), &[]);
+    assert_eq!(found.len(), 1, "one finding");
+    assert_eq!(found[0].code, "yaml-syntax");
+    assert_eq!(found[0].file, "deploy/svc.yaml");
+}
+
+#[test]
+fn unreadable_manifest_is_a_usage_error() {
+    let project = Project::new();
+    let missing = project.dir.path().join("nosuch.yaml");
+    let run = lint(&missing, "json");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stderr.contains("cannot read") && run.stderr.contains("nosuch.yaml"));
+    // A folder is not a manifest.
+    let run = lint(project.dir.path(), "human");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+}
+
+#[cfg(unix)]
+mod non_utf8_names {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn manifest_path() {
+        let project = Project::new();
+        let folder = project.dir.path().join(OsStr::from_bytes(b"proj\xff\xfe"));
+        std::fs::create_dir_all(folder.join("deploy")).unwrap();
+        let manifest = folder.join(OsStr::from_bytes(b"secrets-\xff.yaml"));
+        std::fs::write(&manifest, MANIFEST).unwrap();
+        std::fs::write(folder.join("deploy/svc.yaml"), b"kind: [\n").unwrap();
+        let found = findings(&manifest);
+        assert_only(&found, "yaml-syntax", "deploy/svc.yaml", 1, "invalid YAML");
+
+        std::fs::write(&manifest, b"version: 2\n").unwrap();
+        let run = lint(&manifest, "human");
+        assert_eq!(run.code, Some(1));
+        assert!(run.stdout.contains("[secrets-\u{fffd}.yaml:1:10]"), "{}", run.stdout);
+
+        let missing = folder.join(OsStr::from_bytes(b"gone-\xff.yaml"));
+        let run = lint(&missing, "human");
+        assert_eq!(run.code, Some(2));
+        assert!(run.stderr.contains("cannot read") && run.stderr.contains("gone-"));
+    }
+
+    #[test]
+    fn spec_path() {
+        let project = Project::new();
+        // The spec's real name is not UTF-8; the manifest reaches it through a symlink.
+        let real = project.dir.path().join("deploy").join(OsStr::from_bytes(b"svc-\xff.yaml"));
+        let spec = "apiVersion: serving.knative.dev/v1
+kind: Service
+spec:
+  template:
+    spec:
+      containers:
+      - image: x
+        env:
+        - name: PORT
+";
+        std::fs::write(&real, spec).unwrap();
+        std::os::unix::fs::symlink(&real, project.dir.path().join("deploy/svc.yaml")).unwrap();
+        let found = findings(&project.manifest());
+        assert_only(&found, "reserved-env-name", "deploy/svc.yaml", 9, "`PORT`");
+
+        // A spec that is missing under a folder whose name is not UTF-8.
+        let folder = project.dir.path().join(OsStr::from_bytes(b"env-\xfe"));
+        std::fs::create_dir(&folder).unwrap();
+        let manifest = folder.join("secrets.yaml");
+        std::fs::write(&manifest, MANIFEST).unwrap();
+        let found = findings(&manifest);
+        assert_only(
+            &found,
+            "spec-not-found",
+            "secrets.yaml",
+            8,
+            "`deploy/svc.yaml` cannot be read",
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! The user-visible surface of the binary: help texts, the rule list, every output format of
+//! `lint`, exit codes, and the committed JSON Schema.
+//!
+//! Snapshots live in tests/snapshots/. After an intended change of output, review the diff of
+//! `INSTA_UPDATE=always cargo test --test cli` and commit the updated `.snap` files.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The manifest of tests/fixtures/cli: a few findings of each severity.
+fn fixture() -> PathBuf {
+    Path::new(ROOT).join("tests/fixtures/cli/secrets.yaml")
+}
+
+/// A plaintext value in the fixture's spec, which no output may show.
+const PLAINTEXT_VALUE: &str = "plaintext-token-value-41";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with a fixed environment: no colour, a fixed terminal width (clap measures
+/// the terminal on stdin, stdout and stderr, none of which is one here).
+fn secretgate(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_secretgate"))
+        .args(args)
+        .stdin(Stdio::null())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the secretgate binary runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(!run.stderr.contains("panicked"), "secretgate {args:?} panicked:\n{}", run.stderr);
+    run
+}
+
+/// Runs `lint` on the fixture in one format; it has errors, so the exit code is 1.
+fn lint_fixture(format: &str) -> String {
+    let manifest = fixture();
+    let run = secretgate(&["lint", "--manifest", manifest.to_str().unwrap(), "--format", format]);
+    assert_eq!(run.code, 1, "lint --format {format} exits 1 on errors; stderr:\n{}", run.stderr);
+    assert!(
+        !run.stdout.contains(PLAINTEXT_VALUE),
+        "the {format} output shows a plaintext secret value:\n{}",
+        run.stdout
+    );
+    run.stdout
+}
+
+/// The codes `secretgate rules` lists, in order.
+fn rule_codes() -> Vec<String> {
+    let run = secretgate(&["rules"]);
+    assert_eq!(run.code, 0);
+    run.stdout.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
+}
+
+#[test]
+fn help() {
+    let run = secretgate(&["--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("help", run.stdout);
+}
+
+#[test]
+fn lint_help() {
+    let run = secretgate(&["lint", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("lint_help", run.stdout);
+}
+
+#[test]
+fn rules_list() {
+    let run = secretgate(&["rules"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("rules", run.stdout);
+}
+
+#[test]
+fn explain_a_rule() {
+    let run = secretgate(&["explain", "unpinned-version"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.starts_with("unpinned-version (error): "), "{}", run.stdout);
+    insta::assert_snapshot!("explain_unpinned_version", run.stdout);
+}
+
+#[test]
+fn explain_every_listed_rule() {
+    for code in rule_codes() {
+        let run = secretgate(&["explain", &code]);
+        assert_eq!(run.code, 0, "explain {code}: {}", run.stderr);
+        assert!(run.stdout.starts_with(&format!("{code} (")), "explain {code}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn explain_unknown_code_is_a_usage_error() {
+    let run = secretgate(&["explain", "nosuch"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stderr.contains("no rule has the code `nosuch`"), "{}", run.stderr);
+    assert!(run.stderr.contains("`secretgate rules` lists every code"), "{}", run.stderr);
+}
+
+#[test]
+fn explain_misspelt_code_suggests_the_closest() {
+    let run = secretgate(&["explain", "unpined-version"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("did you mean `unpinned-version`?"), "{}", run.stderr);
+}
+
+#[test]
+fn lint_json() {
+    let text = lint_fixture("json");
+    let doc: Value = serde_json::from_str(&text).expect("lint --format json prints JSON");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["summary"]["errors"], 3);
+    assert_eq!(doc["summary"]["warnings"], 1);
+    insta::assert_snapshot!("lint_json", text);
+}
+
+#[test]
+fn lint_human() {
+    let text = lint_fixture("human");
+    for place in [
+        "secrets.yaml:19:7",
+        "deploy/api.yaml:14:17",
+        "deploy/api.yaml:17:18",
+        "deploy/api.yaml:31:21",
+    ] {
+        assert!(text.contains(&format!("[{place}]")), "no excerpt at {place}:\n{text}");
+    }
+    assert!(text.ends_with("\nsecretgate: 3 errors, 1 warning\n"), "summary line:\n{text}");
+    assert!(!text.contains('\u{1b}'), "NO_COLOR output has escape sequences:\n{text}");
+    insta::assert_snapshot!("lint_human", text);
+}
+
+#[test]
+fn lint_human_quiet_has_no_summary() {
+    let manifest = fixture();
+    let run = secretgate(&["lint", "--quiet", "--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("unpinned-version"), "{}", run.stdout);
+    assert!(!run.stdout.contains("secretgate: "), "{}", run.stdout);
+}
+
+#[test]
+fn lint_github() {
+    let text = lint_fixture("github");
+    assert_eq!(text.lines().count(), 4, "one workflow command per finding:\n{text}");
+    assert!(text.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")));
+    insta::assert_snapshot!("lint_github", text);
+}
+
+#[test]
+fn lint_sarif() {
+    let text = lint_fixture("sarif");
+    let mut doc: Value = serde_json::from_str(&text).expect("lint --format sarif prints JSON");
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("a rules array");
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap_or_default()).collect();
+    assert_eq!(ids, rule_codes(), "SARIF rules and `secretgate rules` differ");
+    let results = run["results"].as_array().expect("a results array");
+    assert_eq!(results.len(), 4);
+    for result in results {
+        let rule_id = result["ruleId"].as_str().expect("ruleId");
+        let index = result["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+        assert_eq!(ids[index], rule_id, "ruleIndex points at another rule");
+        assert!(["error", "warning", "note"].contains(&result["level"].as_str().unwrap()));
+        let location = &result["locations"][0]["physicalLocation"];
+        assert!(location["artifactLocation"]["uri"].is_string(), "{result}");
+        assert!(location["region"]["startLine"].as_u64().unwrap() >= 1, "{result}");
+        let fingerprint = &result["partialFingerprints"]["secretgateFinding/v1"];
+        assert!(fingerprint.as_str().is_some_and(|f| f.starts_with(rule_id)), "{result}");
+    }
+    // The rule texts are checked above and by `explain`; the tool version changes with releases.
+    doc["runs"][0]["tool"]["driver"]["rules"] = Value::from("[every rule, checked above]");
+    doc["runs"][0]["tool"]["driver"]["version"] = Value::from("[version]");
+    let shown = serde_json::to_string_pretty(&doc).unwrap();
+    insta::assert_snapshot!("lint_sarif", shown);
+}
+
+#[test]
+fn lint_shipped_example_is_clean() {
+    let manifest = Path::new(ROOT).join("secrets.yaml");
+    let run = secretgate(&["lint", "--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "secretgate: no problems found\n");
+}
+
+#[test]
+fn lint_unknown_environment_is_a_usage_error() {
+    let manifest = Path::new(ROOT).join("secrets.yaml");
+    let run = secretgate(&["lint", "--manifest", manifest.to_str().unwrap(), "--env", "prod"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("unknown environment `prod`"), "{}", run.stderr);
+}
+
+#[test]
+fn completions() {
+    let run = secretgate(&["completions", "bash"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.len() > 100, "{}", run.stdout);
+    assert!(run.stdout.contains("secretgate"), "{}", run.stdout);
+}
+
+#[test]
+fn committed_schema_is_up_to_date() {
+    let run = secretgate(&["schema"]);
+    assert_eq!(run.code, 0);
+    let path = Path::new(ROOT).join("secrets.schema.json");
+    let committed = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == run.stdout.as_bytes(),
+        "{} differs from `secretgate schema`; regenerate it with \
+         `cargo run -q -- schema > secrets.schema.json`",
+        path.display()
+    );
+}
+
+/// The property names of a schema object.
+fn property_names(schema: &Value) -> Vec<&str> {
+    let properties = schema["properties"].as_object().expect("an object schema with properties");
+    properties.keys().map(String::as_str).collect()
+}
+
+/// Every `type` in a schema, recursively.
+fn types(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            match map.get("type") {
+                Some(Value::String(t)) => out.push(t.clone()),
+                Some(Value::Array(ts)) => out.extend(ts.iter().map(|t| t.to_string())),
+                _ => {}
+            }
+            map.values().for_each(|v| types(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| types(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn schema_describes_the_manifest() {
+    let schema: Value = serde_json::from_str(&secretgate(&["schema"]).stdout).expect("JSON");
+    assert_eq!(schema["type"], "object");
+    assert_eq!(property_names(&schema), ["version", "environments", "policy", "services"]);
+    assert_eq!(schema["required"], serde_json::json!(["version", "environments", "services"]));
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(schema["properties"]["version"]["minimum"], 1);
+    assert_eq!(schema["properties"]["version"]["maximum"], 1);
+    // The reader refuses `null` for every key; an editor must not offer it.
+    let mut all = Vec::new();
+    types(&schema, &mut all);
+    assert!(!all.iter().any(|t| t.contains("null")), "the schema allows null: {all:?}");
+}
+
+/// The keys of a YAML mapping node.
+fn keys(node: &secretgate::yaml::Node) -> Vec<String> {
+    let entries = node.as_map().expect("a mapping");
+    entries.iter().filter_map(|(k, _)| k.as_str()).map(str::to_string).collect()
+}
+
+#[test]
+fn schema_covers_every_key_of_the_shipped_manifest() {
+    let schema: Value = serde_json::from_str(&secretgate(&["schema"]).stdout).expect("JSON");
+    let defs = &schema["$defs"];
+    let text = std::fs::read(Path::new(ROOT).join("secrets.yaml")).unwrap();
+    assert!(
+        text.starts_with(b"# yaml-language-server: $schema=secrets.schema.json\n"),
+        "secrets.yaml no longer points editors at secrets.schema.json"
+    );
+    let root = secretgate::yaml::parse(&text).expect("the shipped manifest parses");
+    let check = |node: &secretgate::yaml::Node, def: &Value, what: &str| {
+        let known = property_names(def);
+        for key in keys(node) {
+            assert!(known.contains(&key.as_str()), "`{key}` of {what} is not in the schema");
+        }
+    };
+    check(&root, &schema, "the manifest");
+    for (_, env) in root.get("environments").unwrap().as_map().unwrap() {
+        check(env, &defs["EnvironmentSchema"], "an environment");
+    }
+    check(root.get("policy").unwrap(), &defs["PolicySchema"], "the policy");
+    for (_, service) in root.get("services").unwrap().as_map().unwrap() {
+        check(service, &defs["ServiceSchema"], "a service");
+        for (_, entry) in service.get("secrets").unwrap().as_map().unwrap() {
+            check(entry, &defs["EntrySchema"], "a secret entry");
+        }
+    }
+}
