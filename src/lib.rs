@@ -13,6 +13,7 @@ pub mod commands;
 pub mod deploy;
 pub mod diagnostic;
 pub mod error;
+pub mod import;
 pub mod inventory;
 pub mod lint;
 pub mod manifest;
