@@ -108,7 +108,8 @@ Examples:
 Credentials: Application Default Credentials (gcloud auth application-default login, or a
 service account on CI) with roles/secretmanager.viewer; secret values are never read.
 SECRETMANAGER_EMULATOR_HOST=HOST:PORT and RUN_EMULATOR_HOST=HOST:PORT send requests to an
-emulator over plain HTTP, anonymously.";
+emulator over plain HTTP, anonymously.
+With GOOGLE_APPLICATION_CREDENTIALS also set, Secret Manager requests to the emulator use it.";
 
 /// Options shared by the commands that talk to Secret Manager.
 #[derive(Debug, Args)]

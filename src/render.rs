@@ -78,6 +78,15 @@ fn resolved(binding: &Binding, options: &RenderOptions) -> Option<(SecretName, V
     Some((secret, version))
 }
 
+/// Writes a pinned version into a mapping the spec already has at `latest` (written or by
+/// default); any other key already agrees with the manifest.
+fn pin_key(reference: &mut Node, version: &Version) {
+    let latest = reference.get("key").is_none_or(|k| k.scalar_text().as_deref() == Some("latest"));
+    if latest && *version != Version::Latest {
+        reference.set("key", Node::string(version.to_string()));
+    }
+}
+
 struct Renderer<'a> {
     root: &'a mut Node,
     spec: &'a ServiceSpec,
@@ -186,7 +195,15 @@ impl Renderer<'_> {
             self.spec.containers[self.container].env.iter().any(|v| v.name.value == name);
         if existing {
             // An agreeing mapping is kept as written; a disagreeing one or a literal value is a
-            // lint error, so rendering never runs with it.
+            // lint error, so rendering never runs with it. Only a pin replaces its `latest`.
+            let env = list(self.container()?, "env", "`env` is not a list")?;
+            let reference = env
+                .iter_mut()
+                .filter(|v| v.get("name").and_then(Node::as_str) == Some(name))
+                .find_map(|v| v.path_mut(&["valueFrom", "secretKeyRef"]));
+            if let Some(reference) = reference {
+                pin_key(reference, version);
+            }
             return Ok(());
         }
         let reference = self.secret_ref(secret)?;
@@ -251,7 +268,9 @@ impl Renderer<'_> {
         }
         let items = list(volume_secret, "items", "a secret volume's `items` is not a list")?;
         for (file, _, version) in files {
-            if items.iter().any(|i| i.get("path").and_then(Node::as_str) == Some(file.as_str())) {
+            let path = |i: &&mut Node| i.get("path").and_then(Node::as_str) == Some(file.as_str());
+            if let Some(item) = items.iter_mut().find(path) {
+                pin_key(item, version);
                 continue;
             }
             items.push(Node::map(vec![

@@ -285,6 +285,10 @@ fn syntax_error(text: &str, err: &serde_saphyr::Error) -> SyntaxError {
 /// Keeps the parser's own message but drops its trailing location, which we report separately.
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("invalid YAML").trim();
+    if line.contains("from_str_multiple") || line.contains("multiple documents") {
+        return "the file holds several YAML documents (`---`); secretgate reads one per file"
+            .to_string();
+    }
     if line.starts_with("budget breached") {
         return format!("document exceeds the parser's safety budget ({line}); alias bomb?")
             .replace(" at line", " near line");

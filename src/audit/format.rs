@@ -182,7 +182,7 @@ pub fn html(audit: &Audit) -> String {
     let mut out = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Secret coverage report</title>\n<style>\n",
     );
-    out.push_str("body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}table{border-collapse:collapse;margin:1em 0}\nth,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left}th{background:#f0f2f4}\ntd.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n.legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\ncode{font-size:.95em}\n");
+    out.push_str("body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}table{border-collapse:collapse;margin:1em 0;font-size:.9em}\nth,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f0f2f4}td{white-space:nowrap}td.rotation{white-space:normal}\ntd.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n.legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\ncode{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;font-size:.95em}\n");
     out.push_str("</style></head><body>\n<h1>Secret coverage report</h1>\n");
     let _ = writeln!(
         out,
@@ -247,9 +247,11 @@ pub fn html(audit: &Audit) -> String {
     out.push_str("<h2>Hygiene</h2>\n<table><tr><th>environment</th><th>service</th><th>env var or file</th><th>secret</th><th>version in use</th><th>pinned</th><th>age (days)</th><th>enabled versions</th><th>expires</th><th>next rotation</th></tr>\n");
     for h in &audit.hygiene {
         let rotation = match (&h.next_rotation_time, h.rotation_overdue) {
-            (Some(next), true) => format!("<td class=\"bad\">overdue since {}</td>", escape(next)),
-            (Some(next), false) => format!("<td>{}</td>", escape(next)),
-            (None, _) => "<td class=\"warn\">no rotation</td>".to_string(),
+            (Some(next), true) => {
+                format!("<td class=\"bad rotation\">overdue since {}</td>", escape(next))
+            }
+            (Some(next), false) => format!("<td class=\"rotation\">{}</td>", escape(next)),
+            (None, _) => "<td class=\"warn rotation\">no rotation</td>".to_string(),
         };
         let _ = writeln!(
             out,

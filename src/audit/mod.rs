@@ -111,6 +111,7 @@ impl Count {
 
 /// A mapping that resolves in some environments and not in others.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Gap {
     pub service: String,
     pub target: String,
@@ -158,6 +159,7 @@ pub struct Hygiene {
 
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Audit {
     pub environments: Vec<String>,
     pub rows: Vec<Row>,
@@ -192,7 +194,6 @@ pub fn build(
         hygiene: Vec::new(),
         requests: inventory.requests,
     };
-    let mut used: BTreeSet<(String, String)> = BTreeSet::new();
     for service in &manifest.services {
         for entry in &service.secrets {
             let mut row = Row {
@@ -203,12 +204,15 @@ pub fn build(
                 secrets: BTreeMap::new(),
                 cells: BTreeMap::new(),
             };
+            // Environments where the entry applies, and those where its secret does not exist.
+            let (mut applicable, mut absent) = (0, 0);
             for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
                 let name = &env.name.value;
                 if !manifest.service_in_env(service, name) {
                     row.cells.insert(name.clone(), Cell::NotApplicable);
                     continue;
                 }
+                applicable += 1;
                 let deployments = resolve::resolve(manifest, env, &mut Vec::new());
                 let binding = deployments
                     .iter()
@@ -217,7 +221,7 @@ pub fn build(
                 let cell = cell_for(diagnostics, name, &row);
                 if let Some((b, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
                     row.secrets.insert(name.clone(), secret.to_string());
-                    used.insert((secret.project.clone(), secret.secret.clone()));
+                    absent += usize::from(is_absent(inventory, &secret.project, &secret.secret));
                     audit.hygiene.extend(hygiene(name, &service.name.value, b, inventory, now));
                 }
                 row.cells.insert(name.clone(), cell);
@@ -229,13 +233,13 @@ pub fn build(
                 }
             }
             audit.gaps.extend(gap(&row));
-            if let Some(d) = dangling(&row) {
-                audit.dangling.push(d);
+            if applicable > 0 && absent == applicable {
+                audit.dangling.push(dangling(&row));
             }
             audit.rows.push(row);
         }
     }
-    audit.orphans = orphans(manifest, envs, inventory, &used, ignore_orphans);
+    audit.orphans = orphans(manifest, envs, inventory, ignore_orphans);
     audit
 }
 
@@ -268,16 +272,18 @@ fn gap(row: &Row) -> Option<Gap> {
     })
 }
 
-fn dangling(row: &Row) -> Option<Dangling> {
-    let applicable: Vec<&Cell> =
-        row.cells.values().filter(|c| **c != Cell::NotApplicable).collect();
-    let everywhere_missing =
-        !applicable.is_empty() && applicable.iter().all(|c| **c == Cell::Missing);
-    everywhere_missing.then(|| Dangling {
+/// Whether a project was listed and has no such secret (a missing version does not count, nor
+/// does a project that could not be listed).
+fn is_absent(inventory: &Inventory, project: &str, secret: &str) -> bool {
+    matches!(inventory.projects.get(project), Some(ProjectInventory::Listed(s)) if !s.contains_key(secret))
+}
+
+fn dangling(row: &Row) -> Dangling {
+    Dangling {
         service: row.service.clone(),
         target: row.target.clone(),
         secret: row.secrets.values().next().cloned().unwrap_or_default(),
-    })
+    }
 }
 
 fn hygiene(
@@ -296,7 +302,7 @@ fn hygiene(
     let declared = binding.version.clone()?;
     let number = match &declared {
         Version::Latest => versions.first().map(|v| v.number),
-        Version::Number(n) => Some(*n),
+        Version::Number(n) => versions.iter().any(|v| v.number == *n).then_some(*n),
         Version::Alias(a) => info.aliases.get(a).copied(),
     };
     let created =
@@ -342,9 +348,16 @@ fn orphans(
     manifest: &Manifest,
     envs: &[String],
     inventory: &Inventory,
-    used: &BTreeSet<(String, String)>,
     ignore: &[String],
 ) -> Vec<Orphan> {
+    // Secrets in use by any environment, audited or not: two environments may share a project.
+    let mut used: BTreeSet<(String, String)> = BTreeSet::new();
+    for env in &manifest.environments {
+        for deployment in resolve::resolve(manifest, env, &mut Vec::new()) {
+            let secrets = deployment.bindings.into_iter().filter_map(|b| b.secret);
+            used.extend(secrets.map(|s| (s.project, s.secret)));
+        }
+    }
     let mut by_project: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
         if let Some(p) = &env.project {

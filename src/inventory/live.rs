@@ -3,7 +3,7 @@
 //!
 //! Requests per run: one paged `ListSecrets` per project, then per declared secret that exists
 //! one `ListSecretVersions` and, when a runtime service account is known, one `GetIamPolicy`.
-//! Secret payloads are never read: the client's `access_secret_version` is not called anywhere.
+//! Secret payloads are never read: no call here reaches a version's `:access` method.
 
 use super::snapshot::{ProjectSnapshot, SNAPSHOT_VERSION, SecretSnapshot, Snapshot};
 use super::{Inventory, ProjectInventory, secret_info};
@@ -21,6 +21,10 @@ use tokio::time::Instant;
 /// The environment variable that points secretgate at an emulator or fake (plain HTTP,
 /// anonymous credentials), following Google's `*_EMULATOR_HOST` convention.
 pub const EMULATOR_ENV: &str = "SECRETMANAGER_EMULATOR_HOST";
+
+/// The credentials file variable of Application Default Credentials; with an emulator, setting
+/// it sends the file's credentials to the emulator instead of none.
+const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 
 /// The production endpoint.
 const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
@@ -167,8 +171,9 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         Ok(host) if !host.is_empty() => (format!("http://{host}"), true),
         _ => (DEFAULT_ENDPOINT.to_string(), false),
     };
+    let anonymous = emulated && std::env::var_os(CREDENTIALS_ENV).is_none_or(|v| v.is_empty());
     let mut fetched = Fetched { endpoint: endpoint.clone(), ..Fetched::default() };
-    let client = match client(&endpoint, emulated, options).await {
+    let client = match client(&endpoint, anonymous, options).await {
         Ok(c) => c,
         Err(reason) => {
             for project in wanted.keys() {
@@ -212,12 +217,18 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         None => 0,
     });
     run.expected.fetch_add(per_secret.sum(), Ordering::Relaxed);
-    let details = futures::stream::iter(tasks)
-        .map(|(project, secret, want)| run.details(project, secret, want))
-        .buffer_unordered(options.concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    for (project, secret) in details {
+    let run = &run;
+    let mut details =
+        futures::stream::iter(tasks.into_iter().enumerate())
+            .map(|(i, (project, secret, want))| async move {
+                (i, run.details(project, secret, want).await)
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+    // Listing order, not completion order, so that snapshots of the same project are identical.
+    details.sort_by_key(|(i, _)| *i);
+    for (_, (project, secret)) in details {
         if let Some(Ok(list)) = fetched.projects.get_mut(&project) {
             list.push(secret);
         }
@@ -233,16 +244,18 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The client for `endpoint`: anonymous for an emulator without a credentials file, else with
+/// Application Default Credentials.
 async fn client(
     endpoint: &str,
-    emulated: bool,
+    anonymous: bool,
     options: &FetchOptions,
 ) -> Result<SecretManagerService, String> {
     let builder = SecretManagerService::builder()
         .with_endpoint(endpoint)
         .with_retry_policy(NeverRetry)
         .with_attempt_timeout(options.call_timeout);
-    let builder = if emulated {
+    let builder = if anonymous {
         builder.with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build())
     } else {
         let credentials = google_cloud_auth::credentials::Builder::default()
