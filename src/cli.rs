@@ -328,13 +328,23 @@ const IMPORT_EXAMPLES: &str = "\
 Examples:
   secretgate import deploy/                       folders deploy/<env>/<service>.yaml
   secretgate import api.yaml --env staging -o secrets.yaml
-  secretgate import deploy/ --merge               add what secrets.yaml lacks";
+  secretgate import deploy/ --merge               add what secrets.yaml lacks
+  secretgate import --live --env production --project shop-prod --service api --service web";
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Spec files, or folders laid out as <env>/<service>.yaml.
-    #[arg(required = true, value_name = "SPEC_OR_DIR")]
+    #[arg(required_unless_present = "live", value_name = "SPEC_OR_DIR")]
     pub inputs: Vec<PathBuf>,
+
+    /// Read the services as deployed now (Cloud Run Admin API v1) instead of files; needs
+    /// --env, --project and --service.
+    #[arg(long, requires_all = ["env", "project", "services"])]
+    pub live: bool,
+
+    /// With --live: a service to import (repeatable).
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
 
     /// The environment of spec files given directly (default: the folder name, else `default`).
     #[arg(long = "env", value_name = "NAME")]

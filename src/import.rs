@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 pub struct Input {
     pub path: PathBuf,
     pub env: String,
+    /// The content when it does not come from `path` (a live service, as JSON).
+    pub content: Option<Vec<u8>>,
 }
 
 /// Finds the spec files: files as given (environment `default_env`), folders as
@@ -27,7 +29,7 @@ pub fn inputs(paths: &[PathBuf], default_env: &str) -> std::io::Result<Vec<Input
     let mut out = Vec::new();
     for path in paths {
         if !path.is_dir() {
-            out.push(Input { path: path.clone(), env: default_env.to_string() });
+            out.push(Input { path: path.clone(), env: default_env.to_string(), content: None });
             continue;
         }
         let mut envs: Vec<PathBuf> = std::fs::read_dir(path)?
@@ -49,7 +51,11 @@ pub fn inputs(paths: &[PathBuf], default_env: &str) -> std::io::Result<Vec<Input
                 })
                 .collect();
             files.sort();
-            out.extend(files.into_iter().map(|path| Input { path, env: env.clone() }));
+            out.extend(files.into_iter().map(|path| Input {
+                path,
+                env: env.clone(),
+                content: None,
+            }));
         }
     }
     Ok(out)
@@ -125,7 +131,11 @@ fn read(
     input: &Input,
     base: &Path,
 ) -> Option<(FileId, ServiceSpec)> {
-    let bytes = match std::fs::read(&input.path) {
+    let read = match &input.content {
+        Some(content) => Ok(content.clone()),
+        None => std::fs::read(&input.path),
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             let d = Diagnostic::new(
@@ -276,8 +286,28 @@ fn merge_values(by_env: &BTreeMap<String, String>, all_envs: usize) -> String {
         return yaml_scalar(&templated[0]);
     }
     let pairs: Vec<String> =
-        by_env.iter().map(|(e, v)| format!("{e}: {}", yaml_scalar(v))).collect();
+        by_env.iter().map(|(e, v)| format!("{}: {}", yaml_key(e), yaml_scalar(v))).collect();
     format!("{{{}}}", pairs.join(", "))
+}
+
+/// A mapping key or list item naming an environment or a service: the manifest wants strings,
+/// so a name YAML would read as a number (a folder `2024`) is quoted.
+fn yaml_key(text: &str) -> String {
+    if text.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("{text:?}")
+    } else {
+        yaml_scalar(text)
+    }
+}
+
+/// The secret an environment that does not map an entry today would most likely use: another
+/// environment's, with that environment's name replaced by this one's when it contains it.
+fn guess_secret(by_env: &BTreeMap<String, Found>, env: &str) -> String {
+    let renamed = by_env.iter().find(|(e, f)| f.secret.contains(e.as_str()));
+    match renamed {
+        Some((e, f)) => f.secret.replace(e.as_str(), env),
+        None => by_env.values().next().map(|f| f.secret.clone()).unwrap_or_default(),
+    }
 }
 
 /// A string as a YAML scalar, quoted when a plain scalar would be read as something else.
@@ -296,30 +326,31 @@ fn write(
     options: &ImportOptions,
 ) -> String {
     let mut out = String::from(
-        "# Written by `secretgate import`. Review the comments marked GUESS, then run\n# `secretgate lint` and `secretgate check`.\nversion: 1\n\nenvironments:\n",
+        "# Written by `secretgate import`. Review the comments marked GUESS, then run\n# `secretgate lint` and `secretgate check`.\nversion: 1\n\nenvironments:",
     );
+    out.push_str(if envs.is_empty() { " {}\n" } else { "\n" });
     let project = options.project.clone().unwrap_or_else(|| "PROJECT_ID".to_string());
     for env in envs {
-        out.push_str(&format!("  {}:\n", yaml_scalar(env)));
+        out.push_str(&format!("  {}:\n", yaml_key(env)));
         let guess = if options.project.is_none() { "  # GUESS: set the project id" } else { "" };
         let project =
             if options.project.is_none() { format!("{project}-{env}") } else { project.clone() };
         out.push_str(&format!("    project: {}{guess}\n", yaml_scalar(&project)));
         out.push_str(&format!("    region: {}\n", yaml_scalar(&options.region)));
     }
-    out.push_str("\nservices:\n");
+    out.push_str(if services.is_empty() { "\nservices: {}\n" } else { "\nservices:\n" });
     for (name, service) in services {
         for note in &service.notes {
             out.push_str(&format!("  # {note}\n"));
         }
-        out.push_str(&format!("  {}:\n", yaml_scalar(name)));
+        out.push_str(&format!("  {}:\n", yaml_key(name)));
         let specs: BTreeMap<String, String> = service.specs.clone();
         out.push_str(&format!("    spec: {}\n", merge_values(&specs, envs.len())));
         if let Some(container) = &service.container {
             out.push_str(&format!("    container: {}\n", yaml_scalar(container)));
         }
         if service.specs.len() < envs.len() {
-            let list: Vec<String> = service.specs.keys().map(|e| yaml_scalar(e)).collect();
+            let list: Vec<String> = service.specs.keys().map(|e| yaml_key(e)).collect();
             out.push_str(&format!("    environments: [{}]\n", list.join(", ")));
         }
         if service.entries.is_empty() {
@@ -328,9 +359,9 @@ fn write(
         out.push_str("    secrets:\n");
         for (target, by_env) in &service.entries {
             let count = service.specs.len();
-            let secrets: BTreeMap<String, String> =
+            let mut secrets: BTreeMap<String, String> =
                 by_env.iter().map(|(e, f)| (e.clone(), f.secret.clone())).collect();
-            let versions: BTreeMap<String, String> =
+            let mut versions: BTreeMap<String, String> =
                 by_env.iter().map(|(e, f)| (e.clone(), f.version.clone())).collect();
             if by_env.len() < count {
                 let missing: Vec<&String> =
@@ -339,10 +370,21 @@ fn write(
                     "      # GAP: not mapped today in {}\n",
                     missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 ));
+                // The entry will apply there too, and a per-environment map must name every
+                // environment: guess the name from the others, and `latest`.
+                for env in missing {
+                    secrets.insert(env.clone(), guess_secret(by_env, env));
+                    versions.insert(env.clone(), "latest".to_string());
+                }
             }
             out.push_str(&format!("      {}:\n", yaml_scalar(target)));
-            out.push_str(&format!("        secret: {}\n", merge_values(&secrets, by_env.len())));
-            let version = merge_values(&versions, by_env.len());
+            let guessed =
+                if by_env.len() < count { "  # GUESS where not mapped today" } else { "" };
+            out.push_str(&format!(
+                "        secret: {}{guessed}\n",
+                merge_values(&secrets, secrets.len())
+            ));
+            let version = merge_values(&versions, versions.len());
             if version != "latest" {
                 out.push_str(&format!("        version: {version}\n"));
             }

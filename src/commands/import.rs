@@ -16,9 +16,10 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
         });
     }
     let default_env = args.env.clone().unwrap_or_else(|| "default".to_string());
-    let inputs = import::inputs(&args.inputs, &default_env).map_err(|source| {
+    let mut inputs = import::inputs(&args.inputs, &default_env).map_err(|source| {
         Error::Unreadable { path: args.inputs.first().cloned().unwrap_or_default(), source }
     })?;
+
     let base = if to_stdout {
         std::env::current_dir().unwrap_or_default()
     } else {
@@ -28,6 +29,9 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| ".".into())
     };
+    if args.live {
+        inputs.extend(live_inputs(args, &default_env, &base)?);
+    }
     let options =
         ImportOptions { base, project: args.project.clone(), region: args.region.clone() };
     let imported = import::import(&inputs, &options);
@@ -62,4 +66,53 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The services as deployed now: each is written, in the form `gcloud run services describe
+/// --format export` gives, to `deploy/<env>/<service>.yaml` beside the manifest (an existing
+/// file is kept), and imported from there.
+fn live_inputs(args: &ImportArgs, env: &str, base: &Path) -> Result<Vec<import::Input>, Error> {
+    let project = args.project.clone().unwrap_or_default();
+    let runtime = super::check::runtime()?;
+    let services = runtime.block_on(async {
+        let client = crate::cloudrun::CloudRun::new(std::time::Duration::from_secs(30))
+            .map_err(|message| Error::Usage { message, help: None })?;
+        let mut services = Vec::new();
+        for name in &args.services {
+            let service = client.get(&args.region, &project, name).await.map_err(|e| {
+                Error::Usage { message: format!("cannot read service `{name}`: {e}"), help: None }
+            })?;
+            let Some(service) = service else {
+                let message =
+                    format!("service `{name}` does not exist in {project}/{}", args.region);
+                return Err(Error::Usage { message, help: None });
+            };
+            services.push((name.clone(), service));
+        }
+        Ok(services)
+    })?;
+    let mut inputs = Vec::new();
+    for (name, service) in services {
+        let path = base.join("deploy").join(env).join(format!("{name}.yaml"));
+        if !path.exists() {
+            let unwritable = |source| Error::Unreadable { path: path.clone(), source };
+            std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
+            std::fs::write(&path, export_form(&service).to_yaml()).map_err(unwritable)?;
+        }
+        inputs.push(import::Input { path, env: env.to_string(), content: None });
+    }
+    Ok(inputs)
+}
+
+/// A live service without its status and the metadata Cloud Run sets itself.
+fn export_form(service: &serde_json::Value) -> crate::yaml::Node {
+    let mut tree = crate::yaml::Node::from_json(service);
+    tree.remove("status");
+    if let Some(metadata) = tree.get_mut("metadata") {
+        crate::deploy::SERVER_METADATA.iter().for_each(|k| metadata.remove(k));
+        if let Some(annotations) = metadata.get_mut("annotations") {
+            crate::deploy::SERVER_ANNOTATIONS.iter().for_each(|k| annotations.remove(k));
+        }
+    }
+    tree
 }
