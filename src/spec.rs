@@ -164,7 +164,7 @@ pub fn read(file: FileId, root: Node, out: &mut Vec<Diagnostic>) -> Option<Servi
     }
     let mut r = SpecReader { file, out, ok: true };
     let spec = r.spec(&root);
-    r.ok.then(|| ServiceSpec { file, root, ..spec })
+    r.ok.then_some(ServiceSpec { file, root, ..spec })
 }
 
 type KindError = (Span, String, String);
