@@ -137,17 +137,20 @@ pub fn plan(rendered: &Node, live: Option<&Node>, project: &str, container: usiz
         (Some(a), Some(b)) if a != b => Some((a, b)),
         _ => None,
     };
+    // A literal value under a name mapped from a secret is that secret, whatever the name.
+    let secret_vars: Vec<&str> =
+        after.iter().filter(|m| m.kind == "env").map(|m| m.target.as_str()).collect();
     let diff = match live {
-        Some(live) => field_diff(live, rendered),
+        Some(live) => field_diff(live, rendered, &secret_vars),
         None => String::new(),
     };
     Plan { new_service: live.is_none(), mappings: changes, image, diff }
 }
 
 /// Fields that Cloud Run sets itself and that a spec never carries.
-const SERVER_METADATA: &[&str] =
+pub const SERVER_METADATA: &[&str] =
     &["generation", "resourceVersion", "uid", "creationTimestamp", "selfLink", "namespace"];
-const SERVER_ANNOTATIONS: &[&str] = &[
+pub const SERVER_ANNOTATIONS: &[&str] = &[
     "serving.knative.dev/creator",
     "serving.knative.dev/lastModifier",
     "run.googleapis.com/operation-id",
@@ -157,10 +160,10 @@ const SERVER_ANNOTATIONS: &[&str] = &[
 ];
 
 /// A diff of everything but status, server-set metadata, secret mappings and images (those
-/// have their own sections of the plan).
-fn field_diff(live: &Node, rendered: &Node) -> String {
-    let before = comparable(live).to_yaml();
-    let after = comparable(rendered).to_yaml();
+/// have their own sections of the plan). Literal values of `secret_vars` are redacted.
+fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
+    let before = comparable(live, secret_vars).to_yaml();
+    let after = comparable(rendered, secret_vars).to_yaml();
     if before == after {
         return String::new();
     }
@@ -168,7 +171,7 @@ fn field_diff(live: &Node, rendered: &Node) -> String {
     diff.unified_diff().context_radius(2).header("live", "rendered").to_string()
 }
 
-fn comparable(tree: &Node) -> Node {
+fn comparable(tree: &Node, secret_vars: &[&str]) -> Node {
     let mut tree = tree.clone();
     tree.remove("status");
     if let Some(metadata) = tree.get_mut("metadata") {
@@ -181,6 +184,13 @@ fn comparable(tree: &Node) -> Node {
         if let Some(labels) = metadata.get_mut("labels") {
             labels.remove("cloud.googleapis.com/location");
         }
+        drop_if_empty(metadata, "annotations");
+        drop_if_empty(metadata, "labels");
+    }
+    // Without `traffic`, Cloud Run sends all of it to the latest revision, and says so.
+    if let Some(spec) = tree.get_mut("spec").filter(|s| s.get("traffic").is_none()) {
+        let all = serde_json::json!([{ "percent": 100, "latestRevision": true }]);
+        spec.set("traffic", Node::from_json(&all));
     }
     if let Some(annotations) = tree.path_mut(&["spec", "template", "metadata", "annotations"]) {
         annotations.remove(spec::SECRETS_ANNOTATION);
@@ -189,15 +199,20 @@ fn comparable(tree: &Node) -> Node {
     }
     if let Some(template) = tree.path_mut(&["spec", "template", "metadata"]) {
         template.remove("name");
+        drop_if_empty(template, "annotations");
+    }
+    if let Some(template) = tree.path_mut(&["spec", "template"]) {
+        drop_if_empty(template, "metadata");
     }
     if let Some(pod) = tree.path_mut(&["spec", "template", "spec"]) {
-        strip_secrets(pod);
+        strip_secrets(pod, secret_vars);
     }
     tree
 }
 
-/// Removes secret mappings and images, and hides credential-looking literal values.
-fn strip_secrets(pod: &mut Node) {
+/// Removes secret mappings and images, and hides literal values of `secret_vars` and of
+/// credential-looking names.
+fn strip_secrets(pod: &mut Node, secret_vars: &[&str]) {
     use crate::yaml::Value as V;
     let secret_volumes: Vec<String> = pod
         .get("volumes")
@@ -220,8 +235,12 @@ fn strip_secrets(pod: &mut Node) {
             env.retain(|e| e.path(&["valueFrom", "secretKeyRef"]).is_none());
             for var in env.iter_mut() {
                 let name = var.get("name").and_then(Node::as_str).unwrap_or_default().to_string();
-                let value = var.get("value").and_then(Node::as_str).unwrap_or_default().to_string();
-                if crate::rules::plaintext_secret::looks_like_credential(&name, &value).is_some() {
+                let value = var.get("value").and_then(Node::scalar_text).unwrap_or_default();
+                let declared = secret_vars.contains(&name.as_str()) && !value.is_empty();
+                if declared
+                    || crate::rules::plaintext_secret::looks_like_credential(&name, &value)
+                        .is_some()
+                {
                     var.set("value", Node::string("<redacted>"));
                 }
             }
@@ -239,10 +258,12 @@ fn strip_secrets(pod: &mut Node) {
     drop_if_empty(pod, "volumes");
 }
 
-/// Removes a list field left empty by stripping, so that "no list" and "empty list" compare
-/// equal.
+/// Removes a list or mapping left empty by stripping, so that "none" and "empty" compare equal.
 fn drop_if_empty(node: &mut Node, key: &str) {
-    if node.get(key).and_then(Node::as_seq).is_some_and(<[Node]>::is_empty) {
+    let empty = node.get(key).is_some_and(|n| {
+        n.as_seq().is_some_and(<[Node]>::is_empty) || n.as_map().is_some_and(<[_]>::is_empty)
+    });
+    if empty {
         node.remove(key);
     }
 }

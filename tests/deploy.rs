@@ -1,0 +1,943 @@
+//! `secretgate deploy` end to end: the real binary against fake-google's Secret Manager and Cloud
+//! Run Admin API v1, started in-process for each test.
+//!
+//! The project is tests/fixtures/deploy: environment `staging` (project `shop`) with two
+//! services, `api` and `worker`; `secretmanager.json` seeds a Secret Manager in which every
+//! declared secret is usable. Tests break that seed in one place each, or seed Cloud Run with a
+//! live service, and look at the exit code, the output and the requests the fake recorded.
+
+use fake_google::{FakeConfig, FakeGoogle, Fault, RequestRecord, Route};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const PROJECT: &str = "shop";
+/// The project number the seed's resource names use.
+const NUMBER: &str = "777000111";
+
+/// A plaintext credential of a live service, which no output may show.
+const LIVE_PASSWORD: &str = "hunter2-xyz";
+/// A plaintext value of a live service under a name secrets.yaml declares as a secret, though
+/// the name itself does not look like a credential.
+const LIVE_ACCOUNT: &str = "acct-5521-xyz";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deploy")
+}
+
+/// The Secret Manager seed in which the gate passes.
+fn seed() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("secretmanager.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn secret_mut<'s>(seed: &'s mut Value, id: &str) -> &'s mut Value {
+    let suffix = format!("/secrets/{id}");
+    let secrets = seed["projects"][PROJECT]["secrets"].as_array_mut().unwrap();
+    let found =
+        secrets.iter_mut().find(|s| s["secret"]["name"].as_str().unwrap().ends_with(&suffix));
+    found.unwrap_or_else(|| panic!("the seed has no secret {id}"))
+}
+
+fn set_state(seed: &mut Value, id: &str, version: u32, state: &str) {
+    let suffix = format!("/versions/{version}");
+    let versions = secret_mut(seed, id)["versions"].as_array_mut().unwrap();
+    let found = versions.iter_mut().find(|v| v["name"].as_str().unwrap().ends_with(&suffix));
+    found.unwrap_or_else(|| panic!("{id} has no version {version}"))["state"] = state.into();
+}
+
+fn remove_version(seed: &mut Value, id: &str, version: u32) {
+    let suffix = format!("/versions/{version}");
+    let versions = secret_mut(seed, id)["versions"].as_array_mut().unwrap();
+    let before = versions.len();
+    versions.retain(|v| !v["name"].as_str().unwrap().ends_with(&suffix));
+    assert_eq!(versions.len(), before - 1, "{id} has no version {version}");
+}
+
+fn remove_secret(seed: &mut Value, id: &str) {
+    let _ = secret_mut(seed, id);
+    let suffix = format!("/secrets/{id}");
+    let secrets = seed["projects"][PROJECT]["secrets"].as_array_mut().unwrap();
+    secrets.retain(|s| !s["secret"]["name"].as_str().unwrap().ends_with(&suffix));
+}
+
+fn start(seed: Value) -> FakeGoogle {
+    start_with(seed, |_| {})
+}
+
+fn start_with(seed: Value, tweak: impl FnOnce(&mut FakeConfig)) -> FakeGoogle {
+    let mut config = FakeConfig { snapshot: Some(seed), ..FakeConfig::default() };
+    tweak(&mut config);
+    FakeGoogle::spawn(config).expect("the fake starts")
+}
+
+/// The output of one run of the binary.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// Stdout as the JSON report.
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    /// The report's entry for a service.
+    fn service(&self, name: &str) -> Value {
+        let report = self.json();
+        let services = report["services"].as_array().cloned().unwrap_or_default();
+        let found = services.into_iter().find(|s| s["service"] == name);
+        found.unwrap_or_else(|| panic!("no `{name}` in the report:\n{}", self.stdout))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `secretgate deploy --poll-interval 0.05 ARGS` in `dir` with Secret Manager at `sm` and
+/// Cloud Run at `run`. Stdin is a pipe: there is no terminal to confirm on.
+fn deploy_at(dir: &Path, sm: &str, run: &str, args: &[&str]) -> Run {
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_secretgate"))
+        .current_dir(dir)
+        .env("SECRETMANAGER_EMULATOR_HOST", sm)
+        .env("RUN_EMULATOR_HOST", run)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .args(["deploy", "--poll-interval", "0.05"])
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("the secretgate binary runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(!run.stderr.contains("panicked"), "deploy {args:?} panicked:\n{run}");
+    run
+}
+
+/// `deploy ARGS` on the fixture project against `fake`.
+fn deploy(fake: &FakeGoogle, args: &[&str]) -> Run {
+    deploy_at(&fixtures(), &fake.host(), &fake.host(), args)
+}
+
+fn is_write(r: &RequestRecord) -> bool {
+    r.method == "POST" || r.method == "PUT"
+}
+
+/// Every write to the Cloud Run API (create or replace), dry runs included.
+fn run_writes(fake: &FakeGoogle) -> Vec<RequestRecord> {
+    let writes = fake.requests().into_iter().filter(is_write);
+    writes.filter(|r| r.path.starts_with("/apis/serving.knative.dev/")).collect()
+}
+
+/// The writes of one service (creates name it in the body, replaces in the path).
+fn writes_of(fake: &FakeGoogle, name: &str) -> Vec<RequestRecord> {
+    run_writes(fake).into_iter().filter(|r| body(r)["metadata"]["name"] == name).collect()
+}
+
+fn body(r: &RequestRecord) -> Value {
+    serde_json::from_str(r.body.as_deref().unwrap_or("null")).expect("a JSON body")
+}
+
+/// The one write of `name` that was not a dry run.
+fn the_write(fake: &FakeGoogle, name: &str) -> RequestRecord {
+    let writes: Vec<_> =
+        writes_of(fake, name).into_iter().filter(|r| !r.path.contains("dryRun")).collect();
+    assert_eq!(writes.len(), 1, "one write of {name}: {writes:#?}");
+    writes.into_iter().next().unwrap()
+}
+
+fn assert_no_write(fake: &FakeGoogle, run: &Run) {
+    let writes = run_writes(fake);
+    assert!(writes.is_empty(), "nothing may be written, yet:\n{writes:#?}\n{run}");
+}
+
+/// The target container of a sent or stored service.
+fn container(service: &Value) -> &Value {
+    &service["spec"]["template"]["spec"]["containers"][0]
+}
+
+/// The env var mappings of the target container: (name, secret, key).
+fn env_refs(service: &Value) -> Vec<(String, String, String)> {
+    let env = container(service)["env"].as_array().cloned().unwrap_or_default();
+    env.iter()
+        .filter_map(|e| {
+            let r = e.pointer("/valueFrom/secretKeyRef")?;
+            let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            Some((text(&e["name"]), text(&r["name"]), text(&r["key"])))
+        })
+        .collect()
+}
+
+/// The `Ready` condition of a stored service: status and message.
+fn ready(service: &Value) -> (String, String) {
+    let conditions = service["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let c = conditions.into_iter().find(|c| c["type"] == "Ready").unwrap_or_default();
+    let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+    (text("status"), text("message"))
+}
+
+/// An env var mapped from a secret.
+fn secret_env(name: &str, secret: &str, key: &str) -> Value {
+    json!({ "name": name, "valueFrom": { "secretKeyRef": { "name": secret, "key": key } } })
+}
+
+/// A live `api` as someone deployed it before: an older image, `DB_PASSWORD` and
+/// `PARTNER_ACCOUNT` as plaintext values, `API_KEY` at version 3 and a `LEGACY_TOKEN` that
+/// secrets.yaml no longer declares.
+fn live_api() -> Value {
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": { "name": "api" },
+        "spec": {
+            "template": {
+                "metadata": { "annotations": { "autoscaling.knative.dev/maxScale": "5" } },
+                "spec": { "containers": [{
+                    "name": "app",
+                    "image": "us-docker.pkg.dev/shop/app/api:0.9.0",
+                    "ports": [{ "containerPort": 8080 }],
+                    "env": [
+                        { "name": "MODE", "value": "staging" },
+                        { "name": "DB_PASSWORD", "value": LIVE_PASSWORD },
+                        { "name": "PARTNER_ACCOUNT", "value": LIVE_ACCOUNT },
+                        secret_env("API_KEY", "api-key", "3"),
+                        secret_env("SENTRY_DSN", "sentry-dsn", "latest"),
+                        secret_env("LEGACY_TOKEN", "legacy-token", "1"),
+                    ],
+                }]},
+            },
+            "traffic": [{ "percent": 100, "latestRevision": true }],
+        },
+    })
+}
+
+/// A live, ready `api` without plaintext values: the older image, only `API_KEY` mapped.
+fn live_api_current() -> Value {
+    let mut live = live_api();
+    live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([
+        { "name": "MODE", "value": "staging" },
+        secret_env("API_KEY", "api-key", "2"),
+    ]);
+    live
+}
+
+// The gate.
+
+/// Each kind of problem with a required secret refuses the deploy with exit 1, names the rule,
+/// and nothing reaches Cloud Run.
+#[test]
+fn every_kind_of_secret_problem_refuses_the_deploy() {
+    type Break = fn(&mut Value);
+    let cases: [(&str, Break, &str); 5] = [
+        ("secret-not-found", |s| remove_secret(s, "partner-account"), "partner-account"),
+        ("version-disabled", |s| set_state(s, "api-key", 2, "DISABLED"), "api-key"),
+        ("version-destroyed", |s| set_state(s, "api-key", 2, "DESTROYED"), "api-key"),
+        ("latest-unusable", |s| set_state(s, "db-password", 2, "DISABLED"), "db-password"),
+        ("version-not-found", |s| remove_version(s, "api-key", 2), "api-key"),
+    ];
+    for (code, break_it, secret) in cases {
+        let mut broken = seed();
+        break_it(&mut broken);
+        let fake = start(broken);
+        let run = deploy(&fake, &["--env", "staging", "--yes"]);
+        assert_eq!(run.code, 1, "{code}: the gate refuses with exit 1\n{run}");
+        assert!(run.stdout.contains(code), "{code}: the finding is shown\n{run}");
+        assert!(run.stdout.contains(secret), "{code}: the secret is named\n{run}");
+        assert!(run.stderr.contains("deploy refused"), "{code}: the refusal is said\n{run}");
+        assert!(run.stderr.contains("nothing was deployed"), "{code}\n{run}");
+        assert_no_write(&fake, &run);
+
+        let json = deploy(&fake, &["--env", "staging", "--yes", "--format", "json"]);
+        assert_eq!(json.code, 1, "{code}\n{json}");
+        let report = json.json();
+        let codes: Vec<&Value> =
+            report["diagnostics"].as_array().unwrap().iter().map(|d| &d["code"]).collect();
+        assert!(codes.contains(&&json!(code)), "{code} in the JSON diagnostics\n{json}");
+        assert_eq!(report["exitCode"], 1);
+        assert_eq!(report["services"], json!([]), "no service is reported as deployed");
+        assert_no_write(&fake, &json);
+    }
+}
+
+/// All problems are reported at once, across services, not only the first.
+#[test]
+fn every_problem_of_every_service_is_listed_at_once() {
+    let mut broken = seed();
+    set_state(&mut broken, "api-key", 2, "DISABLED");
+    remove_secret(&mut broken, "queue-token");
+    let fake = start(broken);
+
+    let run = deploy(&fake, &["--env", "staging", "--yes"]);
+    assert_eq!(run.code, 1, "{run}");
+    for expected in ["version-disabled", "api-key", "secret-not-found", "queue-token"] {
+        assert!(run.stdout.contains(expected), "`{expected}` is listed\n{run}");
+    }
+    assert!(run.stderr.contains("2 problem(s)"), "{run}");
+
+    let run = deploy(&fake, &["--env", "staging", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run}");
+    let report = run.json();
+    let found: Vec<(String, String, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| {
+            let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+            (text("code"), text("service"), text("secret"))
+        })
+        .collect();
+    let expected = |code: &str, service: &str, secret: &str| {
+        (code.to_string(), service.to_string(), secret.to_string())
+    };
+    assert!(found.contains(&expected("version-disabled", "api", "api-key")), "{found:?}");
+    assert!(found.contains(&expected("secret-not-found", "worker", "queue-token")), "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_no_write(&fake, &run);
+}
+
+/// The gate covers every selected service before any is deployed: `worker` failing it keeps
+/// `api`, whose secrets are fine and which comes first, from being deployed.
+#[test]
+fn a_service_failing_the_gate_stops_the_others_too() {
+    let mut broken = seed();
+    set_state(&mut broken, "queue-token", 4, "DESTROYED");
+    let fake = start(broken);
+    let run =
+        deploy(&fake, &["--env", "staging", "--service", "api", "--service", "worker", "--yes"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("latest-unusable") && run.stdout.contains("queue-token"), "{run}");
+    assert_no_write(&fake, &run);
+    assert!(fake.service(PROJECT, "api").is_none(), "api was not created");
+}
+
+/// Selecting only the healthy service deploys it: the gate is about the selected services.
+#[test]
+fn the_gate_is_about_the_selected_services() {
+    let mut broken = seed();
+    remove_secret(&mut broken, "queue-token");
+    let fake = start(broken);
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(fake.service(PROJECT, "api").is_some());
+    assert!(writes_of(&fake, "worker").is_empty());
+}
+
+/// A Secret Manager that cannot be reached leaves the secrets unverified: exit 3, nothing
+/// written, not even a read of Cloud Run.
+#[test]
+fn an_unreachable_secret_manager_refuses_with_exit_3() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let fake = start(seed());
+    let run = deploy_at(
+        &fixtures(),
+        &closed,
+        &fake.host(),
+        &["--env", "staging", "--yes", "--timeout", "3"],
+    );
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stdout.contains("verification-incomplete"), "{run}");
+    assert!(run.stderr.contains("could not be verified"), "{run}");
+    assert!(run.stderr.contains("nothing was deployed"), "{run}");
+    assert!(fake.requests().is_empty(), "Cloud Run is not touched: {:#?}", fake.requests());
+}
+
+// Rollout.
+
+/// A service that does not exist yet is created with a POST and followed until Ready; the JSON
+/// report gives its revision, URL and mappings (names and versions, nothing else).
+#[test]
+fn a_new_service_is_created_and_reported_ready() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run}");
+
+    let write = the_write(&fake, "api");
+    assert_eq!(write.method, "POST", "a create");
+    assert_eq!(write.path, "/apis/serving.knative.dev/v1/namespaces/shop/services");
+    assert_eq!(write.status, Some(200));
+
+    let stored = fake.service(PROJECT, "api").expect("api exists");
+    assert_eq!(ready(&stored).0, "True");
+    let report = run.service("api");
+    assert_eq!(report["status"], "deployed");
+    assert_eq!(report["revision"], stored["status"]["latestReadyRevisionName"]);
+    assert_eq!(report["url"], stored["status"]["url"]);
+    assert!(report["revision"].as_str().unwrap().starts_with("api-00001-"), "{report}");
+    assert!(report["url"].as_str().unwrap().starts_with("https://api-"), "{report}");
+    assert_eq!(run.json()["exitCode"], 0);
+
+    let mappings = report["mappings"].as_array().unwrap();
+    let mut seen = Vec::new();
+    for m in mappings {
+        let keys: Vec<&String> = m.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["target", "kind", "secret", "version"], "names and versions only");
+        seen.push((m["target"].as_str().unwrap(), m["version"].as_str().unwrap()));
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            ("/etc/tls/key.pem", "latest"),
+            ("API_KEY", "2"),
+            ("DB_PASSWORD", "latest"),
+            ("PARTNER_ACCOUNT", "latest"),
+            ("SENTRY_DSN", "latest"),
+        ]
+    );
+    let file = mappings.iter().find(|m| m["kind"] == "file").unwrap();
+    assert_eq!(file["secret"], "projects/shop/secrets/tls-key");
+
+    // The human report says the same.
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    let stored = fake.service(PROJECT, "api").unwrap();
+    let revision = stored["status"]["latestReadyRevisionName"].as_str().unwrap();
+    let url = stored["status"]["url"].as_str().unwrap();
+    assert!(run.stdout.contains(&format!("api: revision {revision} is Ready at {url}")), "{run}");
+    assert!(run.stdout.contains("API_KEY <- projects/shop/secrets/api-key @ 2"), "{run}");
+    assert!(run.stdout.contains("new service"), "the plan says it is new\n{run}");
+}
+
+/// An existing service is replaced with a PUT that carries the resourceVersion read before.
+#[test]
+fn an_existing_service_is_replaced_with_its_live_resource_version() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api()).unwrap();
+    let before = fake.service(PROJECT, "api").unwrap();
+    let version = before["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let old_revision = before["status"]["latestReadyRevisionName"].clone();
+
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run}");
+    let write = the_write(&fake, "api");
+    assert_eq!(write.method, "PUT");
+    assert_eq!(write.path, "/apis/serving.knative.dev/v1/namespaces/shop/services/api");
+    assert_eq!(body(&write)["metadata"]["resourceVersion"], version.as_str());
+    assert!(run_writes(&fake).iter().all(|r| r.method != "POST"), "no create");
+
+    let after = fake.service(PROJECT, "api").unwrap();
+    assert_eq!(after["metadata"]["generation"], 2);
+    assert_ne!(after["status"]["latestReadyRevisionName"], old_revision);
+    assert_eq!(run.service("api")["revision"], after["status"]["latestReadyRevisionName"]);
+    let refs = env_refs(&after);
+    assert!(refs.contains(&("DB_PASSWORD".into(), "db-password".into(), "latest".into())));
+    assert!(refs.iter().all(|(name, ..)| name != "LEGACY_TOKEN"), "{refs:?}");
+}
+
+/// Cloud Run answering 409 to the write (someone changed the service in between) fails the
+/// rollout with exit 4 and says so; the service stays as it was.
+#[test]
+fn a_conflicting_write_is_reported_not_retried() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api()).unwrap();
+    let before = fake.service(PROJECT, "api").unwrap();
+    fake.inject(Route::ReplaceService, vec![Fault::Status(409)]);
+
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("changed by someone else"), "{run}");
+    assert!(run.stdout.contains("nothing was overwritten"), "{run}");
+    assert_eq!(writes_of(&fake, "api").len(), 1, "one attempt, no retry");
+    assert_eq!(fake.service(PROJECT, "api").unwrap(), before, "the service is unchanged");
+}
+
+/// A real race: someone replaces the service between secretgate's read and its write. The
+/// stale resourceVersion makes Cloud Run refuse the write, and their change survives.
+#[test]
+fn a_change_between_read_and_write_is_not_overwritten() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api()).unwrap();
+    // Hold the write long enough for the concurrent change to land first.
+    fake.inject(Route::ReplaceService, vec![Fault::Delay(Duration::from_secs(3))]);
+
+    let run = std::thread::scope(|scope| {
+        let deploying =
+            scope.spawn(|| deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]));
+        let arrived = || fake.requests().iter().any(|r| r.route == Route::ReplaceService);
+        while !arrived() && !deploying.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut theirs = live_api();
+        theirs["spec"]["template"]["spec"]["containers"][0]["image"] =
+            "us-docker.pkg.dev/shop/app/api:0.9.1-hotfix".into();
+        fake.set_service(PROJECT, theirs).unwrap();
+        deploying.join().unwrap()
+    });
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("changed by someone else"), "{run}");
+    assert_eq!(the_write(&fake, "api").status, Some(409));
+    let stored = fake.service(PROJECT, "api").unwrap();
+    assert_eq!(container(&stored)["image"], "us-docker.pkg.dev/shop/app/api:0.9.1-hotfix");
+}
+
+/// A revision that Cloud Run cannot start (here: an optional secret whose `latest` is
+/// DISABLED, which the gate only warns about) fails the rollout with exit 4; Cloud Run's message
+/// is shown as it is, and traffic stays on the revision that served before.
+#[test]
+fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
+    let mut seeded = seed();
+    set_state(&mut seeded, "sentry-dsn", 1, "DISABLED");
+    let fake = start(seeded);
+    fake.set_service(PROJECT, live_api_current()).unwrap();
+    let old_revision = fake.service(PROJECT, "api").unwrap()["status"]["latestReadyRevisionName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 4, "{run}");
+    let stored = fake.service(PROJECT, "api").unwrap();
+    let (status, message) = ready(&stored);
+    assert_eq!(status, "False", "the fake failed the revision");
+    let cause =
+        format!("Secret projects/{NUMBER}/secrets/sentry-dsn/versions/latest is in DISABLED state");
+    assert!(message.ends_with(&cause), "{message}");
+    assert!(run.stdout.contains(&message), "Cloud Run's message verbatim\n{run}");
+    assert!(run.stdout.contains("api: rollout failed"), "{run}");
+    assert!(run.stdout.contains("traffic stays on the previous ready revision"), "{run}");
+    assert_eq!(stored["status"]["latestReadyRevisionName"], old_revision.as_str());
+    assert_eq!(stored["status"]["traffic"][0]["revisionName"], old_revision.as_str());
+    assert!(!run.stdout.contains("is Ready at"), "{run}");
+
+    let fake = start({
+        let mut s = seed();
+        set_state(&mut s, "sentry-dsn", 1, "DISABLED");
+        s
+    });
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 4, "{run}");
+    let report = run.service("api");
+    assert_eq!(report["status"], "failed");
+    let (_, message) = ready(&fake.service(PROJECT, "api").unwrap());
+    assert!(report["message"].as_str().unwrap().contains(&message), "{report}");
+    assert_eq!(report["revision"], Value::Null);
+    assert_eq!(run.json()["exitCode"], 4);
+}
+
+/// A revision that never settles: exit 4 once --wait-timeout has passed.
+#[test]
+fn a_revision_that_never_settles_times_out_with_exit_4() {
+    let fake = start_with(seed(), |c| c.pending_gets = u32::MAX);
+    let run =
+        deploy(&fake, &["--env", "staging", "--service", "worker", "--yes", "--wait-timeout", "1"]);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("worker: rollout failed: not Ready after 1 s"), "{run}");
+    assert!(run.stdout.contains("traffic stays on the previous ready revision"), "{run}");
+    let polls = fake.requests().into_iter().filter(|r| r.route == Route::GetService).count();
+    assert!(polls >= 2, "it polled the service: {polls} GETs");
+}
+
+/// When one service fails, the ones after it are not deployed, and the report says so.
+#[test]
+fn a_failed_service_stops_the_rollout_of_the_next() {
+    let mut seeded = seed();
+    set_state(&mut seeded, "sentry-dsn", 1, "DISABLED");
+    let fake = start(seeded);
+    let run = deploy(&fake, &["--env", "staging", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 4, "{run}");
+    assert_eq!(run.service("api")["status"], "failed");
+    assert_eq!(run.service("worker")["status"], "skipped");
+    assert_eq!(writes_of(&fake, "api").len(), 1);
+    assert!(writes_of(&fake, "worker").is_empty(), "worker is not deployed");
+    assert!(fake.service(PROJECT, "worker").is_none());
+
+    let fake = start({
+        let mut s = seed();
+        set_state(&mut s, "sentry-dsn", 1, "DISABLED");
+        s
+    });
+    let run = deploy(&fake, &["--env", "staging", "--yes"]);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("worker: not deployed (an earlier service failed)"), "{run}");
+}
+
+/// `--dry-run` reads the live services and has Cloud Run validate the writes (`dryRun=all`),
+/// but changes nothing.
+#[test]
+fn a_dry_run_only_reads_and_validates() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api()).unwrap();
+    let before = fake.service(PROJECT, "api").unwrap();
+    let run = deploy(&fake, &["--env", "staging", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.contains("dry run: nothing was deployed"), "{run}");
+    let run_api: Vec<RequestRecord> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/apis/serving.knative.dev/"))
+        .collect();
+    for r in &run_api {
+        assert!(
+            r.method == "GET" || r.path.ends_with("?dryRun=all"),
+            "only reads and dry runs: {} {}",
+            r.method,
+            r.path
+        );
+    }
+    let writes = run_writes(&fake);
+    let methods: Vec<&str> = writes.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["PUT", "POST"], "api validated as a replace, worker as a create");
+    assert_eq!(fake.service(PROJECT, "api").unwrap(), before, "api is unchanged");
+    assert!(fake.service(PROJECT, "worker").is_none(), "worker is not created");
+}
+
+/// A dry run whose service Cloud Run's validation rejects exits 1 and says why.
+#[test]
+fn a_dry_run_reports_what_cloud_run_rejects() {
+    let mut seeded = seed();
+    set_state(&mut seeded, "sentry-dsn", 1, "DISABLED");
+    let fake = start(seeded);
+    let run = deploy(&fake, &["--env", "staging", "--dry-run", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(run.service("api")["status"], "rejected");
+    let message = run.service("api")["message"].as_str().unwrap().to_string();
+    assert!(message.contains("sentry-dsn/versions/latest is in DISABLED state"), "{message}");
+    assert_eq!(run.service("worker")["status"], "planned");
+    assert!(fake.service(PROJECT, "api").is_none());
+}
+
+/// `--dry-run --snapshot` needs no Google access at all: with both emulator variables pointing at
+/// the fake, it sees no request.
+#[test]
+fn a_dry_run_from_a_snapshot_sends_no_request() {
+    let fake = start(seed());
+    let snapshot = fixtures().join("secretmanager.json");
+    let snapshot = snapshot.to_str().unwrap();
+    let run = deploy(&fake, &["--env", "staging", "--dry-run", "--snapshot", snapshot]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("Plan for api"), "{run}");
+    assert!(run.stdout.contains("against the spec file"), "{run}");
+    assert!(run.stdout.contains("+ API_KEY"), "{run}");
+    assert!(fake.requests().is_empty(), "no request: {:#?}", fake.requests());
+
+    let run = deploy(
+        &fake,
+        &["--env", "staging", "--dry-run", "--snapshot", snapshot, "--format", "json"],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.service("worker")["status"], "planned");
+    assert!(fake.requests().is_empty(), "no request: {:#?}", fake.requests());
+
+    // The snapshot also gates.
+    let broken = tempfile::tempdir().unwrap();
+    let mut seeded = seed();
+    remove_secret(&mut seeded, "queue-token");
+    let path = broken.path().join("broken.json");
+    std::fs::write(&path, seeded.to_string()).unwrap();
+    let run =
+        deploy(&fake, &["--env", "staging", "--dry-run", "--snapshot", path.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("queue-token"), "{run}");
+    assert!(fake.requests().is_empty(), "no request: {:#?}", fake.requests());
+}
+
+/// Without a terminal to confirm on and without --yes, nothing is deployed: exit 2 and why.
+#[test]
+fn without_a_terminal_and_without_yes_nothing_is_deployed() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging"]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("needs confirmation"), "{run}");
+    assert!(run.stderr.contains("no terminal"), "{run}");
+    assert!(run.stderr.contains("--yes"), "the help says how\n{run}");
+    assert_no_write(&fake, &run);
+}
+
+// What is sent.
+
+/// `--pin-versions` sends the number `latest` resolves to now, for mappings secretgate adds and
+/// for the ones the spec already has; pinned entries keep their number.
+#[test]
+fn pin_versions_sends_the_resolved_numbers() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--yes", "--pin-versions", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run}");
+
+    let sent = body(&the_write(&fake, "api"));
+    let mut refs = env_refs(&sent);
+    refs.sort();
+    let r = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        refs,
+        [
+            r("API_KEY", "api-key", "2"),
+            r("DB_PASSWORD", "db-password", "2"),
+            r("PARTNER_ACCOUNT", "partner-account", "1"),
+            r("SENTRY_DSN", "sentry-dsn", "1"),
+        ]
+    );
+    let volumes = &sent["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(volumes[0]["secret"]["items"], json!([{ "key": "1", "path": "key.pem" }]));
+    let worker = body(&the_write(&fake, "worker"));
+    let partner = r("PARTNER_TOKEN", "partner-token", "5");
+    assert_eq!(env_refs(&worker), [r("QUEUE_TOKEN", "queue-token", "4"), partner]);
+    let keys = |r: &RequestRecord| body(r).to_string().matches("\"key\":\"latest\"").count();
+    assert_eq!(run_writes(&fake).iter().map(keys).sum::<usize>(), 0, "no `latest` is sent");
+
+    let versions: Vec<(String, String)> = run.service("api")["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["target"].as_str().unwrap().into(), m["version"].as_str().unwrap().into()))
+        .collect();
+    assert!(versions.contains(&("DB_PASSWORD".into(), "2".into())), "{versions:?}");
+    assert!(versions.contains(&("/etc/tls/key.pem".into(), "1".into())), "{versions:?}");
+}
+
+/// Without --pin-versions, `latest` goes out as `latest`.
+#[test]
+fn without_pin_versions_latest_is_sent() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--service", "worker", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    let sent = body(&the_write(&fake, "worker"));
+    let r = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    let partner = r("PARTNER_TOKEN", "partner-token", "5");
+    assert_eq!(env_refs(&sent), [r("QUEUE_TOKEN", "queue-token", "latest"), partner]);
+}
+
+/// `--image` replaces the target container's image; `--force-new-revision` adds the rollout
+/// annotation to the revision template. Without them, the spec's image goes out unannotated.
+#[test]
+fn image_and_force_new_revision_change_the_sent_service() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api_current()).unwrap();
+    let image = "us-docker.pkg.dev/shop/app/api:2.0.0";
+    let args =
+        ["--env", "staging", "--service", "api", "--yes", "--image", image, "--force-new-revision"];
+    let run = deploy(&fake, &args);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(
+            "us-docker.pkg.dev/shop/app/api:0.9.0\n    -> us-docker.pkg.dev/shop/app/api:2.0.0"
+        ),
+        "the plan shows the image change\n{run}"
+    );
+    let sent = body(&the_write(&fake, "api"));
+    assert_eq!(container(&sent)["image"], image);
+    let annotations = &sent["spec"]["template"]["metadata"]["annotations"];
+    let stamp = annotations["secretgate.io/rollout"].as_str().expect("the rollout annotation");
+    assert!(!stamp.is_empty());
+    assert_eq!(annotations["autoscaling.knative.dev/maxScale"], "5", "the spec's annotations stay");
+    assert_eq!(container(&fake.service(PROJECT, "api").unwrap())["image"], image);
+
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    let sent = body(&the_write(&fake, "api"));
+    assert_eq!(container(&sent)["image"], "us-docker.pkg.dev/shop/app/api:1.0.0");
+    assert_eq!(
+        sent["spec"]["template"]["metadata"]["annotations"].get("secretgate.io/rollout"),
+        None
+    );
+}
+
+// The plan.
+
+/// The plan against a live service lists added, changed and removed mappings and the image
+/// change; plaintext values of the live service never show, in any format.
+#[test]
+fn the_plan_shows_changes_and_hides_live_credentials() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api()).unwrap();
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run}");
+    let plan = &run.stdout;
+    assert!(plan.contains("Plan for api (shop/us-central1), against the live service"), "{run}");
+    for line in [
+        "+ DB_PASSWORD",
+        "+ PARTNER_ACCOUNT",
+        "+ /etc/tls/key.pem",
+        "api-key@3 -> @2",
+        "- LEGACY_TOKEN",
+        "legacy-token@1",
+        "us-docker.pkg.dev/shop/app/api:0.9.0",
+        "-> us-docker.pkg.dev/shop/app/api:1.0.0",
+        "<redacted>",
+    ] {
+        assert!(plan.contains(line), "the plan shows `{line}`\n{run}");
+    }
+    assert!(!plan.contains("SENTRY_DSN"), "an unchanged mapping is not listed\n{run}");
+    for value in [LIVE_PASSWORD, LIVE_ACCOUNT] {
+        assert!(!run.all().contains(value), "`{value}` shown\n{run}");
+    }
+
+    let run =
+        deploy(&fake, &["--env", "staging", "--service", "api", "--dry-run", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run}");
+    for value in [LIVE_PASSWORD, LIVE_ACCOUNT] {
+        assert!(!run.all().contains(value), "`{value}` shown\n{run}");
+    }
+    let plan = &run.service("api")["plan"];
+    assert!(plan["diff"].as_str().unwrap().contains("<redacted>"), "{plan}");
+    let changes: Vec<(&str, &str)> = plan["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["change"].as_str().unwrap(), c["target"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        ("added", "DB_PASSWORD"),
+        ("added", "PARTNER_ACCOUNT"),
+        ("changed", "API_KEY"),
+        ("removed", "LEGACY_TOKEN"),
+    ] {
+        assert!(changes.contains(&expected), "{expected:?} in {changes:?}");
+    }
+    assert_eq!(
+        plan["image"],
+        json!(["us-docker.pkg.dev/shop/app/api:0.9.0", "us-docker.pkg.dev/shop/app/api:1.0.0"])
+    );
+
+    // The real rollout prints the same plan, and hides the values just as well.
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("<redacted>"), "{run}");
+    for value in [LIVE_PASSWORD, LIVE_ACCOUNT] {
+        assert!(!run.all().contains(value), "`{value}` shown\n{run}");
+    }
+}
+
+/// A live service deployed from the same spec plans as "no changes": the fields Cloud Run adds
+/// itself (labels, status, generation…) are not differences.
+#[test]
+fn a_live_service_matching_the_spec_has_no_changes() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--service", "worker", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    let run = deploy(&fake, &["--env", "staging", "--service", "worker", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("against the live service:\n  no changes\n"), "{run}");
+}
+
+/// A mapping of another project's secret added to a live service is planned as just that: the
+/// alias annotation that comes with it is not an "other change".
+#[test]
+fn a_secret_of_another_project_is_planned_as_a_mapping() {
+    let fake = start(seed());
+    let worker = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": { "name": "worker" },
+        "spec": { "template": { "spec": { "containers": [{
+            "image": "us-docker.pkg.dev/shop/app/worker:1.0.0",
+            "env": [
+                { "name": "QUEUE", "value": "orders" },
+                secret_env("QUEUE_TOKEN", "queue-token", "latest"),
+            ],
+        }]}}},
+    });
+    fake.set_service(PROJECT, worker).unwrap();
+    let run = deploy(&fake, &["--env", "staging", "--service", "worker", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run}");
+    let plan = "against the live service:\n  secret mappings:\n    \
+                + PARTNER_TOKEN  projects/partner-infra/secrets/partner-token@5\n\n";
+    assert!(run.stdout.contains(plan), "{run}");
+
+    let run = deploy(&fake, &["--env", "staging", "--service", "worker", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    let stored = fake.service(PROJECT, "worker").unwrap();
+    let annotations = &stored["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(
+        annotations["run.googleapis.com/secrets"],
+        "partner-token:projects/partner-infra/secrets/partner-token"
+    );
+    assert_eq!(ready(&stored).0, "True", "Cloud Run resolved the alias");
+}
+
+// The story of the shipped example.
+
+/// Copies the shipped example (secrets.yaml and deploy/) into a temporary directory.
+fn example() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("secrets.yaml"), dir.path().join("secrets.yaml")).unwrap();
+    copy(&root.join("deploy"), &dir.path().join("deploy"));
+    dir
+}
+
+fn example_snapshot(dir: &Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join("deploy/snapshots").join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The incident: staging's Secret Manager lacks the JWT key and the OAuth client secret, and
+/// the newest database password version is disabled. The deploy refuses and lists all three;
+/// once Secret Manager is fixed, the same command rolls out both services.
+#[test]
+fn the_staging_incident_is_refused_then_the_fixed_state_rolls_out() {
+    let dir = example();
+    let fake = start(example_snapshot(dir.path(), "staging-incident.json"));
+    let deploy_staging =
+        || deploy_at(dir.path(), &fake.host(), &fake.host(), &["--env", "staging", "--yes"]);
+
+    let run = deploy_staging();
+    assert_eq!(run.code, 1, "{run}");
+    for expected in [
+        "jwt-secret-key",
+        "google-oauth-client-secret",
+        "database-password",
+        "secret-not-found",
+        "latest-unusable",
+    ] {
+        assert!(run.stdout.contains(expected), "`{expected}` is listed\n{run}");
+    }
+    assert!(run.stderr.contains("nothing was deployed"), "{run}");
+    assert_no_write(&fake, &run);
+
+    // Fix Secret Manager: the state of staging.json.
+    let fixed = example_snapshot(dir.path(), "staging.json");
+    for entry in fixed["projects"]["netra-staging"]["secrets"].as_array().unwrap() {
+        fake.set_secret("netra-staging", entry.clone()).unwrap();
+    }
+    fake.clear_requests();
+
+    let run = deploy_staging();
+    assert_eq!(run.code, 0, "{run}");
+    for name in ["netra-backend", "netra-auth"] {
+        let stored = fake.service("netra-staging", name).unwrap_or_else(|| panic!("{name}\n{run}"));
+        assert_eq!(ready(&stored).0, "True", "{name}");
+        let revision = stored["status"]["latestReadyRevisionName"].as_str().unwrap();
+        let url = stored["status"]["url"].as_str().unwrap();
+        let line = format!("{name}: revision {revision} is Ready at {url}");
+        assert!(run.stdout.contains(&line), "`{line}`\n{run}");
+        assert_eq!(the_write(&fake, name).method, "POST");
+    }
+    assert!(
+        run.stdout
+            .contains("JWT_SECRET_KEY <- projects/netra-staging/secrets/jwt-secret-key @ latest"),
+        "{run}"
+    );
+    assert!(fake.accesses().is_empty(), "no secret value was read");
+}
