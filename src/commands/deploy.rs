@@ -43,6 +43,21 @@ struct Outcome {
     message: Option<String>,
 }
 
+impl Outcome {
+    /// A service whose live state could not be read, so nothing was planned or deployed.
+    fn unread(name: &str, message: String) -> Outcome {
+        Outcome {
+            name: name.to_string(),
+            status: "unverified",
+            plan: None,
+            revision: None,
+            url: None,
+            mappings: Vec::new(),
+            message: Some(message),
+        }
+    }
+}
+
 pub fn render(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
     let mut project = Project::load(&cli.manifest)?;
     let envs = [args.env.clone()];
@@ -67,6 +82,12 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
     let envs = [args.env.clone()];
     lint(&mut project, &envs)?;
     let services = select_services(&project, &args.env, &args.services)?;
+    if args.image.is_some() && services.len() != 1 {
+        return Err(Error::Usage {
+            message: "--image needs exactly one service".into(),
+            help: Some("name it with --service NAME".into()),
+        });
+    }
     let runtime = super::check::runtime()?;
 
     // Gate: lint and check every selected service before anything is deployed.
@@ -124,10 +145,14 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             Some(c) => match runtime.block_on(c.get(&p.region, &p.project, &p.name)) {
                 Ok(live) => live,
                 Err(e) => {
-                    eprintln!(
-                        "error: cannot read the live service `{}`: {e}; nothing was deployed",
-                        p.name
-                    );
+                    let message = format!("cannot read the live service `{}`: {e}", p.name);
+                    if args.format == DeployFormat::Json {
+                        let outcome = Outcome::unread(&p.name, message);
+                        let code = exit::INCOMPLETE;
+                        print(&json_report(&project, &findings, &[outcome], &args.env, code, 0));
+                    } else {
+                        eprintln!("error: {message}; nothing was deployed");
+                    }
                     return Ok(exit::INCOMPLETE);
                 }
             },
@@ -491,7 +516,12 @@ fn finish(
                     o.name,
                     o.message.as_deref().unwrap_or("")
                 ));
-                text.push_str("  traffic stays on the previous ready revision\n");
+                let new = o.plan.as_ref().is_some_and(|p| p.new_service);
+                text.push_str(if new {
+                    "  the new service has no ready revision and serves no traffic\n"
+                } else {
+                    "  traffic stays on the previous ready revision\n"
+                });
             }
             "skipped" => {
                 text.push_str(&format!("{}: not deployed (an earlier service failed)\n", o.name))
