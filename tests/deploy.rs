@@ -541,7 +541,8 @@ fn a_revision_that_never_settles_times_out_with_exit_4() {
         deploy(&fake, &["--env", "staging", "--service", "worker", "--yes", "--wait-timeout", "1"]);
     assert_eq!(run.code, 4, "{run}");
     assert!(run.stdout.contains("worker: rollout failed: not Ready after 1 s"), "{run}");
-    assert!(run.stdout.contains("traffic stays on the previous ready revision"), "{run}");
+    // worker did not exist before, so there is no earlier revision to keep serving.
+    assert!(run.stdout.contains("the new service has no ready revision"), "{run}");
     let polls = fake.requests().into_iter().filter(|r| r.route == Route::GetService).count();
     assert!(polls >= 2, "it polled the service: {polls} GETs");
 }
