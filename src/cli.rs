@@ -20,6 +20,16 @@ Exit codes:
   3  verification incomplete
   4  rollout failed";
 
+const LINT_EXAMPLES: &str = "\
+Examples:
+  secretgate lint
+  secretgate lint --env staging --env production
+  secretgate lint --format sarif > secretgate.sarif";
+
+const RENDER_EXAMPLES: &str = "\
+Example:
+  secretgate render --env staging --service netra-backend > rendered.yaml";
+
 /// Declarative, checked Secret Manager mappings for Cloud Run deploys.
 #[derive(Debug, Parser)]
 #[command(name = "secretgate", version, about, after_help = EXAMPLES, max_term_width = 100)]
@@ -55,7 +65,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check the manifest and the Cloud Run specs offline (for pre-merge CI).
     #[command(
-        after_help = "Examples:\n  secretgate lint\n  secretgate lint --env staging --env production\n  secretgate lint --format sarif > secretgate.sarif"
+        after_help = LINT_EXAMPLES
     )]
     Lint(LintArgs),
     /// Verify the manifest against Secret Manager (live, or offline from snapshots).
@@ -70,7 +80,7 @@ pub enum Command {
     /// Print a service's spec with every declared secret mapped (input for `gcloud run services
     /// replace`).
     #[command(
-        after_help = "Example:\n  secretgate render --env staging --service netra-backend > rendered.yaml"
+        after_help = RENDER_EXAMPLES
     )]
     Render(RenderArgs),
     /// Report secret coverage, gaps between environments, orphaned secrets and hygiene.

@@ -271,10 +271,14 @@ pub fn suggest_class(name: &str) -> &'static str {
 }
 
 /// One value for every environment, a `{env}` template, or a per-environment map.
-fn merge_values(by_env: &BTreeMap<String, String>, all_envs: usize) -> String {
+fn merge_values(
+    by_env: &BTreeMap<String, String>,
+    all_envs: usize,
+    scalar: fn(&str) -> String,
+) -> String {
     let values: Vec<&String> = by_env.values().collect();
     if by_env.len() == all_envs && values.iter().all(|v| *v == values[0]) {
-        return yaml_scalar(values[0]);
+        return scalar(values[0]);
     }
     let templated: Vec<String> =
         by_env.iter().map(|(env, v)| v.replace(env.as_str(), "{env}")).collect();
@@ -283,21 +287,11 @@ fn merge_values(by_env: &BTreeMap<String, String>, all_envs: usize) -> String {
         && differs
         && templated.iter().all(|t| t == &templated[0] && t.contains("{env}"))
     {
-        return yaml_scalar(&templated[0]);
+        return scalar(&templated[0]);
     }
     let pairs: Vec<String> =
-        by_env.iter().map(|(e, v)| format!("{}: {}", yaml_key(e), yaml_scalar(v))).collect();
+        by_env.iter().map(|(e, v)| format!("{}: {}", yaml_scalar(e), scalar(v))).collect();
     format!("{{{}}}", pairs.join(", "))
-}
-
-/// A mapping key or list item naming an environment or a service: the manifest wants strings,
-/// so a name YAML would read as a number (a folder `2024`) is quoted.
-fn yaml_key(text: &str) -> String {
-    if text.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("{text:?}")
-    } else {
-        yaml_scalar(text)
-    }
 }
 
 /// The secret an environment that does not map an entry today would most likely use: another
@@ -310,13 +304,22 @@ fn guess_secret(by_env: &BTreeMap<String, Found>, env: &str) -> String {
     }
 }
 
-/// A string as a YAML scalar, quoted when a plain scalar would be read as something else.
+/// A string as a YAML scalar, quoted when a plain scalar would be read as something else (a
+/// number such as `2024` or `1e5`, a boolean, null).
 fn yaml_scalar(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
     let plain = !text.is_empty()
         && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./@".contains(c))
         && !text.starts_with(['-', '.', '@'])
-        && !matches!(text, "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~");
+        && !text.starts_with(|c: char| c.is_ascii_digit())
+        && !matches!(lower.as_str(), "true" | "false" | "null" | "yes" | "no" | "on" | "off");
     if plain { text.to_string() } else { format!("{:?}", text) }
+}
+
+/// A version: a number stays a plain number.
+fn version_scalar(text: &str) -> String {
+    let number = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if number { text.to_string() } else { yaml_scalar(text) }
 }
 
 fn write(
@@ -331,7 +334,7 @@ fn write(
     out.push_str(if envs.is_empty() { " {}\n" } else { "\n" });
     let project = options.project.clone().unwrap_or_else(|| "PROJECT_ID".to_string());
     for env in envs {
-        out.push_str(&format!("  {}:\n", yaml_key(env)));
+        out.push_str(&format!("  {}:\n", yaml_scalar(env)));
         let guess = if options.project.is_none() { "  # GUESS: set the project id" } else { "" };
         let project =
             if options.project.is_none() { format!("{project}-{env}") } else { project.clone() };
@@ -343,14 +346,14 @@ fn write(
         for note in &service.notes {
             out.push_str(&format!("  # {note}\n"));
         }
-        out.push_str(&format!("  {}:\n", yaml_key(name)));
+        out.push_str(&format!("  {}:\n", yaml_scalar(name)));
         let specs: BTreeMap<String, String> = service.specs.clone();
-        out.push_str(&format!("    spec: {}\n", merge_values(&specs, envs.len())));
+        out.push_str(&format!("    spec: {}\n", merge_values(&specs, envs.len(), yaml_scalar)));
         if let Some(container) = &service.container {
             out.push_str(&format!("    container: {}\n", yaml_scalar(container)));
         }
         if service.specs.len() < envs.len() {
-            let list: Vec<String> = service.specs.keys().map(|e| yaml_key(e)).collect();
+            let list: Vec<String> = service.specs.keys().map(|e| yaml_scalar(e)).collect();
             out.push_str(&format!("    environments: [{}]\n", list.join(", ")));
         }
         if service.entries.is_empty() {
@@ -367,7 +370,7 @@ fn write(
                 let missing: Vec<&String> =
                     service.specs.keys().filter(|e| !by_env.contains_key(*e)).collect();
                 out.push_str(&format!(
-                    "      # GAP: not mapped today in {}\n",
+                    "      # GAP: not mapped today in {} (GUESS: the secret there)\n",
                     missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 ));
                 // The entry will apply there too, and a per-environment map must name every
@@ -378,13 +381,11 @@ fn write(
                 }
             }
             out.push_str(&format!("      {}:\n", yaml_scalar(target)));
-            let guessed =
-                if by_env.len() < count { "  # GUESS where not mapped today" } else { "" };
             out.push_str(&format!(
-                "        secret: {}{guessed}\n",
-                merge_values(&secrets, secrets.len())
+                "        secret: {}\n",
+                merge_values(&secrets, secrets.len(), yaml_scalar)
             ));
-            let version = merge_values(&versions, versions.len());
+            let version = merge_values(&versions, versions.len(), version_scalar);
             if version != "latest" {
                 out.push_str(&format!("        version: {version}\n"));
             }
@@ -404,16 +405,18 @@ fn write(
     out
 }
 
-/// The manifest entries `new` has and `existing` lacks, appended to the existing text: whole
-/// services at the end of `services:`, entries at the end of their service's `secrets:`.
+/// The manifest entries `new` has and `existing` lacks, added to the existing text: whole
+/// services at the end of `services:`, entries at the end of their service's `secrets:`,
+/// indented like the existing manifest. Existing lines are kept byte for byte.
 pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize), String> {
     let existing = yaml::parse(existing_text.as_bytes())
         .map_err(|e| format!("the existing manifest is not valid YAML: {}", e.message))?;
     let imported = yaml::parse(imported_text.as_bytes()).map_err(|e| e.message)?;
-    let services = existing
-        .get("services")
-        .and_then(|s| s.as_map())
+    let (services_key, services_node) = existing
+        .get_entry("services")
+        .filter(|(_, v)| v.as_map().is_some())
         .ok_or("the existing manifest has no `services:` mapping")?;
+    let services = services_node.as_map().unwrap_or_default();
     let last_top = existing.as_map().and_then(|m| m.last()).and_then(|(k, _)| k.as_str());
     if last_top != Some("services") {
         return Err(
@@ -421,58 +424,124 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
                 .into(),
         );
     }
+    let flow = |key: &yaml::Node, map: &[(yaml::Node, yaml::Node)]| {
+        map.first().is_none_or(|(k, _)| k.span.line == key.span.line)
+    };
     let new_services = imported.get("services").and_then(|s| s.as_map()).unwrap_or_default();
     let lines: Vec<&str> = imported_text.lines().collect();
-    let mut insertions: Vec<(usize, String)> = Vec::new();
-    let mut added = 0;
     let existing_lines: Vec<&str> = existing_text.lines().collect();
+    // (line index to insert before, entries before services at one place, text)
+    let mut insertions: Vec<(usize, u8, String)> = Vec::new();
+    let mut added = 0;
+    let service_indent = services.first().map_or(2, |(k, _)| k.span.column - 1);
     for (i, (key, value)) in new_services.iter().enumerate() {
         let name = key.as_str().unwrap_or_default();
         let block_end = new_services.get(i + 1).map_or(lines.len(), |(k, _)| k.span.line - 1);
-        match services.iter().position(|(k, _)| k.as_str() == Some(name)) {
-            None => {
-                let block = lines[key.span.line - 1..block_end].join("\n");
-                insertions.push((existing_lines.len(), block));
-                added += 1;
+        let Some(pos) = services.iter().position(|(k, _)| k.as_str() == Some(name)) else {
+            if flow(services_key, services) {
+                return Err("--merge cannot add services to an empty or flow-style `services:`; \
+                    use --force to replace the manifest"
+                    .into());
             }
-            Some(pos) => {
-                let (_, have) = &services[pos];
-                let Some(entries) = value.get("secrets").and_then(|s| s.as_map()) else { continue };
-                let have_secrets = have.get("secrets").and_then(|s| s.as_map()).unwrap_or_default();
-                let next_line =
-                    services.get(pos + 1).map_or(existing_lines.len(), |(k, _)| k.span.line - 1);
-                let end = last_content_line(&existing_lines, next_line);
-                for (j, (target, _)) in entries.iter().enumerate() {
-                    let t = target.scalar_text().unwrap_or_default();
-                    if have_secrets
-                        .iter()
-                        .any(|(k, _)| k.scalar_text().as_deref() == Some(t.as_str()))
-                    {
-                        continue;
-                    }
-                    let entry_end = entries.get(j + 1).map_or(block_end, |(k, _)| k.span.line - 1);
-                    let mut block = String::new();
-                    if have.get("secrets").is_none() && !insertions.iter().any(|(l, _)| *l == end) {
-                        block.push_str("    secrets:\n");
-                    }
-                    block.push_str(
-                        &lines[target.span.line - 1..last_content_line(&lines, entry_end)]
-                            .join("\n"),
-                    );
-                    insertions.push((end, block));
-                    added += 1;
-                }
+            let block = &lines
+                [comments_above(&lines, key.span.line - 1)..last_content_line(&lines, block_end)];
+            insertions.push((existing_lines.len(), 1, reindent(block, service_indent, 2)));
+            added += 1;
+            continue;
+        };
+        let (have_key, have) = &services[pos];
+        let Some(entries) = value.get("secrets").and_then(|s| s.as_map()) else { continue };
+        let fields = have.as_map().unwrap_or_default();
+        let have_secrets = have.get_entry("secrets");
+        let entry_list = have_secrets.and_then(|(_, v)| v.as_map()).unwrap_or_default();
+        let block_map = |(k, v): (&yaml::Node, &yaml::Node)| match v.as_map() {
+            Some(m) => !flow(k, m),
+            None => v.value == yaml::Value::Null,
+        };
+        if have_secrets.is_some_and(|e| !block_map(e)) {
+            return Err(format!(
+                "--merge cannot add entries to the `secrets:` of service `{name}`: it is not a \
+                 block mapping"
+            ));
+        }
+        // The entries go after the last line of `secrets:`, before the next key of the service
+        // or the next service.
+        let next_service =
+            services.get(pos + 1).map_or(existing_lines.len(), |(k, _)| k.span.line - 1);
+        let secrets_pos = fields.iter().position(|(k, _)| k.as_str() == Some("secrets"));
+        let bound = secrets_pos
+            .and_then(|p| fields.get(p + 1))
+            .map_or(next_service, |(k, _)| k.span.line - 1);
+        let end = last_content_line(&existing_lines, bound);
+        let field_indent =
+            fields.first().map_or(have_key.span.column + 1, |(k, _)| k.span.column - 1);
+        let entry_indent = entry_list.first().map_or(field_indent + 2, |(k, _)| k.span.column - 1);
+        let mut header = have_secrets.is_none();
+        for (j, (target, _)) in entries.iter().enumerate() {
+            let t = target.scalar_text().unwrap_or_default();
+            if entry_list.iter().any(|(k, _)| k.scalar_text().as_deref() == Some(t.as_str())) {
+                continue;
             }
+            let entry_end = entries.get(j + 1).map_or(block_end, |(k, _)| k.span.line - 1);
+            let mut block = String::new();
+            if std::mem::take(&mut header) {
+                block.push_str(&format!("{}secrets:\n", " ".repeat(field_indent)));
+            }
+            let lines = &lines[comments_above(&lines, target.span.line - 1)
+                ..last_content_line(&lines, entry_end)];
+            block.push_str(&reindent(lines, entry_indent, 6));
+            insertions.push((end, 0, block));
+            added += 1;
         }
     }
-    let mut out: Vec<String> = existing_lines.iter().map(|l| l.to_string()).collect();
-    insertions.sort_by_key(|(line, _)| std::cmp::Reverse(*line));
-    for (line, block) in insertions {
-        out.insert(line.min(out.len()), block);
+    // Insert in order: at one place, entries of an existing service before new services, and
+    // each in the order it was found.
+    insertions.sort_by_key(|(line, kind, _)| (*line, *kind));
+    let eol = if existing_text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut out = String::new();
+    let mut pending = insertions.into_iter().peekable();
+    for (i, piece) in existing_text.split_inclusive('\n').enumerate() {
+        while let Some((_, _, block)) = pending.next_if(|(line, _, _)| *line <= i) {
+            push_lines(&mut out, &block, eol);
+        }
+        out.push_str(piece);
     }
-    let mut text = out.join("\n");
-    text.push('\n');
-    Ok((text, added))
+    if pending.peek().is_some() && !out.is_empty() && !out.ends_with('\n') {
+        out.push_str(eol);
+    }
+    for (_, _, block) in pending {
+        push_lines(&mut out, &block, eol);
+    }
+    Ok((out, added))
+}
+
+/// The first line of the comments written right above line index `line`.
+fn comments_above(lines: &[&str], mut line: usize) -> usize {
+    while line > 0 && lines[line - 1].trim_start().starts_with('#') {
+        line -= 1;
+    }
+    line
+}
+
+/// Lines of the written manifest, moved from indentation `from` to indentation `to`.
+fn reindent(lines: &[&str], to: usize, from: usize) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        let kept = spaces.saturating_sub(from);
+        let moved = if spaces >= from { to + kept } else { spaces };
+        out.push_str(&" ".repeat(moved));
+        out.push_str(line.trim_start_matches(' '));
+        out.push('\n');
+    }
+    out
+}
+
+fn push_lines(out: &mut String, block: &str, eol: &str) {
+    for line in block.lines() {
+        out.push_str(line);
+        out.push_str(eol);
+    }
 }
 
 /// The index after the last non-blank, non-comment line before `end`.

@@ -116,11 +116,15 @@ impl Project {
     ) -> Option<&ServiceSpec> {
         let path = deployment.spec_path.as_ref()?;
         if let Err(err) = self.spec(&path.value) {
-            let d = Diagnostic::new(&spec_not_found::RULE, format!("spec `{}` cannot be read: {err}", path.value))
-                    .at(manifest_file, path.span, format!("no such file for `{}`", deployment.env.name.value))
-                    .help("export the service with `gcloud run services describe NAME --format export`, fix the path, or narrow the service's `environments`")
-                    .env(Some(&deployment.env.name.value))
-                    .service(Some(&deployment.service.name.value));
+            let env = &deployment.env.name.value;
+            let message = format!("spec `{}` cannot be read: {err}", path.value);
+            let help = "export the service with `gcloud run services describe NAME --format \
+                        export`, fix the path, or narrow the service's `environments`";
+            let d = Diagnostic::new(&spec_not_found::RULE, message)
+                .at(manifest_file, path.span, format!("no such file for `{env}`"))
+                .help(help)
+                .env(Some(env))
+                .service(Some(&deployment.service.name.value));
             self.diagnostics.push(d);
             return None;
         }

@@ -8,6 +8,10 @@ use crate::rules::{invalid_secret_id, manifest_schema, secret_value_in_manifest}
 use crate::spec::SecretName;
 use crate::yaml::Span;
 
+/// How to write a valid secret name.
+const ID_HELP: &str = "a secret id is 1 to 255 letters, digits, `-` or `_`; another project's \
+                       secret is `projects/PROJECT/secrets/ID`";
+
 /// One service as it would be deployed to one environment.
 #[derive(Clone, Debug)]
 pub struct Deployment<'m> {
@@ -156,7 +160,7 @@ impl<'m> Resolver<'m, '_> {
             Err(reason) => {
                 let d = Diagnostic::new(&invalid_secret_id::RULE, reason)
                     .at(self.manifest.file, name.span, "not a valid secret name")
-                    .help("a secret id is 1 to 255 letters, digits, `-` or `_`; another project's secret is `projects/PROJECT/secrets/ID`")
+                    .help(ID_HELP)
                     .env(Some(&self.env.name.value))
                     .service(Some(&self.service.name.value))
                     .target(Some(&entry.target.value))

@@ -220,7 +220,10 @@ impl SpecReader<'_> {
         let message = format!("{what} must be {expected}, found {}", node.kind_name());
         let d = Diagnostic::new(&not_a_cloud_run_service::RULE, message)
             .at(self.file, node.span, format!("expected {expected}"))
-            .help("Cloud Run rejects this service; compare with `gcloud run services describe --format export`");
+            .help(
+                "Cloud Run rejects this service; compare with `gcloud run services describe \
+                 --format export`",
+            );
         self.out.push(d);
         self.ok = false;
     }

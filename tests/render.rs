@@ -223,7 +223,9 @@ fn real_world_specs_round_trip() {
 fn render_alone(spec: &Path) -> Option<Node> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(spec, dir.path().join("spec.yaml")).unwrap();
-    let manifest = "version: 1\nenvironments:\n  staging: {project: example-project, region: us-central1}\nservices:\n  svc:\n    spec: spec.yaml\n";
+    let manifest = "version: 1\n\
+                    environments:\n  staging: {project: example-project, region: us-central1}\n\
+                    services:\n  svc:\n    spec: spec.yaml\n";
     std::fs::write(dir.path().join("secrets.yaml"), manifest).unwrap();
     let mut project = secretgate::lint::Project::load(&dir.path().join("secrets.yaml")).unwrap();
     let manifest = project.manifest.take().unwrap();

@@ -16,8 +16,13 @@ pub fn table(audit: &Audit, color: bool) -> String {
     };
     let mut out = String::new();
     let _ = writeln!(out, "Secret coverage: {}", coverage_line(audit));
-    let name_width =
-        audit.rows.iter().map(|r| r.service.len() + r.target.len() + 3).max().unwrap_or(10).max(10);
+    let name_width = audit
+        .rows
+        .iter()
+        .map(|r| r.service.len() + r.target.len() + 3)
+        .max()
+        .unwrap_or(0)
+        .max("service / target".len());
     let col = audit.environments.iter().map(String::len).max().unwrap_or(0).max(15);
     let _ = write!(out, "\n{:name_width$}  {:3}", "service / target", "req");
     for env in &audit.environments {

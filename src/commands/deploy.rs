@@ -135,7 +135,9 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
     let client = if offline {
         None
     } else {
-        Some(runtime.block_on(async { CloudRun::new(Duration::from_secs(30)) }).map_err(|message| Error::Usage { message, help: Some("run `gcloud auth application-default login`, or use --dry-run --snapshot FILE".into()) })?)
+        let client = runtime.block_on(async { CloudRun::new(Duration::from_secs(30)) });
+        let help = "run `gcloud auth application-default login`, or use --dry-run --snapshot FILE";
+        Some(client.map_err(|message| Error::Usage { message, help: Some(help.into()) })?)
     };
     let mut outcomes = Vec::new();
     let mut lives = Vec::new();
@@ -378,7 +380,11 @@ async fn rollout(
     };
     let written = written.map_err(|e| {
         if e.is_conflict() {
-            format!("`{}` was changed by someone else since it was read ({e}); nothing was overwritten, run deploy again to see the new plan", p.name)
+            format!(
+                "`{}` was changed by someone else since it was read ({e}); nothing was \
+                 overwritten, run deploy again to see the new plan",
+                p.name
+            )
         } else {
             format!("Cloud Run refused `{}`: {e}", p.name)
         }

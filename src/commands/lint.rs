@@ -10,7 +10,8 @@ pub fn run(cli: &Cli, args: &LintArgs, color: bool) -> Result<u8, Error> {
     let started = Instant::now();
     let mut project = Project::load(&cli.manifest)?;
     lint(&mut project, &args.envs)?;
-    tracing::info!(elapsed = ?started.elapsed(), findings = project.diagnostics.len(), "lint finished");
+    let findings = project.diagnostics.len();
+    tracing::info!(elapsed = ?started.elapsed(), findings, "lint finished");
     render::findings(cli, "lint", args.format, &project, Default::default(), color);
     Ok(crate::check::exit_code(&project.diagnostics, args.deny_warnings))
 }

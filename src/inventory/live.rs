@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
 /// The environment variable that points secretgate at an emulator or fake (plain HTTP,
@@ -191,6 +191,7 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         done: AtomicUsize::new(0),
         expected: AtomicUsize::new(wanted.len()),
         limiters: wanted.keys().map(|p| (p.clone(), Mutex::new(Instant::now()))).collect(),
+        in_flight: Semaphore::new(options.concurrency.max(1)),
         progress,
     };
     let listed = futures::stream::iter(wanted.keys())
@@ -275,6 +276,9 @@ struct Run<'p> {
     done: AtomicUsize,
     expected: AtomicUsize,
     limiters: HashMap<String, Mutex<Instant>>,
+    /// One permit per request in flight: a secret's versions and IAM policy are read at once,
+    /// so the streams alone would allow twice `concurrency`.
+    in_flight: Semaphore,
     progress: Progress<'p>,
 }
 
@@ -321,6 +325,9 @@ impl Run<'_> {
                     self.endpoint, self.options.timeout
                 ));
             }
+            // The permit first, then the rate slot, so that requests queued for a permit cannot
+            // leave in a burst above the rate once permits free up.
+            let permit = self.in_flight.acquire().await;
             self.pace(project).await;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let limit = self
@@ -328,6 +335,7 @@ impl Run<'_> {
                 .call_timeout
                 .min(self.deadline.saturating_duration_since(Instant::now()));
             let outcome = tokio::time::timeout(limit, attempt()).await;
+            drop(permit);
             let error = match outcome {
                 Ok(Ok(value)) => break Ok(value),
                 Ok(Err(e)) if !transient(&e) => break Err(format!("{what}: {}", describe(&e))),

@@ -19,7 +19,9 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources) -> String {
                 "informationUri": env!("CARGO_PKG_REPOSITORY"),
                 "rules": rules,
             }},
-            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the folder holding secrets.yaml"}}},
+            "originalUriBaseIds": {
+                "%SRCROOT%": {"description": {"text": "the folder holding secrets.yaml"}}
+            },
             "results": results,
         }],
     });

@@ -10,7 +10,9 @@ pub static RULE: Rule = Rule {
     summary: "the secret's IAM policy does not let the runtime service account read it",
     flags: "A secret whose own IAM policy grants `roles/secretmanager.secretAccessor` (or \
 `roles/secretmanager.admin` or `roles/owner`, which include it) neither to the service's runtime \
-service account nor to `allAuthenticatedUsers`/`allUsers`. A warning only: a grant on the \
+service account nor to `allAuthenticatedUsers`/`allUsers`. The account is the one secrets.yaml \
+gives (the service's `service_account`, else the environment's); without one, or with \
+`--no-iam`, nothing is checked. A warning only: a grant on the \
 project or folder, or through a group, is not visible on the secret.",
     why: "Without access the revision fails to start with a permission error on the secret, \
 which is the most common reason a correctly mapped secret still breaks a deploy.",

@@ -16,7 +16,9 @@ is never printed.",
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
     example: "env:\n- name: JWT_SECRET_KEY\n  value: \"s3cr3t-value\"",
-    fix: "Store the value in Secret Manager and declare it in secrets.yaml; `deploy` maps it:\n  JWT_SECRET_KEY:\n    secret: jwt-secret-key\n    class: auth",
+    fix: "Store the value in Secret Manager, delete the literal `value` from the spec and declare \
+the secret in secrets.yaml; `deploy` then adds the mapping:\n  JWT_SECRET_KEY:\n    \
+secret: jwt-secret-key\n    class: auth",
 };
 
 /// Parts of a name that mark a credential.

@@ -8,8 +8,8 @@ pub static RULE: Rule = Rule {
     code: "service-not-found",
     severity: Severity::Warning,
     summary: "the service does not exist yet in that environment",
-    flags: "With `check --live`: a service that secrets.yaml declares for an environment but \
-that Cloud Run does not have in the environment's project and region.",
+    flags: "With `check --live` or `audit --live`: a service that secrets.yaml declares for an \
+environment but that Cloud Run does not have in the environment's project and region.",
     why: "Usually a new service or a new environment; also what a wrong project or region in \
 secrets.yaml looks like.",
     example: "secretgate check --env production --live   # netra-auth was never deployed there",

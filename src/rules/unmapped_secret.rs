@@ -8,8 +8,8 @@ pub static RULE: Rule = Rule {
     code: "unmapped-secret",
     severity: Severity::Error,
     summary: "the live service does not map a required declared secret",
-    flags: "With `check --live`: a required secret that secrets.yaml declares for the service, \
-but that the service as deployed now does not map into its container.",
+    flags: "With `check --live` or `audit --live`: a required secret that secrets.yaml declares \
+for the service, but that the service as deployed now does not map into its container.",
     why: "Someone deployed by hand (`gcloud run deploy` or the console) and the mapping was \
 dropped. The running revision may still work until the next instance starts without it.",
     example: "gcloud run services update netra-backend --clear-secrets   # drops every mapping",

@@ -13,12 +13,14 @@ pub static RULE: Rule = Rule {
     summary: "something could not be checked: permission denied, API unavailable, timeout, bad answer",
     flags: "A declared secret whose metadata could not be read: permission denied, the API \
 unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
-missing from the snapshot. The message says what was not verified and why. When these are the \
-only errors, the exit code is 3. A failed IAM policy read is a warning, since the IAM check \
-itself only warns.",
+missing from the snapshot; with `--live`, a service whose deployed form could not be read. \
+The message says what was not verified and why. When these are the only errors, `check` and \
+`deploy` exit with 3. A failed IAM policy read is a warning, since the IAM check itself only \
+warns.",
     why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
 fine, so `deploy` refuses rather than rolling out blind.",
-    example: "error: not verified: jwt-secret-key (listing secrets of netra-staging: PERMISSION_DENIED)",
+    example: "not verified: whether secret `jwt-secret-key` exists and its version can be used \
+(listing secrets of project netra-staging: PERMISSION_DENIED: ...)",
     fix: "Give the identity running secretgate `roles/secretmanager.viewer` on the project, \
 check the network or the API status, raise `--timeout`, or capture a fresh snapshot that \
 includes the project.",

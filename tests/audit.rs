@@ -1,0 +1,611 @@
+//! `secretgate audit` offline, from snapshot files: coverage per service, entry and environment,
+//! gaps between environments, orphaned and dangling secrets, hygiene, every output format, the
+//! exit code of `--fail-under`, `-o`, and the HTML page as a browser renders it.
+//!
+//! The fixture (tests/fixtures/audit) has one problem of each kind; its comments say which.
+//! Ages in days depend on today's date, so the snapshots replace them by `[age]`.
+//! After an intended change of output, review `INSTA_UPDATE=always cargo test --test audit`.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/audit");
+
+/// What one run printed.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `secretgate --manifest MANIFEST audit --snapshot ... ARGS`, without colour.
+fn audit_with(manifest: &Path, snapshots: &[PathBuf], args: &[&str]) -> Run {
+    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    cmd.arg("--manifest").arg(manifest).arg("audit");
+    for snapshot in snapshots {
+        cmd.arg("--snapshot").arg(snapshot);
+    }
+    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_LOG").env_remove("CLICOLOR_FORCE");
+    let output = cmd.output().expect("secretgate runs");
+    let run = Run {
+        code: output.status.code().expect("secretgate exits with a code"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(!run.stderr.contains("panicked"), "audit {args:?} panicked:\n{}", run.stderr);
+    run
+}
+
+fn snapshots() -> Vec<PathBuf> {
+    let dir = Path::new(FIXTURE).join("snapshots");
+    vec![dir.join("staging.json"), dir.join("production.json")]
+}
+
+/// Audits the fixture with both snapshots.
+fn audit(args: &[&str]) -> Run {
+    audit_with(&Path::new(FIXTURE).join("secrets.yaml"), &snapshots(), args)
+}
+
+/// The JSON report of the fixture, with `ci-*` ignored on the command line.
+fn report() -> Value {
+    let run = audit(&["--format", "json", "--ignore-orphan", "ci-*"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("audit --format json prints JSON")
+}
+
+fn row<'a>(report: &'a Value, service: &str, target: &str) -> &'a Value {
+    report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["service"] == service && r["target"] == target)
+        .unwrap_or_else(|| panic!("no row for {service} / {target}"))
+}
+
+fn hygiene<'a>(report: &'a Value, env: &str, service: &str, target: &str) -> &'a Value {
+    report["hygiene"]
+        .as_array()
+        .expect("hygiene")
+        .iter()
+        .find(|h| h["environment"] == env && h["service"] == service && h["target"] == target)
+        .unwrap_or_else(|| panic!("no hygiene entry for {env} {service} {target}"))
+}
+
+/// The orphans as `project/secret`.
+fn orphans(report: &Value) -> Vec<String> {
+    let list = report["orphans"].as_array().expect("orphans");
+    list.iter()
+        .map(|o| format!("{}/{}", o["project"].as_str().unwrap(), o["secret"].as_str().unwrap()))
+        .collect()
+}
+
+/// Whole days from `created` to now.
+fn days_since(created: &str) -> i64 {
+    let created: jiff::Timestamp = created.parse().unwrap();
+    jiff::Timestamp::now().duration_since(created).as_secs() / 86_400
+}
+
+/// The report with the ages (which depend on today's date) replaced by `[age]`.
+fn redact_json(mut report: Value) -> String {
+    for h in report["hygiene"].as_array_mut().expect("hygiene") {
+        if h["ageDays"].is_number() {
+            h["ageDays"] = Value::from("[age]");
+        }
+    }
+    serde_json::to_string_pretty(&report).unwrap() + "\n"
+}
+
+/// The Markdown report with the age column of the hygiene table replaced by `[age]`.
+fn redact_markdown(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_hygiene = false;
+    for line in text.lines() {
+        in_hygiene |= line == "## Hygiene";
+        let cells: Vec<&str> = line.split('|').collect();
+        let is_row = in_hygiene && cells.len() == 12;
+        if is_row && cells[7].trim().parse::<i64>().is_ok() {
+            let mut cells = cells;
+            cells[7] = " [age] ";
+            out.push_str(&cells.join("|"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn coverage_counts_cells_and_percentages() {
+    let report = report();
+    assert_eq!(report["command"], "audit");
+    assert_eq!(report["environments"], serde_json::json!(["staging", "production"]));
+    // Required: 5 mappings in staging, all ok; 6 in production (billing only there), 3 ok.
+    assert_eq!(report["coverage"], serde_json::json!({"ok": 8, "total": 11}));
+    assert_eq!(report["coveragePercent"], serde_json::json!(72.7));
+    assert_eq!(report["perEnvironment"]["staging"], serde_json::json!({"ok": 5, "total": 5}));
+    assert_eq!(report["perEnvironment"]["production"], serde_json::json!({"ok": 3, "total": 6}));
+    assert_eq!(report["perService"]["api"], serde_json::json!({"ok": 3, "total": 6}));
+    assert_eq!(report["perService"]["worker"], serde_json::json!({"ok": 4, "total": 4}));
+    assert_eq!(report["perService"]["billing"], serde_json::json!({"ok": 1, "total": 1}));
+
+    let cells = |service: &str, target: &str| row(&report, service, target)["cells"].clone();
+    let expect = |staging: &str, production: &str| serde_json::json!({"staging": staging, "production": production});
+    assert_eq!(cells("api", "DATABASE_PASSWORD"), expect("ok", "missing"));
+    assert_eq!(cells("api", "JWT_SIGNING_KEY"), expect("ok", "disabled"));
+    assert_eq!(cells("api", "STRIPE_API_KEY"), expect("ok", "destroyed"));
+    assert_eq!(cells("worker", "QUEUE_TOKEN"), expect("ok", "ok"));
+    assert_eq!(cells("worker", "/etc/worker/tls.pem"), expect("ok", "ok"));
+    assert_eq!(cells("worker", "LEGACY_KEY"), expect("missing", "missing"));
+    assert_eq!(cells("worker", "CACHE_URL"), expect("missing", "missing"));
+    assert_eq!(cells("billing", "BILLING_API_KEY"), expect("not-applicable", "ok"));
+
+    let tls = row(&report, "worker", "/etc/worker/tls.pem");
+    assert_eq!(tls["kind"], "file");
+    assert_eq!(tls["required"], true);
+    assert_eq!(row(&report, "worker", "LEGACY_KEY")["required"], false);
+    let queue = row(&report, "worker", "QUEUE_TOKEN");
+    assert_eq!(
+        queue["secrets"],
+        serde_json::json!({
+            "production": "projects/acme-production/secrets/queue-token-production",
+            "staging": "projects/acme-staging/secrets/queue-token-staging",
+        })
+    );
+    let billing = row(&report, "billing", "BILLING_API_KEY");
+    assert!(billing["secrets"].get("staging").is_none(), "billing is not deployed to staging");
+}
+
+#[test]
+fn gaps_between_environments() {
+    let report = report();
+    let gaps: Vec<(String, Value, Value)> = report["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .map(|g| {
+            let name =
+                format!("{} / {}", g["service"].as_str().unwrap(), g["target"].as_str().unwrap());
+            (name, g["okIn"].clone(), g["brokenIn"].clone())
+        })
+        .collect();
+    let staging = serde_json::json!(["staging"]);
+    assert_eq!(
+        gaps,
+        vec![
+            (
+                "api / DATABASE_PASSWORD".to_string(),
+                staging.clone(),
+                serde_json::json!([["production", "missing"]])
+            ),
+            (
+                "api / JWT_SIGNING_KEY".to_string(),
+                staging.clone(),
+                serde_json::json!([["production", "disabled"]])
+            ),
+            (
+                "api / STRIPE_API_KEY".to_string(),
+                staging,
+                serde_json::json!([["production", "destroyed"]])
+            ),
+        ],
+        "missing everywhere (LEGACY_KEY) or ok everywhere is no gap; n/a is no gap"
+    );
+}
+
+#[test]
+fn orphans_leave_out_used_and_ignored_secrets() {
+    let report = report();
+    // `queue-token-staging` exists in production too, where no service uses it.
+    assert_eq!(
+        orphans(&report),
+        [
+            "acme-production/queue-token-staging",
+            "acme-production/reports-webhook",
+            "acme-staging/old-api-key",
+        ]
+    );
+    let first = &report["orphans"][0];
+    assert_eq!(first["environments"], serde_json::json!(["production"]));
+}
+
+#[test]
+fn ignore_orphan_on_the_command_line_adds_to_the_policy() {
+    let run = audit(&["--format", "json"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let found = orphans(&report);
+    assert!(found.contains(&"acme-staging/ci-deploy-token".to_string()), "{found:?}");
+    assert!(!found.iter().any(|o| o.contains("terraform")), "policy still applies: {found:?}");
+    // Several patterns, and a pattern with the star in the middle.
+    let run = audit(&["--format", "json", "--ignore-orphan", "ci-*", "--ignore-orphan", "old*key"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        orphans(&report),
+        ["acme-production/queue-token-staging", "acme-production/reports-webhook"]
+    );
+}
+
+#[test]
+fn policy_ignore_orphans_hides_matching_secrets() {
+    // The same manifest without its policy: the Terraform secrets come back as orphans.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(Path::new(FIXTURE).join("secrets.yaml")).unwrap();
+    assert!(text.contains("  ignore_orphans: [\"terraform-*\"]\n"));
+    let without = text.replace("  ignore_orphans: [\"terraform-*\"]\n", "");
+    let manifest = dir.path().join("secrets.yaml");
+    std::fs::write(&manifest, without).unwrap();
+    let run = audit_with(&manifest, &snapshots(), &["--format", "json", "--ignore-orphan", "ci-*"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let found = orphans(&report);
+    assert!(found.contains(&"acme-staging/terraform-state-key".to_string()), "{found:?}");
+    assert!(found.contains(&"acme-production/terraform-prod-state".to_string()), "{found:?}");
+    let with = orphans(&self::report());
+    assert!(!with.iter().any(|o| o.contains("terraform")), "{with:?}");
+}
+
+#[test]
+fn dangling_is_only_a_secret_that_exists_nowhere() {
+    let report = report();
+    // CACHE_URL's secret exists in both projects (only its pinned version does not).
+    assert_eq!(
+        report["dangling"],
+        serde_json::json!([{
+            "service": "worker",
+            "target": "LEGACY_KEY",
+            "secret": "projects/acme-production/secrets/legacy-key",
+        }])
+    );
+}
+
+#[test]
+fn hygiene_fields() {
+    let report = report();
+    let entries = report["hygiene"].as_array().unwrap();
+    // Every mapping whose secret exists, in each environment: 6 of 7 in staging, 6 of 8 in
+    // production (the production DATABASE_PASSWORD and both LEGACY_KEY have no secret).
+    assert_eq!(entries.len(), 12, "{entries:#?}");
+
+    let jwt = hygiene(&report, "production", "api", "JWT_SIGNING_KEY");
+    assert_eq!(jwt["secret"], "jwt-signing-key");
+    assert_eq!(jwt["declaredVersion"], "3");
+    assert_eq!(jwt["pinned"], true);
+    assert_eq!(jwt["version"], 3);
+    assert_eq!(jwt["enabledVersions"], 1);
+
+    let latest = hygiene(&report, "staging", "api", "JWT_SIGNING_KEY");
+    assert_eq!(latest["declaredVersion"], "latest");
+    assert_eq!(latest["pinned"], false);
+    assert_eq!(latest["version"], 2, "latest is the newest version");
+
+    let stripe = hygiene(&report, "production", "api", "STRIPE_API_KEY");
+    assert_eq!(stripe["version"], 2);
+    assert_eq!(stripe["enabledVersions"], 1, "two of three versions are destroyed");
+
+    // Pinned to a version from 2019; staging also has a newer enabled one.
+    let old = hygiene(&report, "staging", "worker", "/etc/worker/tls.pem");
+    assert_eq!(old["version"], 1);
+    assert_eq!(old["enabledVersions"], 2);
+    let age = old["ageDays"].as_i64().expect("an age in days");
+    let expected = days_since("2019-05-01T09:00:00Z");
+    assert!((expected - 1..=expected).contains(&age), "age {age}, expected about {expected}");
+    assert!(age > 2400);
+
+    // The pinned version does not exist: no version in use, no age.
+    let cache = hygiene(&report, "production", "worker", "CACHE_URL");
+    assert_eq!(cache["declaredVersion"], "5");
+    assert_eq!(cache["version"], Value::Null);
+    assert_eq!(cache["ageDays"], Value::Null);
+
+    let billing = hygiene(&report, "production", "billing", "BILLING_API_KEY");
+    assert_eq!(billing["expireTime"], "2099-12-31T00:00:00Z");
+    assert_eq!(billing["rotationPeriod"], "2592000s");
+    assert_eq!(billing["nextRotationTime"], "2021-03-01T00:00:00Z");
+    assert_eq!(billing["rotationOverdue"], true);
+    let overdue: Vec<&Value> = entries.iter().filter(|h| h["rotationOverdue"] == true).collect();
+    assert_eq!(overdue.len(), 1, "only billing has an overdue rotation");
+    for h in entries.iter().filter(|h| h["service"] != "billing") {
+        assert_eq!(h["expireTime"], Value::Null);
+        assert_eq!(h["nextRotationTime"], Value::Null);
+    }
+}
+
+#[test]
+fn two_environments_in_one_project() {
+    // Auditing `dev` alone must not call `prod`'s secret, in the same project, an orphan.
+    let dir = Path::new(FIXTURE).join("shared");
+    let snapshot = vec![dir.join("snapshot.json")];
+    let run =
+        audit_with(&dir.join("secrets.yaml"), &snapshot, &["--format", "json", "--env", "dev"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["environments"], serde_json::json!(["dev"]));
+    assert_eq!(orphans(&report), ["acme-shared/stray-token"]);
+    assert_eq!(report["orphans"][0]["environments"], serde_json::json!(["dev"]));
+
+    // Names shorter than the header still line up under it.
+    let run = audit_with(&dir.join("secrets.yaml"), &snapshot, &["--env", "dev"]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("service / target")).expect("a header");
+    let row = lines[header + 1];
+    assert!(row.starts_with("app / APP_KEY "), "{row:?}");
+    assert_eq!(row.find("yes"), lines[header].find("req"), "{}\n{row}", lines[header]);
+    assert_eq!(row.rfind("ok"), lines[header].find("dev"), "{}\n{row}", lines[header]);
+}
+
+#[test]
+fn env_selects_columns() {
+    let run = audit(&["--format", "json", "--env", "production"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["environments"], serde_json::json!(["production"]));
+    assert_eq!(report["coverage"], serde_json::json!({"ok": 3, "total": 6}));
+    assert!(report["perEnvironment"].get("staging").is_none());
+    for row in report["rows"].as_array().unwrap() {
+        assert!(row["cells"].get("staging").is_none(), "{row}");
+    }
+    assert_eq!(
+        orphans(&report),
+        ["acme-production/queue-token-staging", "acme-production/reports-webhook"]
+    );
+}
+
+#[test]
+fn json_snapshot() {
+    insta::assert_snapshot!("json", redact_json(report()));
+}
+
+#[test]
+fn markdown_snapshot() {
+    let run = audit(&["--format", "markdown", "--ignore-orphan", "ci-*"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let redacted = redact_markdown(&run.stdout);
+    assert_eq!(redacted.matches("| [age] |").count(), 10, "ages redacted:\n{redacted}");
+    insta::assert_snapshot!("markdown", redacted);
+}
+
+#[test]
+fn table_columns_line_up() {
+    let run = audit(&["--format", "table", "--ignore-orphan", "ci-*"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert!(!run.stdout.contains('\x1b'), "no colour without a terminal");
+    assert!(run.stdout.starts_with(
+        "Secret coverage: 72.7% (8 of 11 required mappings resolve); production 50.0%; staging 100.0%\n"
+    ));
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("service / target")).expect("a header");
+    let req = lines[header].find(" req ").expect("a req column");
+    let staging = lines[header].find("staging").expect("a staging column");
+    let production = lines[header].find("production").expect("a production column");
+    for line in &lines[header + 1..header + 9] {
+        assert!(matches!(&line[req + 1..req + 4], "yes" | "no "), "{line:?}");
+        let cell = |at: usize| line[at..].split_whitespace().next().unwrap_or_default();
+        assert!(!cell(staging).is_empty() && !cell(production).is_empty(), "{line:?}");
+    }
+    assert!(lines[header + 1].starts_with("api / DATABASE_PASSWORD"));
+    assert_eq!(lines[header + 1][production..].trim_end(), "missing");
+    assert_eq!(lines[header + 8][staging..].split_whitespace().next(), Some("n/a"));
+    assert!(
+        run.stdout
+            .contains("\n  worker / LEGACY_KEY: projects/acme-production/secrets/legacy-key\n")
+    );
+    assert!(run.stdout.contains("OVERDUE since 2021-03-01T00:00:00Z"));
+}
+
+#[test]
+fn fail_under_sets_the_exit_code() {
+    // Coverage is 72.7%.
+    for (limit, code) in [("100", 1), ("73", 1), ("72.5", 0), ("10", 0)] {
+        let run = audit(&["--format", "json", "--fail-under", limit]);
+        assert_eq!(run.code, code, "--fail-under {limit}; stderr:\n{}", run.stderr);
+        let report: Value =
+            serde_json::from_str(&run.stdout).expect("the report is printed anyway");
+        assert_eq!(report["coverage"]["ok"], 8);
+    }
+    let run = audit(&["--format", "table"]);
+    assert_eq!(run.code, 0, "without --fail-under, gaps do not fail the run");
+}
+
+#[test]
+fn output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coverage.json");
+    let run = audit(&["--format", "json", "--ignore-orphan", "ci-*", "-o", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert_eq!(run.stdout, "", "nothing on stdout with -o");
+    let written = std::fs::read_to_string(&path).expect("-o writes the file");
+    let written: Value = serde_json::from_str(&written).expect("the file holds the JSON report");
+    assert_eq!(redact_json(written), redact_json(report()));
+
+    let path = dir.path().join("coverage.md");
+    let run = audit(&["--format", "markdown", "-o", path.to_str().unwrap(), "--fail-under", "100"]);
+    assert_eq!(run.code, 1, "--fail-under applies with -o too");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# Secret coverage\n"), "{text}");
+}
+
+#[test]
+fn unreadable_snapshot_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"snapshotVersion\": 1,").unwrap();
+    let run = audit_with(&Path::new(FIXTURE).join("secrets.yaml"), &[bad], &[]);
+    assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
+    assert!(run.stderr.contains("bad.json"), "{}", run.stderr);
+}
+
+// --- HTML ------------------------------------------------------------------------------------
+
+/// The HTML report of the fixture, written with `-o` into `dir`.
+fn html_report(dir: &Path) -> PathBuf {
+    let path = dir.join("report.html");
+    let run = audit(&["--format", "html", "--ignore-orphan", "ci-*", "-o", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    path
+}
+
+#[test]
+fn html_is_self_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = std::fs::read_to_string(html_report(dir.path())).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<style>"), "the CSS is inline");
+    let lower = html.to_ascii_lowercase();
+    for fetch in
+        ["<link", "<script", "<img", "<iframe", "<object", "<embed", "src=", "@import", "url("]
+    {
+        assert!(!lower.contains(fetch), "the page fetches something: `{fetch}`");
+    }
+    assert!(!lower.contains("http://") && !lower.contains("https://"), "no network address");
+    for text in ["worker-tls", "BILLING_API_KEY", "acme-staging/old-api-key"] {
+        assert!(html.contains(text), "{text}");
+    }
+}
+
+/// The browser, when installed.
+fn chromium() -> Option<PathBuf> {
+    let fixed = PathBuf::from("/usr/bin/chromium");
+    if fixed.is_file() {
+        return Some(fixed);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// Runs headless Chromium on a page with `extra` arguments; returns its stdout. Kills it and
+/// fails when it has not finished within two minutes.
+fn run_chromium(browser: &Path, profile: &Path, extra: &[String], page: &Path) -> Vec<u8> {
+    let mut child = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium {extra:?} did not finish within two minutes; killed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = stdout.join().unwrap();
+    let err = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+    assert!(status.success(), "chromium {extra:?} failed ({status}):\n{err}");
+    out
+}
+
+/// The text of a serialized DOM: tags become spaces, runs of white space one space.
+fn dom_text(dom: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"");
+    text.replace("&amp;", "&").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.len() > 24 && png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
+}
+
+#[test]
+fn html_renders_in_a_browser() {
+    let Some(browser) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "chromium is not installed, and CI is set: CI installs it (Debian package `chromium`)"
+            );
+        }
+        eprintln!(
+            "SKIPPED html_renders_in_a_browser: no chromium at /usr/bin/chromium or on PATH \
+             (install the Debian package `chromium` to run it)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = html_report(dir.path());
+
+    let png = dir.path().join("report.png");
+    let profile = dir.path().join("profile-screenshot");
+    run_chromium(&browser, &profile, &[format!("--screenshot={}", png.display())], &page);
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert_eq!(png_size(&bytes), (1280, 2000));
+    // A blank page of this size compresses to a few kilobytes; the report is far larger.
+    assert!(bytes.len() > 30_000, "screenshot of {} bytes: an empty page?", bytes.len());
+    let mut seen = [false; 256];
+    bytes[64..].iter().for_each(|b| seen[*b as usize] = true);
+    assert!(seen.iter().filter(|s| **s).count() > 200, "compressed data should look random");
+
+    let profile = dir.path().join("profile-dom");
+    let dom = run_chromium(&browser, &profile, &["--dump-dom".to_string()], &page);
+    let text = dom_text(&String::from_utf8(dom).expect("the DOM is UTF-8"));
+    for expected in [
+        "Secret coverage report",
+        "72.7% (8 of 11 required mappings resolve)",
+        "service env var or file required staging production",
+        "api DATABASE_PASSWORD yes ok missing",
+        "api JWT_SIGNING_KEY yes ok disabled",
+        "api STRIPE_API_KEY yes ok destroyed",
+        "worker /etc/worker/tls.pem yes ok ok",
+        "billing BILLING_API_KEY yes n/a ok",
+        "api / DATABASE_PASSWORD: ok in staging, not in production (missing)",
+        "acme-production/queue-token-staging (production)",
+        "acme-staging/old-api-key (staging)",
+        "worker / LEGACY_KEY: projects/acme-production/secrets/legacy-key",
+        "queue-token-production",
+        "worker-tls",
+        "overdue since 2021-03-01T00:00:00Z",
+    ] {
+        assert!(text.contains(expected), "the rendered page lacks {expected:?}:\n{text}");
+    }
+    assert!(!text.contains("ci-deploy-token"), "ignored orphans are not listed");
+    assert!(!text.contains("CACHE_URL: projects"), "CACHE_URL's secret exists");
+}

@@ -1,0 +1,1121 @@
+//! `check` and `snapshot` end to end: the real binary against the fake Google server
+//! (`fake-google`), in process, reached through `SECRETMANAGER_EMULATOR_HOST` and
+//! `RUN_EMULATOR_HOST`.
+//!
+//! Fixtures live under `tests/fixtures/check/`: `full/` declares every check rule once beside
+//! near misses, `healthy/` is a clean environment. Their `seed.json` is the fake's content, in
+//! the snapshot format; times written `{{now-30d}}` are filled in relative to the test's clock,
+//! since the rules compare with the time the check runs.
+//!
+//! Every fake is wrapped in [`Fake`], which fails the test if any request tried to read a secret
+//! payload. Nothing here measures time: outcomes, request logs and arrival times recorded by the
+//! fake are what is asserted.
+
+use assert_cmd::Command;
+use fake_google::{FakeConfig, FakeGoogle, Fault, RequestRecord, Route, Target};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Exit codes of the public interface.
+const OK: i32 = 0;
+const FINDINGS: i32 = 1;
+const INCOMPLETE: i32 = 3;
+
+/// The project of the `full` fixture.
+const FULL_PROJECT: &str = "sg-staging";
+
+/// The project of the `healthy` fixture, and its number.
+const HEALTHY_PROJECT: &str = "hc-staging";
+const HEALTHY_NUMBER: &str = "700800900";
+
+/// An upper bound on any one run of the binary, so a regression hangs no test run.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and the fake
+
+fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check").join(name)
+}
+
+fn manifest(name: &str) -> PathBuf {
+    fixture_dir(name).join("secrets.yaml")
+}
+
+/// `text` with every `{{now}}`, `{{now+Nd}}` and `{{now-Nd}}` replaced by that time (whole
+/// seconds, RFC 3339).
+fn fill_times(text: &str, now: Timestamp) -> String {
+    let now = Timestamp::from_second(now.as_second()).expect("a valid time");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{now") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 5..];
+        let end = after.find("}}").expect("a closed `{{now…}}` placeholder");
+        let offset = &after[..end];
+        let days: i64 = match offset.strip_suffix('d') {
+            Some(n) => n.parse().unwrap_or_else(|_| panic!("bad placeholder offset {offset:?}")),
+            None if offset.is_empty() => 0,
+            None => panic!("bad placeholder offset {offset:?}"),
+        };
+        let at = now.checked_add(SignedDuration::from_hours(24 * days)).expect("in range");
+        out.push_str(&at.to_string());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A fixture's seed with its times filled in.
+fn seed(name: &str) -> Value {
+    let path = fixture_dir(name).join("seed.json");
+    let text = std::fs::read_to_string(&path).expect("the seed is readable");
+    serde_json::from_str(&fill_times(&text, Timestamp::now())).expect("the seed is JSON")
+}
+
+/// The seeded entries of one project: `{secret, versions, iamPolicy}` objects.
+fn seeded_entries(seed: &Value, project: &str) -> Vec<Value> {
+    seed["projects"][project]["secrets"].as_array().cloned().expect("the project is seeded")
+}
+
+/// A running fake that, when the test ends, fails it if any request tried to read a payload.
+struct Fake(FakeGoogle);
+
+impl std::ops::Deref for Fake {
+    type Target = FakeGoogle;
+    fn deref(&self) -> &FakeGoogle {
+        &self.0
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let accesses = self.0.accesses();
+        assert!(accesses.is_empty(), "secret payloads were requested: {accesses:?}");
+    }
+}
+
+impl Fake {
+    /// API requests (everything but the token endpoint) of a route.
+    fn routed(&self, route: Route) -> Vec<RequestRecord> {
+        self.requests().into_iter().filter(|r| r.route == route).collect()
+    }
+
+    /// API requests, without the token endpoint's.
+    fn api_requests(&self) -> Vec<RequestRecord> {
+        self.requests().into_iter().filter(|r| r.route != Route::Token).collect()
+    }
+}
+
+fn fake_with(seed: Value, tweak: impl FnOnce(&mut FakeConfig)) -> Fake {
+    let mut config = FakeConfig { snapshot: Some(seed), ..FakeConfig::default() };
+    tweak(&mut config);
+    Fake(FakeGoogle::spawn(config).expect("the fake starts"))
+}
+
+fn fake_for(fixture: &str) -> Fake {
+    fake_with(seed(fixture), |_| {})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+
+/// One run of the binary.
+#[derive(Debug)]
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    /// The JSON report on stdout.
+    fn doc(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        let doc = self.doc();
+        let items = doc["diagnostics"].as_array().expect("`diagnostics` is an array");
+        items.iter().map(Finding::from_json).collect()
+    }
+
+    /// The `requests` count of the JSON report.
+    fn requests(&self) -> usize {
+        let doc = self.doc();
+        let n = doc["requests"].as_u64().unwrap_or_else(|| panic!("no `requests`: {doc}"));
+        usize::try_from(n).expect("a small count")
+    }
+}
+
+/// One finding of the JSON report.
+#[derive(Clone, Debug, PartialEq)]
+struct Finding {
+    code: String,
+    severity: String,
+    /// `(file, line, column)`, or `None` for findings about no place in a file.
+    location: Option<(String, u64, u64)>,
+    message: String,
+    help: String,
+}
+
+impl Finding {
+    fn from_json(item: &Value) -> Finding {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let location = &item["location"];
+        let location = (!location.is_null()).then(|| {
+            let number = |k: &str| location[k].as_u64().expect("a line or column");
+            (text(&location["file"]), number("line"), number("column"))
+        });
+        Finding {
+            code: text(&item["code"]),
+            severity: text(&item["severity"]),
+            location,
+            message: text(&item["message"]),
+            help: text(&item["help"]),
+        }
+    }
+
+    /// Code, severity, line and column, for comparing lists (every finding here is in the
+    /// fixture's `secrets.yaml`, which [`places`] checks).
+    fn place(&self) -> (&str, &str, u64, u64) {
+        let (line, column) = self.location.as_ref().map_or((0, 0), |(_, l, c)| (*l, *c));
+        (self.code.as_str(), self.severity.as_str(), line, column)
+    }
+}
+
+/// Code, severity, line and column of each finding, in report order; asserts that every located
+/// finding is in the manifest.
+fn places(found: &[Finding]) -> Vec<(&str, &str, u64, u64)> {
+    for f in found {
+        if let Some((file, ..)) = &f.location {
+            assert_eq!(file, "secrets.yaml", "{f:?}");
+        }
+    }
+    found.iter().map(Finding::place).collect()
+}
+
+/// The findings of one rule.
+fn of(found: &[Finding], code: &str) -> Vec<Finding> {
+    found.iter().filter(|f| f.code == code).cloned().collect()
+}
+
+fn assert_message(f: &Finding, text: &str) {
+    assert!(f.message.contains(text), "message of {f:?} lacks {text:?}");
+}
+
+/// `secretgate --manifest MANIFEST`, its Google endpoints pointed at `fake` (none when `None`),
+/// with no inherited credentials.
+fn secretgate(fake: Option<&Fake>, manifest: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    cmd.arg("--manifest").arg(manifest).env("NO_COLOR", "1").timeout(RUN_LIMIT);
+    for name in
+        ["GOOGLE_APPLICATION_CREDENTIALS", "SECRETMANAGER_EMULATOR_HOST", "RUN_EMULATOR_HOST"]
+    {
+        cmd.env_remove(name);
+    }
+    if let Some(fake) = fake {
+        cmd.env("SECRETMANAGER_EMULATOR_HOST", fake.host());
+        cmd.env("RUN_EMULATOR_HOST", fake.host());
+    }
+    cmd
+}
+
+fn outcome(mut cmd: Command) -> Outcome {
+    let output = cmd.output().expect("secretgate runs");
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("output is UTF-8");
+    Outcome {
+        code: output.status.code().expect("secretgate exits with a code (not killed)"),
+        stdout: text(&output.stdout),
+        stderr: text(&output.stderr),
+    }
+}
+
+/// `check --env staging --format json ARGS` against `fake`, without the default rate limit so
+/// tests do not wait on it (the limiter has a test of its own).
+fn check(fake: &Fake, fixture: &str, args: &[&str]) -> Outcome {
+    check_manifest(fake, &manifest(fixture), args)
+}
+
+fn check_manifest(fake: &Fake, manifest: &Path, args: &[&str]) -> Outcome {
+    let mut cmd = secretgate(Some(fake), manifest);
+    cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "1000"]).args(args);
+    outcome(cmd)
+}
+
+/// Asserts the JSON `requests` count equals the API requests the fake recorded.
+fn assert_requests_match(run: &Outcome, fake: &Fake) {
+    let recorded = fake.api_requests();
+    assert_eq!(
+        run.requests(),
+        recorded.len(),
+        "`requests` in the report differs from what the fake saw: {:#?}",
+        recorded.iter().map(|r| (r.route, &r.path)).collect::<Vec<_>>()
+    );
+}
+
+/// The secret id a Secret Manager request path names (`…/secrets/ID[/…|:verb]`).
+fn secret_of(record: &RequestRecord) -> String {
+    let path = record.path.split('?').next().unwrap_or_default();
+    let after = path.split("/secrets/").nth(1).unwrap_or_default();
+    after.split(['/', ':']).next().unwrap_or_default().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `full` fixture: every rule
+
+/// What `check` reports on the `full` fixture: each rule once, in manifest order.
+const FULL_FINDINGS: &[(&str, &str, u64, u64)] = &[
+    ("secret-not-found", "error", 22, 17),
+    ("secret-not-found", "warning", 24, 17),
+    ("version-not-found", "error", 28, 18),
+    ("version-disabled", "error", 31, 18),
+    ("version-destroyed", "error", 34, 18),
+    ("latest-unusable", "error", 35, 7),
+    ("secret-expiring", "warning", 38, 17),
+    ("secret-expiring", "error", 40, 17),
+    ("rotation-overdue", "warning", 42, 17),
+    ("version-too-old", "warning", 45, 18),
+    ("accessor-missing", "warning", 47, 17),
+];
+
+/// The declared secrets that exist, each read once however many services declare it.
+const FULL_DECLARED: &[&str] = &[
+    "database-password",
+    "stripe-key",
+    "smtp-password",
+    "oauth-client-secret",
+    "redis-password",
+    "session-key",
+    "legacy-token",
+    "encryption-key",
+    "signing-key",
+    "partner-api-key",
+    "maps-api-key",
+    "queue-token",
+];
+
+/// Those of them a service with a known runtime account (`api`) declares.
+const FULL_WITH_ACCOUNT: &[&str] = &[
+    "database-password",
+    "stripe-key",
+    "smtp-password",
+    "oauth-client-secret",
+    "redis-password",
+    "session-key",
+    "legacy-token",
+    "encryption-key",
+    "signing-key",
+    "partner-api-key",
+    "maps-api-key",
+];
+
+/// Runs `check` on the `full` fixture; returns the fake (for its log) and the findings.
+fn full_check(args: &[&str]) -> (Fake, Outcome, Vec<Finding>) {
+    let fake = fake_for("full");
+    let run = check(&fake, "full", args);
+    let found = run.findings();
+    (fake, run, found)
+}
+
+#[test]
+fn full_fixture_reports_each_rule_once_and_nothing_else() {
+    let (fake, run, found) = full_check(&[]);
+    assert_eq!(run.code, FINDINGS, "{}", run.stderr);
+    assert_eq!(places(&found), FULL_FINDINGS);
+    let doc = run.doc();
+    assert_eq!(doc["command"], "check");
+    assert_eq!(doc["summary"], json!({"errors": 6, "warnings": 5}));
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn secret_not_found_is_an_error_and_a_warning_for_an_optional_secret() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "secret-not-found");
+    assert_eq!(
+        places(&found),
+        [("secret-not-found", "error", 22, 17), ("secret-not-found", "warning", 24, 17)]
+    );
+    assert_message(&found[0], "secret `jwt-secret-key` does not exist in project `sg-staging`");
+    assert!(!found[0].message.contains("optional"), "{:?}", found[0]);
+    assert_message(&found[1], "secret `sentry-dsn` does not exist");
+    assert_message(&found[1], "(optional secret: warning only)");
+    assert!(found[0].help.contains("gcloud secrets create jwt-secret-key --project sg-staging"));
+}
+
+#[test]
+fn version_not_found_for_a_missing_number_but_not_an_existing_alias() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "version-not-found");
+    // MAPS_API_KEY pins the alias `current`, which exists: no finding.
+    assert_eq!(places(&found), [("version-not-found", "error", 28, 18)]);
+    assert_message(&found[0], "secret `stripe-key` has no version 9 (newest: 3)");
+}
+
+#[test]
+fn version_disabled_on_the_pinned_version() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "version-disabled");
+    // database-password's version 1 is DISABLED too, but `latest` (2) is what it uses.
+    assert_eq!(places(&found), [("version-disabled", "error", 31, 18)]);
+    assert_message(&found[0], "version 2 of secret `smtp-password` is DISABLED");
+}
+
+#[test]
+fn version_destroyed_on_the_pinned_version() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "version-destroyed");
+    // smtp-password's version 1 is DESTROYED too, but it pins 2.
+    assert_eq!(places(&found), [("version-destroyed", "error", 34, 18)]);
+    assert_message(&found[0], "version 1 of secret `oauth-client-secret` is DESTROYED");
+}
+
+#[test]
+fn latest_unusable_when_the_newest_version_is_disabled() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "latest-unusable");
+    // Located on the entry's key, since `latest` is the default there.
+    assert_eq!(places(&found), [("latest-unusable", "error", 35, 7)]);
+    assert_message(
+        &found[0],
+        "`latest` of secret `redis-password` is version 3, which is DISABLED",
+    );
+}
+
+#[test]
+fn secret_expiring_warns_ahead_and_errs_once_passed() {
+    let (_fake, run, found) = full_check(&[]);
+    let expiring = of(&found, "secret-expiring");
+    // database-password expires in 200 days: beyond the 30-day default.
+    assert_eq!(
+        places(&expiring),
+        [("secret-expiring", "warning", 38, 17), ("secret-expiring", "error", 40, 17)]
+    );
+    assert_message(&expiring[0], "secret `session-key` expires on");
+    assert_message(&expiring[1], "secret `legacy-token` expired on");
+    assert_eq!(run.code, FINDINGS);
+
+    // A longer horizon reaches database-password too (in both services that map it); a shorter
+    // one drops session-key.
+    let fake = fake_for("full");
+    let wide = of(&check(&fake, "full", &["--expiry-days", "365"]).findings(), "secret-expiring");
+    assert_eq!(
+        places(&wide),
+        [
+            ("secret-expiring", "warning", 20, 17),
+            ("secret-expiring", "warning", 38, 17),
+            ("secret-expiring", "error", 40, 17),
+            ("secret-expiring", "warning", 56, 17),
+        ]
+    );
+    let narrow = of(&check(&fake, "full", &["--expiry-days", "5"]).findings(), "secret-expiring");
+    assert_eq!(places(&narrow), [("secret-expiring", "error", 40, 17)]);
+}
+
+#[test]
+fn rotation_overdue_when_next_rotation_has_passed() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "rotation-overdue");
+    // database-password's next rotation is 20 days ahead: no finding.
+    assert_eq!(places(&found), [("rotation-overdue", "warning", 42, 17)]);
+    assert_message(&found[0], "rotation of secret `encryption-key` was due on");
+    assert_message(&found[0], "5 days ago");
+}
+
+#[test]
+fn version_too_old_for_an_old_pin_beside_a_recent_latest() {
+    let (_fake, _run, found) = full_check(&[]);
+    let found = of(&found, "version-too-old");
+    assert_eq!(places(&found), [("version-too-old", "warning", 45, 18)]);
+    assert_message(&found[0], "version 1 of secret `signing-key` is 400 days old");
+    assert_message(&found[0], "over the policy's 365 days");
+}
+
+#[test]
+fn accessor_missing_only_where_the_policy_lacks_the_runtime_account() {
+    let (fake, _run, found) = full_check(&[]);
+    let found = of(&found, "accessor-missing");
+    // database-password grants secretAccessor, maps-api-key grants admin; queue-token's policy
+    // lacks the grant but its service has no known account, so its policy is not even read.
+    assert_eq!(places(&found), [("accessor-missing", "warning", 47, 17)]);
+    assert_message(&found[0], "secret `partner-api-key`");
+    assert_message(&found[0], "api-runtime@sg-staging.iam.gserviceaccount.com");
+    let read: BTreeSet<String> = fake.routed(Route::GetIamPolicy).iter().map(secret_of).collect();
+    assert_eq!(read, FULL_WITH_ACCOUNT.iter().map(|s| s.to_string()).collect());
+}
+
+#[test]
+fn no_iam_skips_every_policy_request_and_accessor_missing() {
+    let (fake, run, found) = full_check(&["--no-iam"]);
+    assert!(fake.routed(Route::GetIamPolicy).is_empty(), "{:#?}", fake.requests());
+    assert!(of(&found, "accessor-missing").is_empty(), "{found:#?}");
+    let without: Vec<_> =
+        FULL_FINDINGS.iter().copied().filter(|f| f.0 != "accessor-missing").collect();
+    assert_eq!(places(&found), without);
+    assert_eq!(run.requests(), 1 + FULL_DECLARED.len());
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn verification_incomplete_for_denied_versions_and_a_warning_for_a_denied_policy() {
+    let fake = fake_for("healthy");
+    let versions = format!("/v1/projects/{HEALTHY_NUMBER}/secrets/db-password/versions");
+    fake.inject(Target::Prefix(versions), vec![Fault::Status(403)]);
+    let policy = format!("/v1/projects/{HEALTHY_NUMBER}/secrets/api-key:getIamPolicy");
+    fake.inject(Target::Prefix(policy), vec![Fault::Status(403)]);
+    let run = check(&fake, "healthy", &[]);
+    // Only the unverified versions are an error, so the exit code says "incomplete".
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(
+        places(&found),
+        [
+            ("verification-incomplete", "warning", 16, 17),
+            ("verification-incomplete", "error", 19, 18)
+        ]
+    );
+    assert_message(&found[0], "not verified: who may read secret `api-key`");
+    assert_message(&found[1], "not verified: the versions of secret `db-password`");
+    assert_message(&found[1], "PERMISSION_DENIED");
+    // A denial is final: each denied request was made once.
+    let denied: Vec<_> = fake.requests().into_iter().filter(|r| r.status == Some(403)).collect();
+    assert_eq!(denied.len(), 2, "{denied:#?}");
+    assert_requests_match(&run, &fake);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request economy
+
+#[test]
+fn one_list_per_project_one_versions_list_per_declared_secret_one_policy_per_secret_with_account() {
+    let (fake, run, _found) = full_check(&[]);
+    assert_eq!(fake.routed(Route::ListSecrets).len(), 1);
+    let listed = fake.routed(Route::ListVersions);
+    let listed_ids: Vec<String> = listed.iter().map(secret_of).collect();
+    let distinct: BTreeSet<&String> = listed_ids.iter().collect();
+    assert_eq!(listed_ids.len(), distinct.len(), "a secret's versions were listed twice");
+    // database-password is declared by both services and listed once; unused-secret, declared
+    // by none, never; secrets that do not exist are not asked about.
+    let expected: BTreeSet<String> = FULL_DECLARED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(distinct.into_iter().cloned().collect::<BTreeSet<_>>(), expected);
+    let policies: Vec<String> = fake.routed(Route::GetIamPolicy).iter().map(secret_of).collect();
+    assert_eq!(policies.len(), FULL_WITH_ACCOUNT.len(), "{policies:?}");
+    let others = fake.api_requests().len() - 1 - listed.len() - policies.len();
+    assert_eq!(others, 0, "unexpected requests: {:#?}", fake.requests());
+    assert_eq!(run.requests(), 1 + FULL_DECLARED.len() + FULL_WITH_ACCOUNT.len());
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn lists_are_followed_past_the_first_page() {
+    const CAP: usize = 2;
+    let seed = seed("full");
+    let entries = seeded_entries(&seed, FULL_PROJECT);
+    let fake = fake_with(seed, |c| c.page_size_cap = CAP);
+    let run = check(&fake, "full", &[]);
+    assert_eq!(run.code, FINDINGS);
+    // Nothing is lost to paging: the same findings as in one page.
+    assert_eq!(places(&run.findings()), FULL_FINDINGS);
+
+    let pages = |n: usize| n.div_ceil(CAP).max(1);
+    assert_eq!(fake.routed(Route::ListSecrets).len(), pages(entries.len()));
+    let mut per_secret: BTreeMap<String, usize> = BTreeMap::new();
+    for r in fake.routed(Route::ListVersions) {
+        *per_secret.entry(secret_of(&r)).or_default() += 1;
+    }
+    let expected: BTreeMap<String, usize> = entries
+        .iter()
+        .filter_map(|e| {
+            let id = e["secret"]["name"].as_str()?.rsplit('/').next()?.to_string();
+            let n = e["versions"].as_array().map_or(0, Vec::len);
+            FULL_DECLARED.contains(&id.as_str()).then(|| (id, pages(n)))
+        })
+        .collect();
+    assert!(expected.values().any(|&p| p > 1), "the fixture must make some secret page");
+    assert_eq!(per_secret, expected);
+    // Continuation requests carry the token of the page before.
+    let lists = fake.routed(Route::ListSecrets);
+    let first_pages = lists.iter().filter(|r| r.path.contains("pageToken=&")).count();
+    assert_eq!(first_pages, 1, "only the first page is asked for without a token");
+    assert_requests_match(&run, &fake);
+}
+
+/// A manifest with `n` secrets for one service without a runtime account (no IAM requests), in
+/// project `rl-proj`, and the seed that has them all.
+fn many_secrets(dir: &Path, n: usize) -> (PathBuf, Value) {
+    let mut yaml = String::from(
+        "version: 1\nenvironments:\n  staging:\n    project: rl-proj\n    region: us-central1\n\
+         services:\n  batch:\n    spec: batch.yaml\n    secrets:\n",
+    );
+    let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: batch\n\
+                spec:\n  template:\n    spec:\n      containers:\n      - image: gcr.io/rl/batch\n";
+    std::fs::write(dir.join("batch.yaml"), spec).expect("the spec is written");
+    let mut entries = Vec::new();
+    for i in 0..n {
+        yaml.push_str(&format!("      VAR_{i}:\n        secret: s-{i}\n"));
+        let name = format!("projects/rl-proj/secrets/s-{i}");
+        let version = json!({"name": format!("{name}/versions/1"), "state": "ENABLED",
+                             "createTime": "2026-01-01T00:00:00Z"});
+        entries.push(json!({"secret": {"name": name}, "versions": [version]}));
+    }
+    let path = dir.join("secrets.yaml");
+    std::fs::write(&path, yaml).expect("the manifest is written");
+    let seed = json!({"snapshotVersion": 1, "capturedAt": "2026-01-01T00:00:00Z",
+                      "projects": {"rl-proj": {"secrets": entries}}});
+    (path, seed)
+}
+
+#[test]
+fn max_rps_holds_every_one_second_window_of_arrivals() {
+    const RPS: usize = 5;
+    const SECRETS: usize = 14;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (manifest, seed) = many_secrets(dir.path(), SECRETS);
+    let fake = fake_with(seed, |_| {});
+    let mut cmd = secretgate(Some(&fake), &manifest);
+    cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "5"]);
+    cmd.args(["--concurrency", "16"]);
+    let run = outcome(cmd);
+    assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
+    let arrivals: Vec<Duration> = fake.api_requests().iter().map(|r| r.at).collect();
+    assert_eq!(arrivals.len(), 1 + SECRETS);
+    // Every window [t, t + 1 s) that starts at an arrival; one extra for window alignment.
+    let busiest = arrivals
+        .iter()
+        .map(|&start| {
+            arrivals.iter().filter(|&&t| t >= start && t - start < Duration::from_secs(1)).count()
+        })
+        .max()
+        .unwrap_or_default();
+    assert!(
+        busiest <= RPS + 1,
+        "{busiest} requests within one second at --max-rps {RPS}: {arrivals:?}"
+    );
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn concurrency_bounds_the_requests_in_flight() {
+    const IN_FLIGHT: usize = 3;
+    const LATENCY: Duration = Duration::from_millis(100);
+    let fake = fake_with(seed("full"), |c| c.latency = LATENCY);
+    let run = check(&fake, "full", &["--concurrency", "3"]);
+    assert_eq!(run.code, FINDINGS, "{}", run.stderr);
+    assert_eq!(places(&run.findings()), FULL_FINDINGS);
+    // The fake answers no sooner than LATENCY after a request arrives, and a client sends its
+    // next request only once an answer frees a place: so no window of LATENCY that starts at an
+    // arrival can hold more arrivals than places.
+    let arrivals: Vec<Duration> = fake.api_requests().iter().map(|r| r.at).collect();
+    let busiest = arrivals
+        .iter()
+        .map(|&start| arrivals.iter().filter(|&&t| t >= start && t - start < LATENCY).count())
+        .max()
+        .unwrap_or_default();
+    assert!(busiest <= IN_FLIGHT, "{busiest} requests in flight at --concurrency 3: {arrivals:?}");
+    assert_requests_match(&run, &fake);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries, deadlines and bad answers
+
+#[test]
+fn two_503_then_success_is_a_clean_pass() {
+    let fake = fake_for("healthy");
+    fake.inject(Route::ListSecrets, vec![Fault::Status(503), Fault::Status(503)]);
+    let run = check(&fake, "healthy", &[]);
+    assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.findings().is_empty());
+    let statuses: Vec<Option<u16>> =
+        fake.routed(Route::ListSecrets).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(503), Some(503), Some(200)]);
+    // Retries are requests too.
+    assert_eq!(run.requests(), 3 + 3 + 3);
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn endless_503_gives_up_at_the_timeout_naming_the_endpoint() {
+    let fake = fake_for("healthy");
+    fake.inject_always(Route::ListSecrets, Fault::Status(503));
+    let run = check(&fake, "healthy", &["--timeout", "3"]);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(
+        places(&found),
+        [
+            ("verification-incomplete", "error", 16, 17),
+            ("verification-incomplete", "error", 18, 17),
+            ("verification-incomplete", "error", 21, 17),
+        ]
+    );
+    for f in &found {
+        assert_message(f, "listing secrets of project hc-staging");
+        assert_message(f, "UNAVAILABLE");
+        assert_message(f, &fake.url());
+    }
+    assert!(fake.routed(Route::ListSecrets).len() >= 2, "a 503 is retried");
+    assert!(fake.routed(Route::ListVersions).is_empty());
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn a_hung_list_is_abandoned_at_the_timeout() {
+    let fake = fake_for("healthy");
+    fake.inject(Route::ListSecrets, vec![Fault::Hang]);
+    let run = check(&fake, "healthy", &["--timeout", "3"]);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    for f in &found {
+        assert_eq!(f.code, "verification-incomplete");
+        assert_message(f, "listing secrets of project hc-staging");
+    }
+    assert_eq!(fake.routed(Route::ListSecrets)[0].status, None, "the first list never answered");
+}
+
+#[test]
+fn permission_denied_names_what_was_not_verified() {
+    let fake = fake_for("healthy");
+    fake.inject(Route::ListSecrets, vec![Fault::Status(403)]);
+    let run = check(&fake, "healthy", &[]);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    let secrets: Vec<&str> = vec!["api-key", "db-password", "session-secret"];
+    assert_eq!(found.len(), secrets.len(), "{found:#?}");
+    for (f, secret) in found.iter().zip(secrets) {
+        assert_eq!(f.place().0, "verification-incomplete");
+        let what =
+            format!("not verified: whether secret `{secret}` exists and its version can be used");
+        assert_message(f, &what);
+        assert_message(f, "listing secrets of project hc-staging: PERMISSION_DENIED");
+        assert!(f.help.contains("roles/secretmanager.viewer"), "{f:?}");
+    }
+    assert_eq!(fake.api_requests().len(), 1, "a denial is not retried");
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn a_malformed_answer_is_incomplete_not_empty() {
+    let fake = fake_for("healthy");
+    fake.inject(Route::ListSecrets, vec![Fault::Malformed]);
+    let run = check(&fake, "healthy", &[]);
+    // Read as "no secrets", it would be three secret-not-found errors and exit 1.
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found.iter().all(|f| f.code == "verification-incomplete"), "{found:#?}");
+    assert_message(&found[0], "listing secrets of project hc-staging");
+    assert_requests_match(&run, &fake);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Never a payload
+
+#[test]
+fn the_source_never_names_the_payload_call() {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                if text.contains("access_secret_version") {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    walk(&src, &mut found);
+    assert!(found.is_empty(), "`access_secret_version` appears in {found:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+#[test]
+fn adc_authorized_user_file_is_used_with_the_emulator() {
+    let fake = fake_with(seed("healthy"), |c| c.require_token = true);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let credentials = dir.path().join("adc.json");
+    let adc = json!({
+        "type": "authorized_user",
+        "client_id": "secretgate-test.apps.googleusercontent.com",
+        "client_secret": "not-a-real-secret",
+        "refresh_token": "not-a-real-refresh-token",
+        "token_uri": format!("{}/token", fake.url()),
+    });
+    std::fs::write(&credentials, adc.to_string()).expect("the credentials file is written");
+    let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
+    cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &credentials);
+    cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "1000"]);
+    let run = outcome(cmd);
+    assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.findings().is_empty());
+
+    let token_requests = fake.routed(Route::Token);
+    assert!(!token_requests.is_empty(), "no token was asked for: {:#?}", fake.requests());
+    let body = token_requests[0].body.as_deref().unwrap_or_default();
+    assert!(body.contains("not-a-real-refresh-token"), "the refresh token is exchanged: {body}");
+    let issued = fake.tokens();
+    let calls = fake.api_requests();
+    assert_eq!(calls.len(), 7, "{calls:#?}");
+    for call in &calls {
+        let header = call.authorization.as_deref().unwrap_or_default();
+        let token = header.strip_prefix("Bearer ").unwrap_or_default();
+        assert!(token.starts_with("fake-token-"), "{call:?}");
+        assert!(issued.iter().any(|t| t == token), "{call:?} carries a token never issued");
+        assert_eq!(call.status, Some(200), "{call:?}");
+    }
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
+fn without_a_credentials_file_the_emulator_is_called_anonymously() {
+    let fake = fake_for("healthy");
+    let run = check(&fake, "healthy", &[]);
+    assert_eq!(run.code, OK, "{}", run.stderr);
+    assert!(fake.routed(Route::Token).is_empty());
+    assert!(
+        fake.api_requests().iter().all(|r| r.authorization.is_none()),
+        "{:#?}",
+        fake.requests()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// --live: the services as deployed
+
+/// The `healthy` fixture's `web` service as deployed, mapping the given secrets.
+fn live_web(api_key: bool, db_password: bool, session: bool) -> Value {
+    let secret_env = |name: &str, secret: &str, key: &str| {
+        let reference = json!({"name": secret, "key": key});
+        json!({"name": name, "valueFrom": {"secretKeyRef": reference}})
+    };
+    let mut env = vec![json!({"name": "LOG_LEVEL", "value": "info"})];
+    if api_key {
+        env.push(secret_env("API_KEY", "api-key", "latest"));
+    }
+    if db_password {
+        env.push(secret_env("DB_PASSWORD", "db-password", "2"));
+    }
+    let mut container = json!({
+        "name": "web",
+        "image": "us-central1-docker.pkg.dev/hc-staging/apps/web:3.0.1",
+        "env": env,
+    });
+    let mut spec = json!({
+        "serviceAccountName": "web-runtime@hc-staging.iam.gserviceaccount.com",
+        "containers": [],
+    });
+    if session {
+        container["volumeMounts"] =
+            json!([{"name": "session", "mountPath": "/secrets/session", "readOnly": true}]);
+        spec["volumes"] = json!([{"name": "session", "secret": {"secretName": "session-secret",
+            "items": [{"key": "latest", "path": "secret"}]}}]);
+    }
+    spec["containers"] = json!([container]);
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "labels": {"cloud.googleapis.com/location": "us-central1"}},
+        "spec": {"template": {"spec": spec}},
+    })
+}
+
+#[test]
+fn live_unmapped_secret_when_the_deployed_service_dropped_a_mapping() {
+    let fake = fake_for("healthy");
+    fake.set_service(HEALTHY_PROJECT, live_web(true, true, true)).expect("the service is set");
+    let run = check(&fake, "healthy", &["--live"]);
+    assert_eq!((run.code, run.findings()), (OK, vec![]), "{}", run.stderr);
+
+    fake.set_service(HEALTHY_PROJECT, live_web(true, false, true)).expect("the service is set");
+    let run = check(&fake, "healthy", &["--live"]);
+    assert_eq!(run.code, FINDINGS, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(places(&found), [("unmapped-secret", "error", 17, 7)]);
+    assert_message(&found[0], "the live service `web` does not map `DB_PASSWORD`");
+
+    let file_dropped = live_web(true, true, false);
+    fake.set_service(HEALTHY_PROJECT, file_dropped).expect("the service is set");
+    let found = check(&fake, "healthy", &["--live"]).findings();
+    assert_eq!(places(&found), [("unmapped-secret", "error", 20, 7)]);
+    assert_message(&found[0], "does not map `/secrets/session/secret`");
+    let reads = fake.routed(Route::GetService);
+    assert_eq!(reads.len(), 3, "one read of the service per run");
+    assert!(reads.iter().all(|r| r.path.contains("/namespaces/hc-staging/services/web")));
+}
+
+#[test]
+fn live_service_not_found_is_a_warning() {
+    let fake = fake_for("healthy");
+    let run = check(&fake, "healthy", &["--live"]);
+    assert_eq!(run.code, OK, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(places(&found), [("service-not-found", "warning", 12, 3)]);
+    assert_message(&found[0], "service `web` does not exist in project `hc-staging`");
+    let run = check(&fake, "healthy", &["--live", "--deny-warnings"]);
+    assert_eq!(run.code, FINDINGS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+/// The version number and state name of a version object (states may be numbers).
+fn version_key(version: &Value) -> (u64, String) {
+    let name = version["name"].as_str().unwrap_or_default();
+    let number = name.rsplit('/').next().and_then(|n| n.parse().ok()).expect("a version number");
+    let state = match &version["state"] {
+        Value::Number(n) => ["STATE_UNSPECIFIED", "ENABLED", "DISABLED", "DESTROYED"]
+            [usize::try_from(n.as_u64().unwrap_or(0)).unwrap_or(0).min(3)]
+        .to_string(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    };
+    (number, state)
+}
+
+fn secret_id(entry: &Value) -> String {
+    let name = entry["secret"]["name"].as_str().unwrap_or_default();
+    name.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
+    let seed = seed("full");
+    let fake = fake_with(seed.clone(), |_| {});
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("staging.json");
+    let mut cmd = secretgate(Some(&fake), &manifest("full"));
+    cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
+    let run = outcome(cmd);
+    assert_eq!(run.code, OK, "{}", run.stderr);
+
+    let text = std::fs::read_to_string(&file).expect("the snapshot is written");
+    let snapshot: Value = serde_json::from_str(&text).expect("the snapshot is JSON");
+    assert_eq!(snapshot["snapshotVersion"], 1);
+    let captured = snapshot["capturedAt"].as_str().expect("capturedAt");
+    assert!(captured.parse::<Timestamp>().is_ok(), "capturedAt {captured:?}");
+    let taken = seeded_entries(&snapshot, FULL_PROJECT);
+    let seeded = seeded_entries(&seed, FULL_PROJECT);
+    // Every secret, in the API's listing order.
+    let ids = |list: &[Value]| list.iter().map(secret_id).collect::<Vec<_>>();
+    assert_eq!(ids(&taken), ids(&seeded));
+    for (got, want) in taken.iter().zip(&seeded) {
+        let id = secret_id(want);
+        assert_eq!(got["secret"], want["secret"], "secret {id}");
+        let declared = FULL_DECLARED.contains(&id.as_str());
+        let versions = |e: &Value| {
+            e["versions"].as_array().into_iter().flatten().map(version_key).collect::<Vec<_>>()
+        };
+        let expected = if declared { versions(want) } else { vec![] };
+        assert_eq!(versions(got), expected, "versions of {id}");
+        if FULL_WITH_ACCOUNT.contains(&id.as_str()) {
+            assert_eq!(got["iamPolicy"]["bindings"], want["iamPolicy"]["bindings"], "{id}");
+        } else {
+            assert!(got["iamPolicy"].is_null(), "the policy of {id} was not asked for");
+        }
+    }
+    let snapshot_requests = fake.api_requests().len();
+
+    let live = check(&fake, "full", &[]);
+    let mut offline = secretgate(Some(&fake), &manifest("full"));
+    offline.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(&file);
+    let offline = outcome(offline);
+    assert_eq!(offline.code, live.code);
+    assert_eq!(offline.findings(), live.findings());
+    assert_eq!(offline.requests(), 0);
+    assert_eq!(
+        fake.api_requests().len(),
+        snapshot_requests + live.requests(),
+        "check --snapshot made requests"
+    );
+}
+
+#[test]
+fn snapshot_writes_nothing_when_something_could_not_be_read() {
+    let fake = fake_for("healthy");
+    let versions = format!("/v1/projects/{HEALTHY_NUMBER}/secrets/db-password/versions");
+    fake.inject(Target::Prefix(versions), vec![Fault::Status(403)]);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("staging.json");
+    let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
+    cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
+    let run = outcome(cmd);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stderr);
+    assert!(!file.exists(), "an incomplete snapshot was written");
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert!(run.stderr.contains("versions of db-password"), "{}", run.stderr);
+    assert!(run.stderr.contains("PERMISSION_DENIED"), "{}", run.stderr);
+
+    fake.inject(Route::ListSecrets, vec![Fault::Status(403)]);
+    let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
+    cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
+    let run = outcome(cmd);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stderr);
+    assert!(!file.exists(), "an incomplete snapshot was written");
+    assert!(run.stderr.contains("project hc-staging"), "{}", run.stderr);
+}
+
+#[test]
+fn snapshot_stale_for_an_old_capture_only() {
+    // No Google access at all: the fake is there to prove it.
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut snapshot = seed("healthy");
+    let mut run_with = |days: i64, extra: &[&str]| {
+        let now = Timestamp::now();
+        let captured = now.checked_sub(SignedDuration::from_hours(24 * days)).expect("in range");
+        snapshot["capturedAt"] = Value::String(captured.to_string());
+        let file = dir.path().join(format!("snapshot-{days}.json"));
+        std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
+        let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
+        cmd.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(&file);
+        outcome({
+            cmd.args(extra);
+            cmd
+        })
+    };
+    let stale = run_with(10, &[]);
+    assert_eq!(stale.code, OK, "a warning only");
+    let found = stale.findings();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].code.as_str(), found[0].severity.as_str()), ("snapshot-stale", "warning"));
+    assert_eq!(found[0].location, None, "about the snapshot, not a line of the manifest");
+    assert_message(&found[0], "10 days ago");
+    assert!(found[0].help.contains("secretgate snapshot"), "{:?}", found[0]);
+    assert_eq!(run_with(10, &["--deny-warnings"]).code, FINDINGS);
+    assert!(run_with(6, &[]).findings().is_empty(), "6 days is within the default 7");
+    assert!(run_with(10, &["--max-snapshot-age", "30"]).findings().is_empty());
+    assert!(fake.requests().is_empty(), "an offline check made requests");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fidelity with gcloud
+
+/// Bound on one gcloud invocation (a cold start takes seconds).
+const GCLOUD_LIMIT: Duration = Duration::from_secs(120);
+
+fn gcloud_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("gcloud")).find(|p| p.is_file())
+}
+
+/// Runs gcloud with its own configuration folder, no prompts, no update or metadata checks and
+/// output to files (so no pipe can fill up); kills it past [`GCLOUD_LIMIT`].
+fn run_gcloud(bin: &Path, home: &Path, args: &[&str]) -> (bool, String, String) {
+    let out_path = home.join("gcloud.out");
+    let err_path = home.join("gcloud.err");
+    let out = std::fs::File::create(&out_path).expect("an output file");
+    let err = std::fs::File::create(&err_path).expect("an error file");
+    let mut command = std::process::Command::new(bin);
+    let inherited: Vec<String> =
+        std::env::vars().map(|(k, _)| k).filter(|k| k.starts_with("CLOUDSDK_")).collect();
+    for name in inherited {
+        command.env_remove(name);
+    }
+    command
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env("CLOUDSDK_CONFIG", home.join("config"))
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "1")
+        .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "1")
+        .env("CLOUDSDK_SURVEY_DISABLE_PROMPTS", "1")
+        .env("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut child = command.spawn().expect("gcloud starts");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("gcloud is waited for") {
+            break status;
+        }
+        if started.elapsed() > GCLOUD_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gcloud {args:?} ran longer than {GCLOUD_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (status.success(), read(&out_path), read(&err_path))
+}
+
+#[test]
+fn gcloud_and_snapshot_agree_on_names_versions_and_states() {
+    let Some(bin) = gcloud_path() else {
+        eprintln!("SKIPPED the gcloud fidelity test: no `gcloud` executable on PATH");
+        return;
+    };
+    let fake = fake_for("healthy");
+    let home = tempfile::tempdir().expect("a temp dir");
+    let token = home.path().join("token");
+    std::fs::write(&token, "gcloud-test-token").expect("the token file is written");
+    let endpoint = format!("{}/", fake.url());
+    let set = ["config", "set", "api_endpoint_overrides/secretmanager", endpoint.as_str()];
+    let (ok, _, err) = run_gcloud(&bin, home.path(), &set);
+    assert!(ok, "gcloud config set failed:\n{err}");
+    let token_flag = format!("--access-token-file={}", token.display());
+    let common = ["--project", HEALTHY_PROJECT, "--format", "json", token_flag.as_str()];
+    let gcloud_json = |args: &[&str]| -> Vec<Value> {
+        let all = [args, &common[..]].concat();
+        let (ok, out, err) = run_gcloud(&bin, home.path(), &all);
+        assert!(ok, "gcloud {args:?} failed:\n{err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("gcloud {args:?}: {e}\n{out}"))
+    };
+
+    let listed = gcloud_json(&["secrets", "list"]);
+    let gcloud_names: Vec<String> =
+        listed.iter().map(|s| s["name"].as_str().unwrap_or_default().to_string()).collect();
+    let mut gcloud_versions = BTreeMap::new();
+    for name in &gcloud_names {
+        let id = name.rsplit('/').next().unwrap_or_default();
+        let versions = gcloud_json(&["secrets", "versions", "list", id]);
+        gcloud_versions
+            .insert(id.to_string(), versions.iter().map(version_key).collect::<Vec<_>>());
+    }
+
+    let file = home.path().join("snapshot.json");
+    let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
+    cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
+    let run = outcome(cmd);
+    assert_eq!(run.code, OK, "{}", run.stderr);
+    let snapshot: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
+    let taken = seeded_entries(&snapshot, HEALTHY_PROJECT);
+    let snapshot_names: Vec<String> = taken
+        .iter()
+        .map(|e| e["secret"]["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let snapshot_versions: BTreeMap<String, Vec<(u64, String)>> = taken
+        .iter()
+        .map(|e| {
+            let versions = e["versions"].as_array().into_iter().flatten().map(version_key);
+            (secret_id(e), versions.collect())
+        })
+        .collect();
+
+    assert_eq!(gcloud_names.len(), 3, "{gcloud_names:?}");
+    assert!(gcloud_names.iter().all(|n| n.starts_with(&format!("projects/{HEALTHY_NUMBER}/"))));
+    assert_eq!(snapshot_names, gcloud_names);
+    assert_eq!(snapshot_versions, gcloud_versions);
+    assert_eq!(
+        gcloud_versions["api-key"],
+        [(3, "ENABLED".into()), (2, "DISABLED".into()), (1, "DESTROYED".into())]
+    );
+    let gcloud_calls = fake.api_requests().iter().filter(|r| r.authorization.is_some()).count();
+    assert_eq!(gcloud_calls, 1 + gcloud_names.len(), "gcloud's calls carry its token");
+}
