@@ -21,8 +21,6 @@ pub struct CheckOptions {
     pub expiry_days: i64,
     /// `snapshot-stale` warns past this age.
     pub max_snapshot_age_days: i64,
-    /// Whether IAM policies were fetched (and so whether `accessor-missing` can run).
-    pub iam: bool,
 }
 
 /// One declared secret of one service, with what the inventory says about it.

@@ -134,7 +134,12 @@ fn coverage_counts_cells_and_percentages() {
     assert_eq!(report["perService"]["billing"], serde_json::json!({"ok": 1, "total": 1}));
 
     let cells = |service: &str, target: &str| row(&report, service, target)["cells"].clone();
-    let expect = |staging: &str, production: &str| serde_json::json!({"staging": staging, "production": production});
+    let expect = |staging: &str, production: &str| {
+        serde_json::json!({
+            "staging": staging,
+            "production": production,
+        })
+    };
     assert_eq!(cells("api", "DATABASE_PASSWORD"), expect("ok", "missing"));
     assert_eq!(cells("api", "JWT_SIGNING_KEY"), expect("ok", "disabled"));
     assert_eq!(cells("api", "STRIPE_API_KEY"), expect("ok", "destroyed"));
@@ -375,7 +380,8 @@ fn table_columns_line_up() {
     assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
     assert!(!run.stdout.contains('\x1b'), "no colour without a terminal");
     assert!(run.stdout.starts_with(
-        "Secret coverage: 72.7% (8 of 11 required mappings resolve); production 50.0%; staging 100.0%\n"
+        "Secret coverage: 72.7% (8 of 11 required mappings resolve); production 50.0%; staging \
+        100.0%\n"
     ));
     let lines: Vec<&str> = run.stdout.lines().collect();
     let header = lines.iter().position(|l| l.starts_with("service / target")).expect("a header");
@@ -561,7 +567,8 @@ fn html_renders_in_a_browser() {
     let Some(browser) = chromium() else {
         if std::env::var_os("CI").is_some() {
             panic!(
-                "chromium is not installed, and CI is set: CI installs it (Debian package `chromium`)"
+                "chromium is not installed, and CI is set: CI installs it (Debian package \
+                `chromium`)"
             );
         }
         eprintln!(

@@ -378,7 +378,8 @@ mod tests {
     use super::*;
 
     fn store() -> SecretStore {
-        let snapshot = json!({"snapshotVersion": 1, "capturedAt": "x", "projects": {"p": {"secrets": [
+        let snapshot = json!({"snapshotVersion": 1, "capturedAt": "x",
+            "projects": {"p": {"secrets": [
             {"secret": {"name": "projects/42/secrets/a", "versionAliases": {"current": "1"}},
              "versions": [{"name": "projects/42/secrets/a/versions/1", "state": 1},
                           {"name": "projects/42/secrets/a/versions/2", "state": "DISABLED"}]}

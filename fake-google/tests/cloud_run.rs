@@ -125,7 +125,8 @@ fn disabled_versions_and_aliased_secrets_are_checked() {
     let mut aliased = service("aliased", json!([]));
     aliased["spec"]["template"]["metadata"] = json!({ "annotations": {
         "run.googleapis.com/secrets": format!("creds:projects/{NUMBER}/secrets/api-key") } });
-    aliased["spec"]["template"]["spec"]["volumes"] = json!([{ "name": "v", "secret": { "secretName": "creds", "items": [{ "key": "3", "path": "k" }] } }]);
+    aliased["spec"]["template"]["spec"]["volumes"] = json!([{ "name": "v",
+        "secret": { "secretName": "creds", "items": [{ "key": "3", "path": "k" }] } }]);
     assert_eq!(deploy("aliased", aliased).0, "True");
 }
 

@@ -130,7 +130,10 @@ fn sections(audit: &Audit, out: &mut String, md: bool) {
     }
     heading(out, "Hygiene");
     if md {
-        out.push_str("| env | service | target | secret | version | pinned | age (days) | enabled versions | expires | rotation |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str(
+            "| env | service | target | secret | version | pinned | age (days) | enabled \
+            versions | expires | rotation |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        );
     }
     for h in &audit.hygiene {
         let version = h.version.map_or("?".to_string(), |v| v.to_string());
@@ -146,13 +149,15 @@ fn sections(audit: &Audit, out: &mut String, md: bool) {
         if md {
             let _ = writeln!(
                 out,
-                "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {expires} | {rotation} |",
+                "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {expires} | \
+                {rotation} |",
                 h.environment, h.service, h.target, h.secret, h.enabled_versions
             );
         } else {
             let _ = writeln!(
                 out,
-                "  {} {} {}: {} v{version} ({pinned}), {age} days old, {} enabled versions, expires {expires}, rotation {rotation}",
+                "  {} {} {}: {} v{version} ({pinned}), {age} days old, {} enabled versions, \
+                expires {expires}, rotation {rotation}",
                 h.environment, h.service, h.target, h.secret, h.enabled_versions
             );
         }
@@ -185,17 +190,37 @@ fn escape(text: &str) -> String {
 /// One self-contained HTML page: inline CSS, no scripts, no network fetches.
 pub fn html(audit: &Audit) -> String {
     let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Secret coverage report</title>\n<style>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Secret \
+        coverage report</title>\n<style>\n",
     );
-    out.push_str("body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}table{border-collapse:collapse;margin:1em 0;font-size:.9em}\nth,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f0f2f4}td{white-space:nowrap}td.rotation{white-space:normal}\ntd.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n.legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\ncode{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;font-size:.95em}\n");
+    out.push_str(concat!(
+        "body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}",
+        "table{border-collapse:collapse;margin:1em 0;font-size:.9em}\n",
+        "th,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left;vertical-align:top}",
+        "th{background:#f0f2f4}td{white-space:nowrap}td.rotation{white-space:normal}\n",
+        "td.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}",
+        "td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n",
+        ".legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\n",
+        "code{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;",
+        "font-size:.95em}\n",
+    ));
     out.push_str("</style></head><body>\n<h1>Secret coverage report</h1>\n");
     let _ = writeln!(
         out,
         "<p>Required secret mappings that would resolve: <strong>{}</strong>.</p>",
         escape(&coverage_line(audit))
     );
-    out.push_str("<p class=\"legend\">Each cell says whether the secret a service needs would reach it in that environment: <span class=\"ok\" style=\"background:#d7f5dd\">ok</span><span style=\"background:#f9d0d0\">a problem (missing, disabled, ...)</span><span style=\"background:#fff1c2\">could not be verified</span><span style=\"background:#eee\">service not deployed there</span></p>\n");
-    out.push_str("<h2>Coverage matrix</h2>\n<table><tr><th>service</th><th>env var or file</th><th>required</th>");
+    out.push_str(
+        "<p class=\"legend\">Each cell says whether the secret a service needs would \
+        reach it in that environment: <span class=\"ok\" \
+        style=\"background:#d7f5dd\">ok</span><span style=\"background:#f9d0d0\">a problem \
+        (missing, disabled, ...)</span><span style=\"background:#fff1c2\">could not be \
+        verified</span><span style=\"background:#eee\">service not deployed there</span></p>\n",
+    );
+    out.push_str(
+        "<h2>Coverage matrix</h2>\n<table><tr><th>service</th><th>env var or \
+        file</th><th>required</th>",
+    );
     for env in &audit.environments {
         let _ = write!(out, "<th>{}</th>", escape(env));
     }
@@ -249,7 +274,11 @@ pub fn html(audit: &Audit) -> String {
         "Manifest entries whose secret exists nowhere",
         audit.dangling.iter().map(|d| format!("{} / {}: {}", d.service, d.target, d.secret)),
     );
-    out.push_str("<h2>Hygiene</h2>\n<table><tr><th>environment</th><th>service</th><th>env var or file</th><th>secret</th><th>version in use</th><th>pinned</th><th>age (days)</th><th>enabled versions</th><th>expires</th><th>next rotation</th></tr>\n");
+    out.push_str(
+        "<h2>Hygiene</h2>\n<table><tr><th>environment</th><th>service</th><th>env var or \
+        file</th><th>secret</th><th>version in use</th><th>pinned</th><th>age \
+        (days)</th><th>enabled versions</th><th>expires</th><th>next rotation</th></tr>\n",
+    );
     for h in &audit.hygiene {
         let rotation = match (&h.next_rotation_time, h.rotation_overdue) {
             (Some(next), true) => {
@@ -260,7 +289,8 @@ pub fn html(audit: &Audit) -> String {
         };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{rotation}</tr>",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
+            <td>{}</td><td>{}</td><td>{}</td>{rotation}</tr>",
             escape(&h.environment),
             escape(&h.service),
             escape(&h.target),

@@ -275,7 +275,10 @@ fn gap(row: &Row) -> Option<Gap> {
 /// Whether a project was listed and has no such secret (a missing version does not count, nor
 /// does a project that could not be listed).
 fn is_absent(inventory: &Inventory, project: &str, secret: &str) -> bool {
-    matches!(inventory.projects.get(project), Some(ProjectInventory::Listed(s)) if !s.contains_key(secret))
+    matches!(
+        inventory.projects.get(project),
+        Some(ProjectInventory::Listed(s)) if !s.contains_key(secret)
+    )
 }
 
 fn dangling(row: &Row) -> Dangling {

@@ -30,8 +30,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
         Inventory::from_snapshots(&snapshots)
     };
     let now = jiff::Timestamp::now();
-    let options =
-        CheckOptions { now, expiry_days: 30, max_snapshot_age_days: 7, iam: !args.no_iam };
+    let options = CheckOptions { now, expiry_days: 30, max_snapshot_age_days: 7 };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {
         super::check::runtime()?.block_on(super::check::live(&mut project, &envs));

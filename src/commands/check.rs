@@ -34,7 +34,6 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
         now: jiff::Timestamp::now(),
         expiry_days: args.expiry_days,
         max_snapshot_age_days: args.max_snapshot_age,
-        iam: !args.no_iam,
     };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {

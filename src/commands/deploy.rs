@@ -92,12 +92,8 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
 
     // Gate: lint and check every selected service before anything is deployed.
     let inventory = inventory(cli, &project, &envs, &services, args, &runtime)?;
-    let options = CheckOptions {
-        now: jiff::Timestamp::now(),
-        expiry_days: 30,
-        max_snapshot_age_days: 7,
-        iam: !args.no_iam,
-    };
+    let options =
+        CheckOptions { now: jiff::Timestamp::now(), expiry_days: 30, max_snapshot_age_days: 7 };
     check::check(&mut project, &envs, &inventory, &options);
     let findings = deploy::gate_findings(&project.diagnostics, &services);
     if deploy::blocks(&findings) {

@@ -235,7 +235,8 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         }
     }
     fetched.requests = run.requests.load(Ordering::Relaxed);
-    tracing::debug!(requests = fetched.requests, endpoint = %fetched.endpoint, "Secret Manager requests made");
+    let (requests, endpoint) = (fetched.requests, &fetched.endpoint);
+    tracing::debug!(requests, %endpoint, "Secret Manager requests made");
     fetched
 }
 

@@ -16,8 +16,11 @@ gives (the service's `service_account`, else the environment's); without one, or
 project or folder, or through a group, is not visible on the secret.",
     why: "Without access the revision fails to start with a permission error on the secret, \
 which is the most common reason a correctly mapped secret still breaks a deploy.",
-    example: "service_account: backend@netra-staging.iam.gserviceaccount.com\n# jwt-secret-key's policy grants secretAccessor only to deployer@...",
-    fix: "gcloud secrets add-iam-policy-binding jwt-secret-key \\\n  --member serviceAccount:backend@netra-staging.iam.gserviceaccount.com \\\n  --role roles/secretmanager.secretAccessor",
+    example: "service_account: backend@netra-staging.iam.gserviceaccount.com\n# jwt-secret-key's \
+        policy grants secretAccessor only to deployer@...",
+    fix: "gcloud secrets add-iam-policy-binding jwt-secret-key \\\n  --member \
+        serviceAccount:backend@netra-staging.iam.gserviceaccount.com \\\n  --role \
+        roles/secretmanager.secretAccessor",
 };
 
 /// Roles that include `secretmanager.versions.access`.
@@ -37,11 +40,13 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         return;
     }
     let message = format!(
-        "the IAM policy of secret `{}` does not grant secretAccessor to {}; a project-level or group grant would not show here",
+        "the IAM policy of secret `{}` does not grant secretAccessor to {}; a project-level or \
+        group grant would not show here",
         ctx.secret.secret, account.value
     );
     let d = ctx.at_secret(&RULE, message, "no accessor grant on this secret").help(format!(
-        "gcloud secrets add-iam-policy-binding {} --project {} --member {member} --role roles/secretmanager.secretAccessor",
+        "gcloud secrets add-iam-policy-binding {} --project {} --member {member} --role \
+        roles/secretmanager.secretAccessor",
         ctx.secret.secret, ctx.secret.project
     ));
     out.push(d);

@@ -7,14 +7,18 @@ use crate::spec::SECRETS_ANNOTATION;
 pub static RULE: Rule = Rule {
     code: "alias-unresolved",
     severity: Severity::Error,
-    summary: "a spec `secretKeyRef.name` / `secretName` that is neither a secret id nor a defined alias",
+    summary: "a spec `secretKeyRef.name` / `secretName` that is neither a secret id nor a defined \
+        alias",
     flags: "A `secretKeyRef.name` or secret volume `secretName` that is not a valid secret id and \
 not an alias defined in the revision's `run.googleapis.com/secrets` annotation; a piece of that \
 annotation that is not `ALIAS:projects/PROJECT/secrets/ID`; a secret volume without `secretName`.",
     why: "Cloud Run v1 refers to a secret of another project only through an alias in that \
 annotation. A full name, or an alias that is not defined, makes the revision fail at deploy time.",
-    example: "secretKeyRef:\n  name: projects/shared-infra/secrets/oauth-client   # a full name is not accepted here",
-    fix: "metadata:\n  annotations:\n    run.googleapis.com/secrets: oauth-client:projects/shared-infra/secrets/oauth-client\n...\nsecretKeyRef:\n  name: oauth-client",
+    example: "secretKeyRef:\n  name: projects/shared-infra/secrets/oauth-client   # a full name \
+        is not accepted here",
+    fix: "metadata:\n  annotations:\n    run.googleapis.com/secrets: \
+        oauth-client:projects/shared-infra/secrets/oauth-client\n...\nsecretKeyRef:\n  name: \
+        oauth-client",
 };
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
@@ -22,7 +26,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     if let Some(span) = spec.aliases.span {
         for piece in &spec.aliases.malformed {
             let message = format!(
-                "`{piece}` in the `{SECRETS_ANNOTATION}` annotation is not `ALIAS:projects/PROJECT/secrets/ID`"
+                "`{piece}` in the `{SECRETS_ANNOTATION}` annotation is not \
+                `ALIAS:projects/PROJECT/secrets/ID`"
             );
             let d = ctx.diagnostic(&RULE, message).at(spec.file, span, "malformed alias").help(
                 "write each alias as `ALIAS:projects/PROJECT/secrets/ID`, separated by commas",
@@ -36,9 +41,13 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             "`{}` (for `{}`) is neither a secret id nor an alias defined in `{SECRETS_ANNOTATION}`",
             name.value, mapping.target
         );
-        let d = ctx.diagnostic(&RULE, message)
+        let d = ctx
+            .diagnostic(&RULE, message)
             .at(spec.file, name.span, "unresolved secret name")
-            .help(format!("define an alias: `{SECRETS_ANNOTATION}: ALIAS:projects/PROJECT/secrets/ID` on the revision template, and use ALIAS here"))
+            .help(format!(
+                "define an alias: `{SECRETS_ANNOTATION}: \
+                ALIAS:projects/PROJECT/secrets/ID` on the revision template, and use ALIAS here"
+            ))
             .target(Some(&mapping.target))
             .secret(Some(&name.value));
         out.push(d);

@@ -15,7 +15,8 @@ defines one env var twice or maps two secrets to one file.",
     why: "Only one of the two can win, and which one depends on the tool: YAML parsers keep the \
 first or the last key, Cloud Run rejects a repeated env var. Either way one mapping silently \
 disappears.",
-    example: "secrets:\n  DATABASE_PASSWORD: {secret: database-password}\n  DATABASE_PASSWORD: {secret: db-password-v2}",
+    example: "secrets:\n  DATABASE_PASSWORD: {secret: database-password}\n  DATABASE_PASSWORD: \
+        {secret: db-password-v2}",
     fix: "Keep one entry per env var or path; use a per-environment map if the secret differs \
 between environments.",
 };

@@ -12,8 +12,10 @@ pub static RULE: Rule = Rule {
 not a C identifier: letters, digits and `_`, not starting with a digit.",
     why: "Cloud Run rejects names with `=`; other odd names are accepted but most languages and \
 shells cannot read them, so the application never sees the secret.",
-    example: "secrets:\n  JWT-SECRET-KEY:          # `-` is not allowed\n    secret: jwt-secret-key",
-    fix: "secrets:\n  JWT_SECRET_KEY:\n    secret: jwt-secret-key\n# a key that starts with `/` is a mounted file instead",
+    example: "secrets:\n  JWT-SECRET-KEY:          # `-` is not allowed\n    secret: \
+        jwt-secret-key",
+    fix: "secrets:\n  JWT_SECRET_KEY:\n    secret: jwt-secret-key\n# a key that starts with `/` \
+        is a mounted file instead",
 };
 
 /// Why `name` is not a usable env var name, or `None` when it is one.
@@ -46,11 +48,20 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let Some(reason) = problem(name) else { continue };
-            let d = Diagnostic::new(&RULE, format!("`{name}` is not a valid env var name: {reason}"))
-                .at(manifest.file, entry.target.span, "invalid env var name")
-                .help("use letters, digits and `_`, not starting with a digit; start the key with `/` for a mounted file")
-                .service(Some(&service.name.value))
-                .target(Some(name));
+            let d = Diagnostic::new(
+                &RULE,
+                format!(
+                    "`{name}` is not a valid env var name: \
+                {reason}"
+                ),
+            )
+            .at(manifest.file, entry.target.span, "invalid env var name")
+            .help(
+                "use letters, digits and `_`, not starting with a digit; start the key with \
+                    `/` for a mounted file",
+            )
+            .service(Some(&service.name.value))
+            .target(Some(name));
             out.push(d);
         }
     }

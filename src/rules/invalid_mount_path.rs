@@ -9,7 +9,8 @@ use crate::spec::{normalize_path, parent_dir};
 pub static RULE: Rule = Rule {
     code: "invalid-mount-path",
     severity: Severity::Error,
-    summary: "a relative path, a path under /dev, /proc or /sys, two secrets in one directory, one path twice",
+    summary: "a relative path, a path under /dev, /proc or /sys, two secrets in one directory, \
+        one path twice",
     flags: "A secret file path that is relative, ends with `/`, contains `..`, lies under \
 `/dev`, `/proc` or `/sys`, or is `/` itself; two different secrets mounted in the same \
 directory; a file whose path is the directory of another; in a spec, a relative or system \
@@ -17,8 +18,10 @@ directory; a file whose path is the directory of another; in a spec, a relative 
     why: "Cloud Run mounts one secret volume per directory, and the directory hides whatever the \
 image had there. Two secrets cannot share a directory, and a mount over a system directory \
 breaks the container. Cloud Run rejects such a revision at deploy time.",
-    example: "/secrets/oauth/client.json: {secret: google-oauth-client}\n/secrets/oauth/jwt.pem: {secret: jwt-signing-key}   # second secret, same directory",
-    fix: "Give each secret its own directory:\n/secrets/oauth/client.json: {secret: google-oauth-client}\n/secrets/jwt/jwt.pem: {secret: jwt-signing-key}",
+    example: "/secrets/oauth/client.json: {secret: google-oauth-client}\n/secrets/oauth/jwt.pem: \
+        {secret: jwt-signing-key}   # second secret, same directory",
+    fix: "Give each secret its own directory:\n/secrets/oauth/client.json: {secret: \
+        google-oauth-client}\n/secrets/jwt/jwt.pem: {secret: jwt-signing-key}",
 };
 
 /// Why a path cannot be mounted, or `None` when it can.
@@ -105,7 +108,10 @@ pub fn check_environment(
                 let d = Diagnostic::new(&RULE, message)
                     .at(manifest.file, later.entry.target.span, "this file")
                     .also(manifest.file, earlier.entry.target.span, "conflicts with this one")
-                    .help("Cloud Run mounts one secret per directory: give each secret its own directory")
+                    .help(
+                        "Cloud Run mounts one secret per directory: give each secret its own \
+                        directory",
+                    )
                     .env(Some(&deployment.env.name.value))
                     .service(Some(&deployment.service.name.value))
                     .target(Some(later.target()));

@@ -12,9 +12,11 @@ pub static RULE: Rule = Rule {
 255 letters, digits, `-` and `_`) nor a full name `projects/PROJECT/secrets/ID` with a valid \
 project id or number.",
     why: "Secret Manager refuses such names, so the secret cannot exist and the revision would \
-fail to start. It is often a leftover template (`{env}` misspelt) or a path pasted instead of an id.",
+fail to start. It is often a leftover template (`{env}` misspelt) or a path pasted instead of an \
+id.",
     example: "secret: projects/netra-staging/secret/jwt-key     # `secret/` instead of `secrets/`",
-    fix: "secret: projects/netra-staging/secrets/jwt-key\n# or, for the environment's own project:\nsecret: jwt-key",
+    fix: "secret: projects/netra-staging/secrets/jwt-key\n# or, for the environment's own \
+        project:\nsecret: jwt-key",
 };
 
 /// Whether `id` is a valid Secret Manager secret id.

@@ -17,7 +17,8 @@ declares that word as the alias to use for that secret.",
 is the Secret Manager version, so `password` asks for a version alias that almost certainly \
 does not exist, and the revision fails to start.",
     example: "valueFrom:\n  secretKeyRef:\n    name: database-password\n    key: password",
-    fix: "valueFrom:\n  secretKeyRef:\n    name: database-password\n    key: latest        # or a version number, such as 4",
+    fix: "valueFrom:\n  secretKeyRef:\n    name: database-password\n    key: latest        # or a \
+        version number, such as 4",
 };
 
 pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
@@ -62,7 +63,10 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
         let d = ctx
             .diagnostic(&RULE, message)
             .at(ctx.spec.file, key.span, "not a version")
-            .help("in Cloud Run `key` is the secret version: `latest` or a number (a Kubernetes habit?)")
+            .help(
+                "in Cloud Run `key` is the secret version: `latest` or a number (a Kubernetes \
+                habit?)",
+            )
             .target(Some(&mapping.target))
             .secret(Some(&mapping.raw_name.value));
         out.push(d);

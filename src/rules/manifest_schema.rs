@@ -17,7 +17,8 @@ unknown `{placeholder}`.",
     why: "A misspelt key is silently ignored by most YAML tools, so a policy or a mapping that \
 was meant to apply would not. secretgate treats every unknown key as an error so that what the \
 file says is what is checked.",
-    example: "services:\n  api:\n    spec: deploy/{env}/api.yaml\n    secrest:          # misspelt\n      JWT_SECRET_KEY: {secret: jwt-key}",
+    example: "services:\n  api:\n    spec: deploy/{env}/api.yaml\n    secrest:          # \
+        misspelt\n      JWT_SECRET_KEY: {secret: jwt-key}",
     fix: "Use the key the hint suggests (`secrets`), or see `secretgate schema` for every key and \
 its type.",
 };

@@ -9,12 +9,14 @@ use crate::spec::{SecretName, SpecMapping, normalize_path};
 pub static RULE: Rule = Rule {
     code: "mapping-conflict",
     severity: Severity::Error,
-    summary: "a spec maps a declared env var or path to another secret or version than the manifest",
+    summary: "a spec maps a declared env var or path to another secret or version than the \
+        manifest",
     flags: "A mapping in the spec's target container for an env var or file that secrets.yaml \
 declares, but from another secret or at another version than secrets.yaml says.",
     why: "secrets.yaml is the single source of truth. A spec that disagrees shows that one of \
 the two was edited by hand; `deploy` refuses to guess which is right.",
-    example: "# secrets.yaml: DATABASE_PASSWORD: {secret: database-password, version: 4}\nenv:\n- name: DATABASE_PASSWORD\n  valueFrom: {secretKeyRef: {name: database-password, key: '3'}}",
+    example: "# secrets.yaml: DATABASE_PASSWORD: {secret: database-password, version: 4}\nenv:\n- \
+        name: DATABASE_PASSWORD\n  valueFrom: {secretKeyRef: {name: database-password, key: '3'}}",
     fix: "Make the spec agree with secrets.yaml, or remove the mapping from the spec and let \
 `deploy` add it from secrets.yaml.",
 };
@@ -69,7 +71,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                     continue;
                 }
                 let msg = format!(
-                    "the spec maps `{}` at version `{got_version}`, secrets.yaml at `{want_version}`",
+                    "the spec maps `{}` at version `{got_version}`, secrets.yaml at \
+                    `{want_version}`",
                     binding.target()
                 );
                 (msg, binding.version_span, "secrets.yaml's version")
@@ -79,10 +82,14 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                 .as_ref()
                 .filter(|_| what.ends_with("version"))
                 .map_or(mapping.span, |k| k.span);
-            let d = ctx.diagnostic(&RULE, message)
+            let d = ctx
+                .diagnostic(&RULE, message)
                 .at(ctx.spec.file, primary, "the spec's mapping")
                 .also(manifest_file, manifest_span, what)
-                .help("make the spec agree with secrets.yaml, or drop the mapping from the spec and let `deploy` add it")
+                .help(
+                    "make the spec agree with secrets.yaml, or drop the mapping from the spec \
+                    and let `deploy` add it",
+                )
                 .target(Some(binding.target()))
                 .secret(Some(&want_secret.secret));
             out.push(d);

@@ -16,5 +16,6 @@ Kubernetes manifest. Also a service whose containers, env vars or volumes have t
     why: "secretgate renders and deploys the spec with the same resource `gcloud run services \
 replace` sends. Another resource shape would be rejected by Cloud Run, or worse, read wrongly.",
     example: "apiVersion: run.cnrm.cloud.google.com/v1beta1\nkind: RunService",
-    fix: "Export the live service in the form secretgate reads:\n  gcloud run services describe NAME --region REGION --format export > deploy/ENV/NAME.yaml",
+    fix: "Export the live service in the form secretgate reads:\n  gcloud run services describe \
+        NAME --region REGION --format export > deploy/ENV/NAME.yaml",
 };

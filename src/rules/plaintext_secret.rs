@@ -6,7 +6,8 @@ use crate::diagnostic::{Diagnostic, Severity};
 pub static RULE: Rule = Rule {
     code: "plaintext-secret",
     severity: Severity::Error,
-    summary: "a spec env var with a literal `value` that the manifest declares or that looks like a credential",
+    summary: "a spec env var with a literal `value` that the manifest declares or that looks like \
+        a credential",
     flags: "A spec env var with a literal `value` whose name the manifest declares as a secret \
 for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*`, `*TOKEN*`, \
 `*API_KEY*`, `*PRIVATE_KEY*`, ...), or a `*_URL`/`*_DSN` whose value carries a password \
@@ -102,9 +103,13 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             let Some(reason) = reason else { continue };
             let message =
                 format!("{} sets `{name}` as a plaintext value: {reason}", container.label(index));
-            let mut d = ctx.diagnostic(&RULE, message)
+            let mut d = ctx
+                .diagnostic(&RULE, message)
                 .at(ctx.spec.file, value.span, "plaintext value (hidden)")
-                .help("move the value to Secret Manager and map it with `valueFrom.secretKeyRef`; declare it in secrets.yaml")
+                .help(
+                    "move the value to Secret Manager and map it with `valueFrom.secretKeyRef`; \
+                    declare it in secrets.yaml",
+                )
                 .target(Some(name));
             d.redact.push((ctx.spec.file, value.span));
             out.push(d);

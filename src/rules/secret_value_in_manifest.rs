@@ -15,7 +15,8 @@ access keys), or a long random token. The value is never printed, in any output 
 to everyone who can read the repository and its history, and must be rotated.",
     example: "JWT_SECRET_KEY:\n  secret: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
     fix: "Store the value in Secret Manager (`gcloud secrets create jwt-secret-key \
---data-file=-`), rotate it since it was committed, and write the secret's name:\n  secret: jwt-secret-key",
+--data-file=-`), rotate it since it was committed, and write the secret's name:\n  secret: \
+jwt-secret-key",
 };
 
 /// Known credential prefixes and what they are.

@@ -12,7 +12,8 @@ a file that does not exist or cannot be read, for one of the environments the se
 deployed to.",
     why: "`deploy` renders the service from this file. A missing spec usually means a new \
 environment was added to the manifest without its service files, or a file was renamed.",
-    example: "services:\n  api:\n    spec: deploy/{env}/api.yaml   # deploy/production/api.yaml is missing",
+    example: "services:\n  api:\n    spec: deploy/{env}/api.yaml   # deploy/production/api.yaml \
+        is missing",
     fix: "Add the file (`gcloud run services describe api --region R --format export > \
 deploy/production/api.yaml`), fix the path, or limit the service with `environments: [staging]`.",
 };

@@ -13,7 +13,8 @@ secrets.yaml does not declare for that service in that environment.",
     why: "`check` and `deploy` verify only declared secrets. An undeclared one can be missing, \
 disabled or unreadable without anyone noticing until the revision fails to start.",
     example: "# the spec maps SENTRY_DSN from secret sentry-dsn; secrets.yaml does not mention it",
-    fix: "Declare it (`secretgate import` can write the entry):\n  SENTRY_DSN:\n    secret: sentry-dsn\n    required: false",
+    fix: "Declare it (`secretgate import` can write the entry):\n  SENTRY_DSN:\n    secret: \
+        sentry-dsn\n    required: false",
 };
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {

@@ -14,7 +14,8 @@ pub static RULE: Rule = Rule {
 `container:` out while its spec has several containers and not exactly one declares a port.",
     why: "Secrets mapped into the wrong container are invisible to the application: a sidecar \
 gets the database password and the application starts without it.",
-    example: "services:\n  api:\n    container: backend     # the spec's containers are `app` and `collector`",
+    example: "services:\n  api:\n    container: backend     # the spec's containers are `app` and \
+        `collector`",
     fix: "services:\n  api:\n    container: app",
 };
 

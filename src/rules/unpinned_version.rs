@@ -14,8 +14,10 @@ pub static RULE: Rule = Rule {
     why: "With `latest`, adding a secret version changes what the next revision (or the next \
 started instance, for env vars) receives, without any deploy or review. A bad new version then \
 breaks production by itself, and a rollback does not bring the old value back.",
-    example: "policy:\n  pin_versions: [production]\nservices:\n  api:\n    secrets:\n      DATABASE_PASSWORD: {secret: database-password}   # latest by default",
-    fix: "DATABASE_PASSWORD:\n  secret: database-password\n  version: {staging: latest, production: 4}",
+    example: "policy:\n  pin_versions: [production]\nservices:\n  api:\n    secrets:\n      \
+        DATABASE_PASSWORD: {secret: database-password}   # latest by default",
+    fix: "DATABASE_PASSWORD:\n  secret: database-password\n  version: {staging: latest, \
+        production: 4}",
 };
 
 pub fn check(

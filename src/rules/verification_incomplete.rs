@@ -10,7 +10,8 @@ use crate::spec::SecretName;
 pub static RULE: Rule = Rule {
     code: "verification-incomplete",
     severity: Severity::Error,
-    summary: "something could not be checked: permission denied, API unavailable, timeout, bad answer",
+    summary: "something could not be checked: permission denied, API unavailable, timeout, bad \
+        answer",
     flags: "A declared secret whose metadata could not be read: permission denied, the API \
 unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
 missing from the snapshot; with `--live`, a service whose deployed form could not be read. \
@@ -41,7 +42,10 @@ pub fn for_secret(
     );
     Diagnostic::new(&RULE, message)
         .at(manifest.file, binding.secret_span, "not verified")
-        .help("grant roles/secretmanager.viewer, check the network, or use a snapshot that has this project")
+        .help(
+            "grant roles/secretmanager.viewer, check the network, or use a snapshot that has \
+            this project",
+        )
         .env(Some(&env.name.value))
         .service(Some(&deployment.service.name.value))
         .target(Some(binding.target()))

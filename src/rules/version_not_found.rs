@@ -12,7 +12,8 @@ pub static RULE: Rule = Rule {
     summary: "the pinned version does not exist",
     flags: "A version number, or a version alias, that the secret does not have.",
     why: "A revision that maps a version that does not exist cannot start.",
-    example: "DATABASE_PASSWORD:\n  secret: database-password\n  version: 9        # the secret has versions 1 to 4",
+    example: "DATABASE_PASSWORD:\n  secret: database-password\n  version: 9        # the secret \
+        has versions 1 to 4",
     fix: "Pin a version that exists (`gcloud secrets versions list database-password`), or add \
 the new version first.",
 };

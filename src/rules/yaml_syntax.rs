@@ -14,7 +14,8 @@ unclosed bracket or quote, a document that is not UTF-8 text, a file larger than
 aliases that expand past the parser's safety budget.",
     why: "Nothing else can be checked in a file that does not parse, and `gcloud run services \
 replace` would refuse it at deploy time, after the release has started.",
-    example: "containers:\n- name: app\n  image: %APP_IMAGE%      # `%` cannot start a plain YAML value",
+    example: "containers:\n- name: app\n  image: %APP_IMAGE%      # `%` cannot start a plain YAML \
+        value",
     fix: "Fix the file at the line and column shown. Quote values that start with a YAML \
 indicator character:\n  image: \"%APP_IMAGE%\"",
 };
