@@ -372,7 +372,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub merge: bool,
 
-    /// The Google Cloud project of the imported environment (default: `PROJECT_ID`, to fill in).
+    /// The Google Cloud project of every imported environment (default: `PROJECT_ID-<env>`,
+    /// marked as a guess to fill in).
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
 

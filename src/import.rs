@@ -24,7 +24,8 @@ pub struct Input {
 }
 
 /// Finds the spec files: files as given (environment `default_env`), folders as
-/// `<env>/<service>.yaml` (or `.yml`, `.json`).
+/// `<env>/<service>.yaml` (or `.yml`). JSON files in a folder are left out: beside specs they
+/// are snapshots or other data, never the exported form of a service.
 pub fn inputs(paths: &[PathBuf], default_env: &str) -> std::io::Result<Vec<Input>> {
     let mut out = Vec::new();
     for path in paths {
@@ -44,10 +45,7 @@ pub fn inputs(paths: &[PathBuf], default_env: &str) -> std::io::Result<Vec<Input
                 .filter_map(|e| Some(e.ok()?.path()))
                 .filter(|p| {
                     p.is_file()
-                        && matches!(
-                            p.extension().and_then(|e| e.to_str()),
-                            Some("yaml" | "yml" | "json")
-                        )
+                        && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
                 })
                 .collect();
             files.sort();
@@ -427,6 +425,22 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
     let flow = |key: &yaml::Node, map: &[(yaml::Node, yaml::Node)]| {
         map.first().is_none_or(|(k, _)| k.span.line == key.span.line)
     };
+    let known = existing.get("environments").and_then(|e| e.as_map()).unwrap_or_default();
+    let imported_envs = imported.get("environments").and_then(|e| e.as_map()).unwrap_or_default();
+    let unknown: Vec<String> = imported_envs
+        .iter()
+        .filter_map(|(k, _)| k.scalar_text())
+        .filter(|env| !known.iter().any(|(k, _)| k.scalar_text().as_deref() == Some(env)))
+        .collect();
+    if !unknown.is_empty() {
+        // Entries naming these environments would not lint; adding environments means
+        // choosing their projects, which is the user's call.
+        return Err(format!(
+            "the imported specs use environment(s) {} that the existing manifest does not \
+             declare; add them under `environments:` first, then merge again",
+            unknown.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let new_services = imported.get("services").and_then(|s| s.as_map()).unwrap_or_default();
     let lines: Vec<&str> = imported_text.lines().collect();
     let existing_lines: Vec<&str> = existing_text.lines().collect();
@@ -434,6 +448,8 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
     let mut insertions: Vec<(usize, u8, String)> = Vec::new();
     let mut added = 0;
     let service_indent = services.first().map_or(2, |(k, _)| k.span.column - 1);
+    // The manifest's indentation step, taken from its services; the written manifest uses two.
+    let step = if service_indent > 0 { service_indent } else { 2 };
     for (i, (key, value)) in new_services.iter().enumerate() {
         let name = key.as_str().unwrap_or_default();
         let block_end = new_services.get(i + 1).map_or(lines.len(), |(k, _)| k.span.line - 1);
@@ -445,7 +461,7 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
             }
             let block = &lines
                 [comments_above(&lines, key.span.line - 1)..last_content_line(&lines, block_end)];
-            insertions.push((existing_lines.len(), 1, reindent(block, service_indent, 2)));
+            insertions.push((existing_lines.len(), 1, reindent(block, service_indent, 2, step)));
             added += 1;
             continue;
         };
@@ -489,7 +505,7 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
             }
             let lines = &lines[comments_above(&lines, target.span.line - 1)
                 ..last_content_line(&lines, entry_end)];
-            block.push_str(&reindent(lines, entry_indent, 6));
+            block.push_str(&reindent(lines, entry_indent, 6, step));
             insertions.push((end, 0, block));
             added += 1;
         }
@@ -523,13 +539,14 @@ fn comments_above(lines: &[&str], mut line: usize) -> usize {
     line
 }
 
-/// Lines of the written manifest, moved from indentation `from` to indentation `to`.
-fn reindent(lines: &[&str], to: usize, from: usize) -> String {
+/// Lines of the written manifest (indented by two per level), moved from indentation `from` to
+/// indentation `to`, each deeper level indented by `step` as in the manifest they go into.
+fn reindent(lines: &[&str], to: usize, from: usize, step: usize) -> String {
     let mut out = String::new();
     for line in lines {
         let spaces = line.len() - line.trim_start_matches(' ').len();
-        let kept = spaces.saturating_sub(from);
-        let moved = if spaces >= from { to + kept } else { spaces };
+        let deeper = spaces.saturating_sub(from);
+        let moved = if spaces >= from { to + deeper / 2 * step + deeper % 2 } else { spaces };
         out.push_str(&" ".repeat(moved));
         out.push_str(line.trim_start_matches(' '));
         out.push('\n');

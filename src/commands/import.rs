@@ -55,8 +55,10 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
     if to_stdout {
         print(&text);
     } else {
-        std::fs::write(&args.output, text)
-            .map_err(|source| Error::Unreadable { path: args.output.clone(), source })?;
+        std::fs::write(&args.output, text).map_err(|e| Error::Usage {
+            message: format!("cannot write {}: {e}", args.output.display()),
+            help: None,
+        })?;
         if !cli.quiet {
             eprintln!(
                 "wrote {}; check it with `secretgate --manifest {} lint`",
@@ -95,7 +97,10 @@ fn live_inputs(args: &ImportArgs, env: &str, base: &Path) -> Result<Vec<import::
     for (name, service) in services {
         let path = base.join("deploy").join(env).join(format!("{name}.yaml"));
         if !path.exists() {
-            let unwritable = |source| Error::Unreadable { path: path.clone(), source };
+            let unwritable = |e: std::io::Error| Error::Usage {
+                message: format!("cannot write {}: {e}", path.display()),
+                help: None,
+            };
             std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
             std::fs::write(&path, export_form(&service).to_yaml()).map_err(unwritable)?;
         }

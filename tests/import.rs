@@ -1,0 +1,650 @@
+//! `secretgate import`, run as a process: the manifest it writes from existing Cloud Run specs
+//! renders back to the same mappings, merges names across environments, marks its guesses,
+//! never imports or shows a plaintext credential, never overwrites a file unasked, and merges
+//! into a hand-written manifest without touching a line of it.
+//!
+//! Fixtures live in tests/fixtures/import/<case>/deploy/<env>/<service>.yaml; each test copies
+//! the specs into a temporary folder and writes the manifest beside them, as a user would.
+
+use secretgate::error::exit;
+use secretgate::yaml::{self, Node};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
+const REALWORLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/realworld");
+
+/// The literal credential in tests/fixtures/import/plaintext, which no output may show.
+const PLAINTEXT_VALUE: &str = "hunter2-very-secret";
+
+/// The comment import writes on every class it suggests.
+const CLASS_GUESS: &str = "  # GUESS: suggested from the name";
+
+/// What one run printed.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `secretgate ARGS` in `dir`, without colour or logs from the environment.
+fn secretgate(dir: &Path, args: &[&str]) -> Run {
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_secretgate"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("the secretgate binary runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(!run.stderr.contains("panicked"), "secretgate {args:?} panicked:\n{run}");
+    run
+}
+
+/// `import deploy -o secrets.yaml ARGS` in `dir`, which must succeed.
+fn import(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["import", "deploy", "-o", "secrets.yaml"];
+    all.extend_from_slice(args);
+    let run = secretgate(dir, &all);
+    assert_eq!(run.code, i32::from(exit::OK), "import {args:?}:\n{run}");
+    run
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A temporary folder holding the `deploy/` folder of fixture `case`.
+fn workspace(case: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    copy_dir(&Path::new(FIXTURES).join(case).join("deploy"), &dir.path().join("deploy"));
+    dir
+}
+
+/// The manifest written in `dir`, as text and as a tree.
+fn manifest(dir: &Path) -> (String, Node) {
+    let text = std::fs::read_to_string(dir.join("secrets.yaml")).expect("a manifest was written");
+    let tree = yaml::parse(text.as_bytes())
+        .unwrap_or_else(|e| panic!("the manifest is not YAML ({}):\n{text}", e.message));
+    (text, tree)
+}
+
+fn service<'a>(tree: &'a Node, name: &str) -> &'a Node {
+    tree.path(&["services", name]).unwrap_or_else(|| panic!("no service `{name}`"))
+}
+
+fn entry<'a>(tree: &'a Node, service: &str, target: &str) -> &'a Node {
+    tree.path(&["services", service, "secrets", target])
+        .unwrap_or_else(|| panic!("no entry `{target}` in service `{service}`"))
+}
+
+/// The targets of a service's `secrets:`, in file order, duplicates kept.
+fn targets(tree: &Node, service: &str) -> Vec<String> {
+    let secrets = tree.path(&["services", service, "secrets"]).and_then(Node::as_map);
+    secrets.unwrap_or_default().iter().filter_map(|(k, _)| k.scalar_text()).collect()
+}
+
+/// The line of the manifest where `key` of `node` is written.
+fn line_of<'a>(text: &'a str, node: &Node, key: &str) -> &'a str {
+    let (key_node, _) = node.get_entry(key).unwrap_or_else(|| panic!("no `{key}`"));
+    text.lines().nth(key_node.span.line - 1).unwrap()
+}
+
+/// The line right above the one where `key` of `node` is written.
+fn line_above<'a>(text: &'a str, node: &Node, key: &str) -> &'a str {
+    let (key_node, _) = node.get_entry(key).unwrap_or_else(|| panic!("no `{key}`"));
+    text.lines().nth(key_node.span.line - 2).unwrap()
+}
+
+// Lint and render of the imported manifest.
+
+/// One finding of `lint --format json`.
+#[derive(Debug)]
+struct Finding {
+    code: String,
+    file: String,
+    message: String,
+}
+
+/// Runs `lint --format json` on `dir/secrets.yaml`.
+fn lint(dir: &Path) -> (Run, Vec<Finding>) {
+    let run = secretgate(dir, &["lint", "--manifest", "secrets.yaml", "--format", "json"]);
+    assert!(matches!(run.code, 0 | 1), "lint:\n{run}");
+    let doc: Value = serde_json::from_str(&run.stdout).expect("lint --format json prints JSON");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let findings = doc["diagnostics"]
+        .as_array()
+        .expect("a diagnostics array")
+        .iter()
+        .map(|d| Finding {
+            code: text(&d["code"]),
+            file: text(&d["location"]["file"]),
+            message: text(&d["message"]),
+        })
+        .collect();
+    (run, findings)
+}
+
+/// The findings that are about the imported manifest rather than the specs themselves: any in
+/// the manifest, and those in a spec that say the manifest disagrees with it. A secret of a
+/// sidecar is the exception when the manifest notes it was not imported.
+fn about_the_manifest<'a>(findings: &'a [Finding], manifest: &str) -> Vec<&'a Finding> {
+    let about_manifest = ["mapping-conflict", "undeclared-secret", "unknown-container"];
+    let noted = |f: &Finding| {
+        let target = f.message.split('`').nth(1).unwrap_or_default();
+        f.code == "undeclared-secret"
+            && manifest.lines().any(|l| {
+                l.trim_start().starts_with("# not imported:") && l.contains(&format!("`{target}`"))
+            })
+    };
+    findings
+        .iter()
+        .filter(|f| f.file == "secrets.yaml" || about_manifest.contains(&f.code.as_str()))
+        .filter(|f| !noted(f))
+        .collect()
+}
+
+/// `render --env ENV --service SERVICE` of `dir/secrets.yaml`, parsed.
+fn render(dir: &Path, env: &str, service: &str) -> Node {
+    let args = ["--manifest", "secrets.yaml", "render", "--env", env, "--service", service];
+    let run = secretgate(dir, &args);
+    assert_eq!(run.code, 0, "render --env {env} --service {service}:\n{run}");
+    yaml::parse(run.stdout.as_bytes()).expect("render prints YAML")
+}
+
+/// Every secret mapping of a spec, as `container: target` -> `secret@version`: env vars by
+/// name, mounted files by path. Aliases of `run.googleapis.com/secrets` are replaced by the
+/// secret they stand for, so that two spellings of one mapping compare equal.
+fn mappings(spec: &Node) -> BTreeMap<String, String> {
+    let template = spec.path(&["spec", "template"]).expect("spec.template");
+    let aliases: BTreeMap<&str, &str> = template
+        .path(&["metadata", "annotations", "run.googleapis.com/secrets"])
+        .and_then(Node::as_str)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.trim().split_once(':'))
+        .collect();
+    let secret = |name: &str| aliases.get(name).copied().unwrap_or(name).to_string();
+    let text = |n: &Node, k: &str| n.get(k).and_then(Node::scalar_text).unwrap_or_default();
+    let list = |n: &Node, k: &str| n.get(k).and_then(Node::as_seq).unwrap_or_default().to_vec();
+
+    let volumes = template.get("spec").map(|s| list(s, "volumes")).unwrap_or_default();
+    let containers = template.get("spec").map(|s| list(s, "containers")).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (i, container) in containers.iter().enumerate() {
+        let label = container.get("name").and_then(Node::scalar_text);
+        let label = label.unwrap_or_else(|| format!("#{}", i + 1));
+        for var in list(container, "env") {
+            let Some(r) = var.path(&["valueFrom", "secretKeyRef"]) else { continue };
+            let mapped = format!("{}@{}", secret(&text(r, "name")), text(r, "key"));
+            out.insert(format!("{label}: {}", text(&var, "name")), mapped);
+        }
+        for mount in list(container, "volumeMounts") {
+            let volume = volumes.iter().find(|v| text(v, "name") == text(&mount, "name"));
+            let Some(source) = volume.and_then(|v| v.get("secret")) else { continue };
+            let name = secret(&text(source, "secretName"));
+            let dir = text(&mount, "mountPath");
+            let items = list(source, "items");
+            if items.is_empty() {
+                out.insert(format!("{label}: {dir}/{name}"), format!("{name}@latest"));
+            }
+            for item in items {
+                let mapped = format!("{name}@{}", text(&item, "key"));
+                out.insert(format!("{label}: {dir}/{}", text(&item, "path")), mapped);
+            }
+        }
+    }
+    out
+}
+
+/// The spec without a single secret mapping: no env var from a secret, no secret volume or
+/// mount of one, no aliases. Rendered from it, every mapping must come from the manifest.
+fn without_mappings(spec: &Node) -> String {
+    let mut tree = spec.to_json();
+    let template = tree.pointer_mut("/spec/template").expect("spec.template");
+    let aliases = template.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut);
+    if let Some(annotations) = aliases {
+        annotations.remove("run.googleapis.com/secrets");
+    }
+    let mut secret_volumes = Vec::new();
+    if let Some(volumes) = template.pointer_mut("/spec/volumes").and_then(Value::as_array_mut) {
+        secret_volumes.extend(volumes.iter().filter(|v| v.get("secret").is_some()).cloned());
+        volumes.retain(|v| v.get("secret").is_none());
+    }
+    let from_secret = |e: &Value| e.pointer("/valueFrom/secretKeyRef").is_some();
+    let on_secret = |m: &Value| secret_volumes.iter().any(|v| v["name"] == m["name"]);
+    let containers = template.pointer_mut("/spec/containers").and_then(Value::as_array_mut);
+    for container in containers.into_iter().flatten() {
+        if let Some(env) = container.get_mut("env").and_then(Value::as_array_mut) {
+            env.retain(|e| !from_secret(e));
+        }
+        if let Some(mounts) = container.get_mut("volumeMounts").and_then(Value::as_array_mut) {
+            mounts.retain(|m| !on_secret(m));
+        }
+    }
+    Node::from_json(&tree).to_yaml()
+}
+
+/// The spec files under `dir/deploy`, as (environment, path).
+fn spec_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
+    for env in std::fs::read_dir(dir.join("deploy")).unwrap() {
+        let env = env.unwrap();
+        for file in std::fs::read_dir(env.path()).unwrap() {
+            files.push((env.file_name().to_string_lossy().into_owned(), file.unwrap().path()));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Imports `dir/deploy`, then checks that the manifest lints clean and that every service
+/// renders, in every environment, to the mappings of its original spec: first with the spec as
+/// it is, then with the spec stripped of its mappings, so that the manifest alone carries them.
+fn assert_round_trip(dir: &Path) {
+    import(dir, &[]);
+    let (text, _) = manifest(dir);
+    let (run, findings) = lint(dir);
+    assert!(findings.is_empty() && run.code == 0, "lint of\n{text}\nsays:\n{run}");
+
+    let mut compared = 0;
+    for (env, path) in spec_files(dir) {
+        let original = yaml::parse(&std::fs::read(&path).unwrap()).unwrap();
+        let name = original.path(&["metadata", "name"]).and_then(Node::as_str).unwrap();
+        let expected = mappings(&original);
+        let what = format!("{env}/{name}");
+        assert_eq!(mappings(&render(dir, &env, name)), expected, "{what}, spec as it is");
+
+        std::fs::write(&path, without_mappings(&original)).unwrap();
+        assert!(mappings(&yaml::parse(&std::fs::read(&path).unwrap()).unwrap()).is_empty());
+        assert_eq!(mappings(&render(dir, &env, name)), expected, "{what}, spec stripped");
+        compared += expected.len();
+    }
+    assert!(compared > 0, "the specs map no secret: the round trip proves nothing");
+}
+
+/// The shipped example, deploy/staging and deploy/production: imported, it lints clean and
+/// renders every service back to the secrets its specs map.
+#[test]
+fn round_trip_of_the_shipped_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for env in ["staging", "production"] {
+        copy_dir(&Path::new(ROOT).join("deploy").join(env), &dir.path().join("deploy").join(env));
+    }
+    assert_round_trip(dir.path());
+}
+
+/// The same round trip with a mounted file, a secret of another project through an alias,
+/// a per-environment map and a service of one environment only.
+#[test]
+fn round_trip_of_files_aliases_and_maps() {
+    let dir = workspace("templates");
+    assert_round_trip(dir.path());
+}
+
+// What the manifest says.
+
+/// Secret names that differ only by the environment's name become one `{env}` template; so do
+/// the spec paths.
+#[test]
+fn names_that_differ_only_by_environment_become_a_template() {
+    let dir = workspace("templates");
+    import(dir.path(), &[]);
+    let (_, tree) = manifest(dir.path());
+    let api = service(&tree, "api");
+    assert_eq!(api.get("spec").unwrap().to_json(), json!("deploy/{env}/api.yaml"));
+    assert_eq!(entry(&tree, "api", "API_TOKEN").to_json()["secret"], json!("api-token-{env}"));
+    assert_eq!(entry(&tree, "api", "/etc/tls/cert.pem").to_json()["secret"], json!("tls-{env}"));
+    assert!(entry(&tree, "api", "API_TOKEN").get("version").is_none(), "latest is the default");
+
+    // The same name and version everywhere is neither a template nor a map.
+    let partner = entry(&tree, "api", "PARTNER_TOKEN").to_json();
+    assert_eq!(partner["secret"], json!("projects/partner-infra/secrets/partner-token"));
+    assert_eq!(partner["version"], json!(5));
+}
+
+/// Names that differ otherwise become a map per environment, and so do versions; a service of
+/// one environment gets its spec as a map and an `environments:` list.
+#[test]
+fn names_that_differ_otherwise_become_a_map_per_environment() {
+    let dir = workspace("templates");
+    import(dir.path(), &[]);
+    let (_, tree) = manifest(dir.path());
+    let db = entry(&tree, "api", "DB_PASSWORD").to_json();
+    assert_eq!(
+        db["secret"],
+        json!({"staging": "db-pass-stg", "production": "prod-database-password"})
+    );
+    assert_eq!(db["version"], json!({"staging": 2, "production": 7}));
+
+    let worker = service(&tree, "worker").to_json();
+    assert_eq!(worker["spec"], json!({"production": "deploy/production/worker.yaml"}));
+    assert_eq!(worker["environments"], json!(["production"]));
+    assert_eq!(worker["secrets"]["QUEUE_URL"]["secret"], json!("queue-url"));
+}
+
+/// The class is suggested from the name, and every suggestion says it is one.
+#[test]
+fn class_is_suggested_from_the_name_and_marked_as_a_guess() {
+    let expected = [
+        ("JWT_SIGNING_KEY", "auth"),
+        ("GOOGLE_OAUTH_CLIENT_ID", "auth"),
+        ("GITHUB_TOKEN", "auth"),
+        ("DJANGO_SECRET_KEY", "auth"),
+        ("/secrets/oauth/client-secret", "auth"),
+        ("DATABASE_PASSWORD", "db"),
+        ("DB_PASSWORD", "db"),
+        ("POSTGRES_PASSWORD", "db"),
+        ("MYSQL_ROOT_PASSWORD", "db"),
+        ("REDIS_PASSWORD", "db"),
+        ("SMTP_PASSWORD", "other"),
+        ("SENTRY_DSN", "other"),
+    ];
+    let dir = workspace("classes");
+    import(dir.path(), &[]);
+    let (text, tree) = manifest(dir.path());
+    assert_eq!(targets(&tree, "api").len(), expected.len(), "one entry per secret:\n{text}");
+    for (target, class) in expected {
+        let found = entry(&tree, "api", target);
+        assert_eq!(found.get("class").and_then(Node::as_str), Some(class), "class of {target}");
+        let line = line_of(&text, found, "class");
+        assert!(line.ends_with(CLASS_GUESS), "{target}: the class is not marked:\n{line}");
+    }
+}
+
+// Plaintext credentials.
+
+/// A credential written as a literal value is not imported, is reported as `plaintext-secret`
+/// with the entry to add instead, and is shown nowhere: not on stdout, not on stderr (even with
+/// colour and every log), not in the manifest, not in a lint of the manifest.
+#[test]
+fn plaintext_credential_is_reported_never_imported_never_shown() {
+    let dir = workspace("plaintext");
+    let spec = std::fs::read_to_string(dir.path().join("deploy/staging/api.yaml")).unwrap();
+    assert!(spec.contains(PLAINTEXT_VALUE), "the fixture holds the value the test looks for");
+
+    let run = import(dir.path(), &["-vv"]);
+    let (text, tree) = manifest(dir.path());
+    for (what, shown) in [("stdout", &run.stdout), ("stderr", &run.stderr), ("manifest", &text)] {
+        assert!(!shown.contains(PLAINTEXT_VALUE), "the {what} shows the value:\n{shown}");
+    }
+    assert!(run.stderr.contains("plaintext-secret"), "no finding:\n{run}");
+    assert!(run.stderr.contains("`DB_PASSWORD` as a plaintext value"), "{run}");
+    assert_eq!(targets(&tree, "api"), ["SESSION_SECRET"], "only the secret reference is imported");
+    let suggestion = text.lines().find(|l| l.contains("DB_PASSWORD")).unwrap_or_default();
+    assert!(suggestion.starts_with('#'), "the suggestion is no comment:\n{text}");
+    assert!(suggestion.contains("api: DB_PASSWORD: {secret: db-password, class: db}"), "{text}");
+
+    let args = ["--color", "always", "import", "deploy", "-o", "-"];
+    let coloured = secretgate(dir.path(), &args);
+    assert_eq!(coloured.code, 0, "{coloured}");
+    assert!(coloured.stdout.contains("SESSION_SECRET"), "the manifest goes to stdout");
+    assert!(!coloured.stdout.contains(PLAINTEXT_VALUE), "stdout shows the value:\n{coloured}");
+    assert!(coloured.stderr.contains('\u{1b}'), "the report is not coloured:\n{coloured}");
+    assert!(!coloured.stderr.contains(PLAINTEXT_VALUE), "stderr shows the value:\n{coloured}");
+
+    let (lint_run, findings) = lint(dir.path());
+    assert!(!lint_run.stdout.contains(PLAINTEXT_VALUE), "lint shows the value:\n{lint_run}");
+    let about = about_the_manifest(&findings, &text);
+    assert!(about.is_empty(), "findings about the manifest: {about:?}");
+    assert!(findings.iter().any(|f| f.code == "plaintext-secret"), "lint sees it too");
+}
+
+// Existing files.
+
+/// Without `--force` an existing output is refused with the usage exit code and left as it
+/// was; with `--force` it is replaced.
+#[test]
+fn existing_output_is_kept_unless_forced() {
+    let dir = workspace("templates");
+    let output = dir.path().join("secrets.yaml");
+    let before = "# Written by hand; nothing may touch it.\nversion: 1\n";
+    std::fs::write(&output, before).unwrap();
+
+    let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("secrets.yaml exists; nothing was written"), "{run}");
+    assert!(run.stderr.contains("--force"), "the message names the way out:\n{run}");
+    assert_eq!(std::fs::read(&output).unwrap(), before.as_bytes(), "the file changed");
+
+    import(dir.path(), &["--force"]);
+    let (text, tree) = manifest(dir.path());
+    assert_ne!(text, before);
+    assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"], "the imported manifest replaced it");
+}
+
+/// Asserts that every line of `kept` is in `merged`, byte for byte and in order.
+fn assert_keeps_lines(kept: &str, merged: &str) {
+    let mut rest = merged.split_inclusive('\n');
+    for line in kept.split_inclusive('\n') {
+        assert!(rest.any(|l| l == line), "the line {line:?} was changed, moved or lost:\n{merged}");
+    }
+}
+
+/// `--merge` into a hand-written manifest (indented by four, with comments) adds the missing
+/// entries and service, changes none of its lines, lints clean, and adds nothing the second
+/// time.
+#[test]
+fn merge_adds_only_what_is_missing_and_keeps_every_line() {
+    let dir = workspace("templates");
+    let existing = std::fs::read_to_string(Path::new(FIXTURES).join("merge/secrets.yaml")).unwrap();
+    std::fs::write(dir.path().join("secrets.yaml"), &existing).unwrap();
+
+    let run = import(dir.path(), &["--merge"]);
+    assert!(run.stderr.contains("4 service(s) or entries added"), "{run}");
+    let (merged, tree) = manifest(dir.path());
+    assert_keeps_lines(&existing, &merged);
+    let api = ["API_TOKEN", "/etc/tls/cert.pem", "DB_PASSWORD", "PARTNER_TOKEN"];
+    assert_eq!(targets(&tree, "api"), api, "the existing entry stays, once, in its place");
+    assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"]);
+    let services = tree.get("services").and_then(Node::as_map).unwrap();
+    assert_eq!(services.len(), 2, "no service twice:\n{merged}");
+    assert_eq!(
+        entry(&tree, "api", "API_TOKEN").to_json(),
+        json!({"secret": "api-token-{env}", "class": "auth"}),
+        "the existing entry is not replaced by the imported one"
+    );
+    let (lint_run, findings) = lint(dir.path());
+    assert!(findings.is_empty() && lint_run.code == 0, "lint of\n{merged}\nsays:\n{lint_run}");
+    let existing_lines: Vec<&str> = existing.lines().collect();
+    for line in merged.lines().filter(|l| !existing_lines.contains(l)) {
+        let indent = line.len() - line.trim_start().len();
+        assert_eq!(indent % 4, 0, "added line {line:?} is not indented by fours:\n{merged}");
+    }
+
+    let again = import(dir.path(), &["--merge"]);
+    assert!(again.stderr.contains("0 service(s) or entries added"), "{again}");
+    let (twice, _) = manifest(dir.path());
+    assert_eq!(twice, merged, "the second merge changed the manifest");
+}
+
+// Comments on guesses.
+
+/// The header asks to review the guesses; the project of each environment and the class of
+/// each entry are marked `GUESS`.
+/// Entries for an environment the manifest does not declare would not lint: `--merge` refuses,
+/// names the environment and leaves the file alone.
+#[test]
+fn merge_refuses_environments_the_manifest_lacks() {
+    let dir = workspace("gaps");
+    let existing = std::fs::read_to_string(Path::new(FIXTURES).join("merge/secrets.yaml")).unwrap();
+    let output = dir.path().join("secrets.yaml");
+    std::fs::write(&output, &existing).unwrap();
+
+    let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("environment(s) `dev`"), "{run}");
+    assert!(run.stderr.contains("add them under `environments:`"), "{run}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), existing, "the file changed");
+}
+
+/// A folder import reads `<env>/<service>.yaml` only: the JSON snapshots kept beside the specs
+/// (as in the shipped example's deploy/snapshots/) are neither an environment nor a finding.
+#[test]
+fn folder_import_leaves_json_files_alone() {
+    let dir = workspace("templates");
+    let snapshots = dir.path().join("deploy/snapshots");
+    std::fs::create_dir_all(&snapshots).unwrap();
+    std::fs::copy(
+        Path::new(ROOT).join("deploy/snapshots/staging.json"),
+        snapshots.join("staging.json"),
+    )
+    .unwrap();
+
+    let run = import(dir.path(), &[]);
+    assert!(!run.stderr.contains("not-a-cloud-run-service"), "{run}");
+    let (text, tree) = manifest(dir.path());
+    let envs = tree.get("environments").and_then(Node::as_map).unwrap();
+    let names: Vec<String> = envs.iter().filter_map(|(k, _)| k.scalar_text()).collect();
+    assert_eq!(names, ["production", "staging"], "{text}");
+}
+
+#[test]
+fn guessed_projects_and_classes_are_marked() {
+    let dir = workspace("templates");
+    import(dir.path(), &[]);
+    let (text, tree) = manifest(dir.path());
+    assert!(text.starts_with("# Written by `secretgate import`. Review the comments marked GUESS"));
+    for env in ["staging", "production"] {
+        let environment = tree.path(&["environments", env]).unwrap();
+        let line = line_of(&text, environment, "project");
+        assert_eq!(line, format!("    project: PROJECT_ID-{env}  # GUESS: set the project id"));
+    }
+    for (service, target) in [("api", "API_TOKEN"), ("api", "DB_PASSWORD"), ("worker", "QUEUE_URL")]
+    {
+        let line = line_of(&text, entry(&tree, service, target), "class");
+        assert!(line.ends_with(CLASS_GUESS), "{service} {target}: not marked:\n{line}");
+    }
+}
+
+/// A project given with `--project` is no guess.
+#[test]
+fn given_project_is_not_marked() {
+    let dir = workspace("sidecar");
+    import(dir.path(), &["--project", "shop-staging", "--region", "europe-west1"]);
+    let (text, tree) = manifest(dir.path());
+    let staging = tree.path(&["environments", "staging"]).unwrap().to_json();
+    assert_eq!(staging, json!({"project": "shop-staging", "region": "europe-west1"}));
+    assert!(!text.contains("GUESS: set the project id"), "{text}");
+}
+
+/// An entry mapped in some environments only is marked as a gap, and its secret in the others
+/// as a guess: the name with the environment replaced, at `latest`.
+#[test]
+fn gaps_between_environments_are_marked() {
+    let dir = workspace("gaps");
+    import(dir.path(), &[]);
+    let (text, tree) = manifest(dir.path());
+    let secrets = tree.path(&["services", "api", "secrets"]).unwrap();
+    let gap = "      # GAP: not mapped today in dev (GUESS: the secret there)";
+    assert_eq!(line_above(&text, secrets, "API_TOKEN"), gap, "\n{text}");
+    assert_eq!(text.matches("# GAP").count(), 1, "DB_PASSWORD is mapped everywhere:\n{text}");
+
+    let token = entry(&tree, "api", "API_TOKEN").to_json();
+    let names = json!({"dev": "api-token-dev", "staging": "api-token-stg",
+        "production": "api-token-production"});
+    assert_eq!(token["secret"], names);
+    assert_eq!(token["version"], json!({"dev": "latest", "staging": "latest", "production": 2}));
+}
+
+/// A secret of a sidecar is not imported (one container receives secrets); a comment above the
+/// service says so, and the target container is named.
+#[test]
+fn secrets_of_other_containers_are_noted() {
+    let dir = workspace("sidecar");
+    import(dir.path(), &[]);
+    let (text, tree) = manifest(dir.path());
+    let services = tree.get("services").unwrap();
+    let note = "  # not imported: container `collector` maps `/etc/collector/config.yaml` (only \
+                one container receives secrets)";
+    assert_eq!(line_above(&text, services, "api"), note, "\n{text}");
+    assert_eq!(service(&tree, "api").get("container").and_then(Node::as_str), Some("app"));
+    assert_eq!(targets(&tree, "api"), ["DB_PASSWORD"]);
+
+    let (_, findings) = lint(dir.path());
+    let about = about_the_manifest(&findings, &text);
+    assert!(about.is_empty(), "findings about the manifest: {about:?}");
+}
+
+/// Files in the folder that are no Cloud Run service (a broken file, a Kubernetes Deployment,
+/// a Cloud Run job) are reported and skipped; the service beside them is imported.
+#[test]
+fn files_that_are_not_services_are_reported_and_skipped() {
+    let dir = workspace("not-a-service");
+    let run = import(dir.path(), &[]);
+    assert!(run.stderr.contains("yaml-syntax"), "{run}");
+    assert!(run.stderr.contains("deploy/staging/broken.yaml"), "{run}");
+    assert!(run.stderr.contains("deploy/staging/deployment.yaml"), "{run}");
+    assert!(run.stderr.contains("a Cloud Run job, not a service"), "{run}");
+    let (text, tree) = manifest(dir.path());
+    let services = tree.get("services").and_then(Node::as_map).unwrap();
+    let names: Vec<String> = services.iter().filter_map(|(k, _)| k.scalar_text()).collect();
+    assert_eq!(names, ["api"], "\n{text}");
+    let (lint_run, findings) = lint(dir.path());
+    assert!(findings.is_empty(), "lint of\n{text}\nsays:\n{lint_run}");
+}
+
+// Real-world specs.
+
+/// Every file of ../shared/realworld that is a Cloud Run service imports into a manifest whose
+/// only findings are about the spec itself. The files are copied to a temporary folder, never
+/// into the repository. tests/realworld.rs lints these files but does not import them.
+#[test]
+fn realworld_services_import_into_a_clean_manifest() {
+    let folder = Path::new(REALWORLD);
+    if !folder.is_dir() {
+        eprintln!(
+            "realworld_services_import_into_a_clean_manifest SKIPPED: {} does not exist; \
+             these specs are kept outside the repository",
+            folder.display()
+        );
+        return;
+    }
+    let mut imported = 0;
+    for file in std::fs::read_dir(folder).unwrap() {
+        let path = file.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(tree) = yaml::parse(&std::fs::read(&path).unwrap()) else { continue };
+        let api = tree.get("apiVersion").and_then(Node::as_str);
+        let kind = tree.get("kind").and_then(Node::as_str);
+        if api != Some("serving.knative.dev/v1") || kind != Some("Service") {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("deploy/prod")).unwrap();
+        std::fs::copy(&path, dir.path().join("deploy/prod").join(&name)).unwrap();
+        import(dir.path(), &[]);
+        let (text, tree) = manifest(dir.path());
+        assert_eq!(tree.get("services").and_then(Node::as_map).map(<[_]>::len), Some(1), "{name}");
+        let (_, findings) = lint(dir.path());
+        let about = about_the_manifest(&findings, &text);
+        assert!(about.is_empty(), "{name}: findings about the manifest: {about:?}\n{text}");
+        imported += 1;
+    }
+    assert!(imported >= 1, "no file of {} is a Cloud Run service", folder.display());
+}
