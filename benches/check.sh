@@ -9,7 +9,11 @@
 #
 # Targets: requests == minimum, wall time <= 1.5 x lower bound. Exits 1 when one is missed.
 #
-# Usage: benches/check.sh            (SECRETS, SERVICES, LATENCY_MS, CONCURRENCY, SAMPLE override)
+# The request count secretgate reports is cross-checked against the fake's own request log, and
+# the gcloud calls are checked to have reached the fake.
+#
+# Usage: benches/check.sh
+#        (SECRETS, SERVICES, LATENCY_MS, CONCURRENCY, SAMPLE, MAX_RPS override)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,6 +23,8 @@ SERVICES=${SERVICES:-10}
 LATENCY_MS=${LATENCY_MS:-50}
 CONCURRENCY=${CONCURRENCY:-16}
 SAMPLE=${SAMPLE:-20}
+# High enough that the rate limiter never sets the pace: latency and concurrency do.
+MAX_RPS=${MAX_RPS:-100000}
 PROJECT=bench-proj
 NUMBER=424242424242
 ACCOUNT=runtime@${PROJECT}.iam.gserviceaccount.com
@@ -42,6 +48,14 @@ cleanup() {
 trap cleanup EXIT
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# The fake's request log: how many requests it received, optionally on one route only.
+fake_count() {
+    curl -sf "http://$host/_fake/requests" |
+        ROUTE="${1:-}" python3 -c 'import json, os, sys
+route = os.environ["ROUTE"]
+print(sum(1 for r in json.load(sys.stdin) if not route or r["route"] == route))'
+}
 
 # --- the environment: SERVICES services sharing SECRETS secrets, every third one pinned --------
 echo "--- generating $SECRETS secrets across $SERVICES services in $work" >&2
@@ -108,12 +122,15 @@ host="127.0.0.1:$port"
 echo "--- fake-google on $host, ${LATENCY_MS} ms per answer" >&2
 
 # --- secretgate ----------------------------------------------------------------------------------
+minimum=$((1 + SECRETS + SECRETS))
+# Generous enough that a larger SECRETS does not hit secretgate's default 60 s timeout.
+timeout_s=$((60 + 10 * ((minimum + CONCURRENCY - 1) / CONCURRENCY * LATENCY_MS) / 1000))
 echo "--- secretgate check" >&2
 start=$(now_ms)
 set +e
 env -u GOOGLE_APPLICATION_CREDENTIALS -u RUN_EMULATOR_HOST SECRETMANAGER_EMULATOR_HOST="$host" \
     "$secretgate_bin" --manifest "$work/secrets.yaml" --quiet check --env bench --format json \
-    --max-rps 1000 --concurrency "$CONCURRENCY" >"$work/check.json"
+    --max-rps "$MAX_RPS" --concurrency "$CONCURRENCY" --timeout "$timeout_s" >"$work/check.json"
 code=$?
 set -e
 wall_ms=$(($(now_ms) - start))
@@ -124,7 +141,11 @@ if ((code != 0)); then
 fi
 requests=$(sed -n 's/^  "requests": \([0-9]*\),\{0,1\}$/\1/p' "$work/check.json")
 [[ -n "$requests" ]] || { echo "error: no \"requests\" in the JSON report" >&2; exit 1; }
-minimum=$((1 + SECRETS + SECRETS))
+served=$(fake_count)
+if ((served != requests)); then
+    echo "error: secretgate reports $requests requests, the fake received $served" >&2
+    exit 1
+fi
 bound_ms=$(((requests + CONCURRENCY - 1) / CONCURRENCY * LATENCY_MS))
 
 # --- gcloud: one `versions describe` per secret, on a sample -------------------------------------
@@ -142,13 +163,21 @@ if command -v gcloud >/dev/null 2>&1; then
         CLOUDSDK_SURVEY_DISABLE_PROMPTS=1
         CLOUDSDK_CORE_CHECK_GCE_METADATA=false)
     "${gcloud_env[@]}" timeout 120 gcloud config set api_endpoint_overrides/secretmanager \
-        "http://$host/" >/dev/null 2>&1
+        "http://$host/" >/dev/null 2>"$work/gcloud.err" || {
+        echo "error: gcloud config set failed:" >&2
+        cat "$work/gcloud.err" >&2
+        exit 1
+    }
+    gets_before=$(fake_count get-version)
     step=$((SECRETS / SAMPLE))
     ((step > 0)) || step=1
     start=$(now_ms)
     for ((n = 0; n < SAMPLE; n++)); do
         i=$((n * step))
-        "${gcloud_env[@]}" timeout 120 gcloud secrets versions describe latest \
+        # The version the manifest declares: pinned for every third secret, else latest.
+        version=latest
+        ((i % 3 == 0)) && version=$((2 + i % 2))
+        "${gcloud_env[@]}" timeout 120 gcloud secrets versions describe "$version" \
             --secret "secret-$i" --project "$PROJECT" --format 'value(name)' \
             --access-token-file "$work/token" >/dev/null 2>"$work/gcloud.err" || {
             echo "error: gcloud failed on secret-$i:" >&2
@@ -157,6 +186,11 @@ if command -v gcloud >/dev/null 2>&1; then
         }
     done
     gcloud_sample_ms=$(($(now_ms) - start))
+    gets=$(($(fake_count get-version) - gets_before))
+    if ((gets != SAMPLE)); then
+        echo "error: $SAMPLE gcloud calls, but the fake received $gets version reads" >&2
+        exit 1
+    fi
 else
     echo "--- gcloud not found: skipping the comparison" >&2
 fi
@@ -175,6 +209,7 @@ printf '%-34s %12s %18s %8s\n' "secretgate wall time" "$(seconds "$wall_ms")" \
 if [[ -n "$gcloud_sample_ms" ]]; then
     extrapolated_ms=$((gcloud_sample_ms * SECRETS / SAMPLE))
     printf '%-34s %12s\n' "gcloud describe loop ($SAMPLE secrets)" "$(seconds "$gcloud_sample_ms")"
+    printf '%-34s %12s\n' "gcloud per call" "$(seconds $((gcloud_sample_ms / SAMPLE)))"
     printf '%-34s %12s\n' "gcloud loop extrapolated ($SECRETS)" "$(seconds "$extrapolated_ms")"
     printf '%-34s %11sx\n' "speed-up of secretgate" "$(awk -v a="$extrapolated_ms" -v b="$wall_ms" 'BEGIN { printf "%.0f", a / b }')"
 fi
