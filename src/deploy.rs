@@ -39,14 +39,22 @@ pub struct MappingChange {
     pub after: Option<Mapping>,
 }
 
+/// The target container's image before and after a deploy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageChange {
+    pub before: String,
+    pub after: String,
+}
+
 /// What a deploy of one service would change.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// The service does not exist yet.
     pub new_service: bool,
     pub mappings: Vec<MappingChange>,
-    /// The target container's image before and after, when it changes.
-    pub image: Option<(String, String)>,
+    /// The target container's image, when it changes.
+    pub image: Option<ImageChange>,
     /// A unified diff of every other field; credentials are shown as `<redacted>`.
     pub diff: String,
 }
@@ -134,7 +142,7 @@ pub fn plan(rendered: &Node, live: Option<&Node>, project: &str, container: usiz
         c.get("image")?.as_str().map(str::to_string)
     };
     let image = match (live.and_then(image_of), image_of(rendered)) {
-        (Some(a), Some(b)) if a != b => Some((a, b)),
+        (Some(before), Some(after)) if before != after => Some(ImageChange { before, after }),
         _ => None,
     };
     // A literal value under a name mapped from a secret is that secret, whatever the name.
@@ -289,6 +297,27 @@ pub fn pins(
         }
     }
     pins
+}
+
+/// The gate's findings that make an entry unusable: a service with it mapped could not start.
+const UNUSABLE: [&str; 5] = [
+    "secret-not-found",
+    "version-not-found",
+    "version-disabled",
+    "version-destroyed",
+    "latest-unusable",
+];
+
+/// The entries of `service` to leave out of the rendered spec: optional entries whose secret
+/// or version is missing, disabled or destroyed. Mapping one would stop the new revision from
+/// starting; the gate has already refused the deploy if such an entry were required. An entry
+/// that could not be verified is still mapped.
+pub fn leave_out(findings: &[Diagnostic], service: &str) -> std::collections::BTreeSet<String> {
+    findings
+        .iter()
+        .filter(|d| d.service.as_deref() == Some(service) && UNUSABLE.contains(&d.code))
+        .filter_map(|d| d.target.clone())
+        .collect()
 }
 
 /// Renders a deployment's spec, or says why it cannot be.

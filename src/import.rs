@@ -221,7 +221,10 @@ fn add_spec(
             );
             let mut d = Diagnostic::new(&plaintext_secret::RULE, message)
                 .at(spec.file, value.span, "plaintext value (hidden)")
-                .help("store it in Secret Manager, then add the suggested entry at the end of the manifest")
+                .help(
+                    "store it in Secret Manager, then add the suggested entry at the end of the \
+                    manifest",
+                )
                 .env(Some(env))
                 .service(Some(name))
                 .target(Some(&var.name.value));
@@ -327,7 +330,8 @@ fn write(
     options: &ImportOptions,
 ) -> String {
     let mut out = String::from(
-        "# Written by `secretgate import`. Review the comments marked GUESS, then run\n# `secretgate lint` and `secretgate check`.\nversion: 1\n\nenvironments:",
+        "# Written by `secretgate import`. Review the comments marked GUESS, then run\n# \
+        `secretgate lint` and `secretgate check`.\nversion: 1\n\nenvironments:",
     );
     out.push_str(if envs.is_empty() { " {}\n" } else { "\n" });
     let project = options.project.clone().unwrap_or_else(|| "PROJECT_ID".to_string());
@@ -394,7 +398,10 @@ fn write(
         }
     }
     if !suggestions.is_empty() {
-        out.push_str("\n# Plaintext values found in the specs (not imported). Store each in Secret Manager,\n# remove it from the spec, and add an entry such as:\n");
+        out.push_str(
+            "\n# Plaintext values found in the specs (not imported). Store each in \
+            Secret Manager,\n# remove it from the spec, and add an entry such as:\n",
+        );
         for s in suggestions {
             out.push_str(s);
             out.push('\n');

@@ -9,7 +9,7 @@ use crate::manifest::Version;
 use crate::resolve::{Binding, Deployment};
 use crate::spec::{SECRETS_ANNOTATION, SecretName, ServiceSpec, normalize_path, parent_dir};
 use crate::yaml::{Node, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What to change besides the secret mappings.
 #[derive(Clone, Debug, Default)]
@@ -20,6 +20,8 @@ pub struct RenderOptions {
     pub pins: BTreeMap<String, u64>,
     /// A value for a revision annotation that forces a new revision.
     pub force_revision: Option<String>,
+    /// Targets not to map: optional entries whose secret is known to be unusable.
+    pub leave_out: BTreeSet<String>,
 }
 
 /// The annotation `--force-new-revision` sets on the revision template.
@@ -39,11 +41,12 @@ pub fn render(
     let mut root = spec.root.clone();
     let project = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
     let mut r = Renderer { root: &mut root, spec, project, container };
-    for binding in deployment.bindings.iter().filter(|b| !b.entry.is_file()) {
+    let mapped = |b: &&Binding| !options.leave_out.contains(b.target());
+    for binding in deployment.bindings.iter().filter(|b| !b.entry.is_file()).filter(mapped) {
         let Some((secret, version)) = resolved(binding, options) else { continue };
         r.env_var(binding.target(), &secret, &version)?;
     }
-    let files = deployment.bindings.iter().filter(|b| b.entry.is_file());
+    let files = deployment.bindings.iter().filter(|b| b.entry.is_file()).filter(mapped);
     let mut by_dir: BTreeMap<String, Vec<(String, SecretName, Version)>> = BTreeMap::new();
     for binding in files {
         let Some((secret, version)) = resolved(binding, options) else { continue };

@@ -185,17 +185,17 @@ fn gaps_between_environments() {
             (
                 "api / DATABASE_PASSWORD".to_string(),
                 staging.clone(),
-                serde_json::json!([["production", "missing"]])
+                serde_json::json!({"production": "missing"})
             ),
             (
                 "api / JWT_SIGNING_KEY".to_string(),
                 staging.clone(),
-                serde_json::json!([["production", "disabled"]])
+                serde_json::json!({"production": "disabled"})
             ),
             (
                 "api / STRIPE_API_KEY".to_string(),
                 staging,
-                serde_json::json!([["production", "destroyed"]])
+                serde_json::json!({"production": "destroyed"})
             ),
         ],
         "missing everywhere (LEGACY_KEY) or ok everywhere is no gap; n/a is no gap"

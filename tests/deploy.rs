@@ -133,6 +133,34 @@ fn deploy(fake: &FakeGoogle, args: &[&str]) -> Run {
     deploy_at(&fixtures(), &fake.host(), &fake.host(), args)
 }
 
+/// The fixture project with a mapping added to api's spec by hand: `LEGACY_TOKEN` from
+/// `legacy-token`, which secrets.yaml does not declare and Secret Manager does not have. The
+/// gate only warns (`undeclared-secret`); Cloud Run cannot start the revision.
+fn hand_mapped() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixtures();
+    std::fs::copy(root.join("secrets.yaml"), dir.path().join("secrets.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    for entry in std::fs::read_dir(root.join("deploy")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join("deploy").join(entry.file_name())).unwrap();
+    }
+    let api = dir.path().join("deploy/api.yaml");
+    let spec = std::fs::read_to_string(&api).unwrap();
+    let mapped = "        - name: MODE\n          value: staging\n";
+    assert!(spec.contains(mapped));
+    let legacy = "        - name: LEGACY_TOKEN\n          valueFrom:\n            \
+        secretKeyRef:\n              \
+                  name: legacy-token\n              key: latest\n";
+    std::fs::write(&api, spec.replace(mapped, &format!("{mapped}{legacy}"))).unwrap();
+    dir
+}
+
+/// What the fake Cloud Run says of a revision that maps `legacy-token`.
+fn legacy_token_missing() -> String {
+    format!("Secret projects/{NUMBER}/secrets/legacy-token/versions/latest was not found")
+}
+
 fn is_write(r: &RequestRecord) -> bool {
     r.method == "POST" || r.method == "PUT"
 }
@@ -494,23 +522,22 @@ fn a_change_between_read_and_write_is_not_overwritten() {
 /// is shown as it is, and traffic stays on the revision that served before.
 #[test]
 fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
-    let mut seeded = seed();
-    set_state(&mut seeded, "sentry-dsn", 1, "DISABLED");
-    let fake = start(seeded);
+    let dir = hand_mapped();
+    let fake = start(seed());
     fake.set_service(PROJECT, live_api_current()).unwrap();
     let old_revision = fake.service(PROJECT, "api").unwrap()["status"]["latestReadyRevisionName"]
         .as_str()
         .unwrap()
         .to_string();
 
-    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
+    let args = ["--env", "staging", "--service", "api", "--yes"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
     assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("undeclared-secret"), "the gate warned:\n{run}");
     let stored = fake.service(PROJECT, "api").unwrap();
     let (status, message) = ready(&stored);
     assert_eq!(status, "False", "the fake failed the revision");
-    let cause =
-        format!("Secret projects/{NUMBER}/secrets/sentry-dsn/versions/latest is in DISABLED state");
-    assert!(message.ends_with(&cause), "{message}");
+    assert!(message.ends_with(&legacy_token_missing()), "{message}");
     assert!(run.stdout.contains(&message), "Cloud Run's message verbatim\n{run}");
     assert!(run.stdout.contains("api: rollout failed"), "{run}");
     assert!(run.stdout.contains("traffic stays on the previous ready revision"), "{run}");
@@ -518,12 +545,9 @@ fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
     assert_eq!(stored["status"]["traffic"][0]["revisionName"], old_revision.as_str());
     assert!(!run.stdout.contains("is Ready at"), "{run}");
 
-    let fake = start({
-        let mut s = seed();
-        set_state(&mut s, "sentry-dsn", 1, "DISABLED");
-        s
-    });
-    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes", "--format", "json"]);
+    let fake = start(seed());
+    let args = ["--env", "staging", "--service", "api", "--yes", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
     assert_eq!(run.code, 4, "{run}");
     let report = run.service("api");
     assert_eq!(report["status"], "failed");
@@ -550,10 +574,10 @@ fn a_revision_that_never_settles_times_out_with_exit_4() {
 /// When one service fails, the ones after it are not deployed, and the report says so.
 #[test]
 fn a_failed_service_stops_the_rollout_of_the_next() {
-    let mut seeded = seed();
-    set_state(&mut seeded, "sentry-dsn", 1, "DISABLED");
-    let fake = start(seeded);
-    let run = deploy(&fake, &["--env", "staging", "--yes", "--format", "json"]);
+    let dir = hand_mapped();
+    let fake = start(seed());
+    let args = ["--env", "staging", "--yes", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
     assert_eq!(run.code, 4, "{run}");
     assert_eq!(run.service("api")["status"], "failed");
     assert_eq!(run.service("worker")["status"], "skipped");
@@ -561,12 +585,8 @@ fn a_failed_service_stops_the_rollout_of_the_next() {
     assert!(writes_of(&fake, "worker").is_empty(), "worker is not deployed");
     assert!(fake.service(PROJECT, "worker").is_none());
 
-    let fake = start({
-        let mut s = seed();
-        set_state(&mut s, "sentry-dsn", 1, "DISABLED");
-        s
-    });
-    let run = deploy(&fake, &["--env", "staging", "--yes"]);
+    let fake = start(seed());
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &["--env", "staging", "--yes"]);
     assert_eq!(run.code, 4, "{run}");
     assert!(run.stdout.contains("worker: not deployed (an earlier service failed)"), "{run}");
 }
@@ -604,14 +624,14 @@ fn a_dry_run_only_reads_and_validates() {
 /// A dry run whose service Cloud Run's validation rejects exits 1 and says why.
 #[test]
 fn a_dry_run_reports_what_cloud_run_rejects() {
-    let mut seeded = seed();
-    set_state(&mut seeded, "sentry-dsn", 1, "DISABLED");
-    let fake = start(seeded);
-    let run = deploy(&fake, &["--env", "staging", "--dry-run", "--format", "json"]);
+    let dir = hand_mapped();
+    let fake = start(seed());
+    let args = ["--env", "staging", "--dry-run", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
     assert_eq!(run.code, 1, "{run}");
     assert_eq!(run.service("api")["status"], "rejected");
     let message = run.service("api")["message"].as_str().unwrap().to_string();
-    assert!(message.contains("sentry-dsn/versions/latest is in DISABLED state"), "{message}");
+    assert!(message.contains(&legacy_token_missing()), "{message}");
     assert_eq!(run.service("worker")["status"], "planned");
     assert!(fake.service(PROJECT, "api").is_none());
 }
@@ -806,8 +826,12 @@ fn the_plan_shows_changes_and_hides_live_credentials() {
     }
     assert_eq!(
         plan["image"],
-        json!(["us-docker.pkg.dev/shop/app/api:0.9.0", "us-docker.pkg.dev/shop/app/api:1.0.0"])
+        json!({
+            "before": "us-docker.pkg.dev/shop/app/api:0.9.0",
+            "after": "us-docker.pkg.dev/shop/app/api:1.0.0",
+        })
     );
+    assert_eq!(plan["newService"], false);
 
     // The real rollout prints the same plan, and hides the values just as well.
     let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes"]);
@@ -941,4 +965,81 @@ fn the_staging_incident_is_refused_then_the_fixed_state_rolls_out() {
         "{run}"
     );
     assert!(fake.accesses().is_empty(), "no secret value was read");
+}
+
+/// A second deploy of what is already live changes nothing: no write, no new revision, and the
+/// report names the revision that keeps serving. `--force-new-revision` replaces it anyway.
+#[test]
+fn an_unchanged_service_is_not_replaced() {
+    let fake = start(seed());
+    let args = ["--env", "staging", "--service", "api", "--yes"];
+    assert_eq!(deploy(&fake, &args).code, 0);
+    let first = fake.service(PROJECT, "api").unwrap();
+    let revision = first["status"]["latestReadyRevisionName"].as_str().unwrap().to_string();
+    let writes = run_writes(&fake).len();
+
+    let again = deploy(&fake, &args);
+    assert_eq!(again.code, 0, "{again}");
+    assert_eq!(run_writes(&fake).len(), writes, "nothing was sent:\n{again}");
+    assert!(again.stdout.contains("no changes"), "{again}");
+    let kept = format!("api: no changes, not deployed; revision {revision} keeps serving");
+    assert!(again.stdout.contains(&kept), "{again}");
+
+    let json_args = ["--env", "staging", "--service", "api", "--yes", "--format", "json"];
+    let report = deploy(&fake, &json_args);
+    assert_eq!(report.service("api")["status"], "unchanged", "{report}");
+    assert_eq!(report.service("api")["revision"], revision.as_str());
+    assert_eq!(run_writes(&fake).len(), writes);
+
+    let forced =
+        deploy(&fake, &["--env", "staging", "--service", "api", "--yes", "--force-new-revision"]);
+    assert_eq!(forced.code, 0, "{forced}");
+    assert_eq!(run_writes(&fake).len(), writes + 1, "--force-new-revision replaces it");
+    let now = fake.service(PROJECT, "api").unwrap();
+    assert_ne!(now["status"]["latestReadyRevisionName"].as_str().unwrap(), revision);
+}
+
+/// The JSON report comes at the end, so there is no plan to confirm against: `--format json`
+/// without `--yes` refuses before anything is read or sent.
+#[test]
+fn json_without_yes_is_refused_before_any_request() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["--env", "staging", "--format", "json"]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("--format json does not ask for confirmation"), "{run}");
+    assert!(run.stderr.contains("--yes"), "{run}");
+    assert!(fake.requests().is_empty(), "no request: {:#?}", fake.requests());
+}
+
+/// Warnings do not stop a deploy, but they are shown before the plan: here the optional
+/// SENTRY_DSN's only version is disabled.
+#[test]
+fn gate_warnings_are_shown_before_the_plan() {
+    let mut seed = seed();
+    set_state(&mut seed, "sentry-dsn", 1, "DISABLED");
+    let fake = start(seed);
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--dry-run"]);
+    let warning = run.stdout.find("latest-unusable").or_else(|| run.stderr.find("latest-unusable"));
+    assert!(warning.is_some(), "the warning is shown:\n{run}");
+    assert!(run.all().contains("sentry-dsn"), "{run}");
+    assert!(run.stdout.contains("Plan for api"), "the deploy goes on to the plan:\n{run}");
+    let note = "left out (optional, and its secret is unusable): SENTRY_DSN";
+    assert!(run.stdout.contains(note), "{run}");
+
+    // Mapped, the disabled version would stop the revision from starting; left out, it rolls
+    // out, and the report says what was left out.
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run}");
+    let report = run.service("api");
+    assert_eq!(report["status"], "deployed", "{run}");
+    assert_eq!(report["leftOut"], json!(["SENTRY_DSN"]));
+    let targets: Vec<&str> = report["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["target"].as_str().unwrap())
+        .collect();
+    assert!(!targets.contains(&"SENTRY_DSN"), "{targets:?}");
+    let sent = body(&the_write(&fake, "api")).to_string();
+    assert!(!sent.contains("sentry-dsn"), "the rendered service does not map it: {sent}");
 }

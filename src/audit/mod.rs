@@ -117,7 +117,7 @@ pub struct Gap {
     pub target: String,
     pub ok_in: Vec<String>,
     /// Environments where it does not resolve, with why.
-    pub broken_in: Vec<(String, Cell)>,
+    pub broken_in: BTreeMap<String, Cell>,
 }
 
 /// A secret that exists but that no service uses.
@@ -258,7 +258,7 @@ fn cell_for(diagnostics: &[Diagnostic], env: &str, row: &Row) -> Cell {
 fn gap(row: &Row) -> Option<Gap> {
     let ok_in: Vec<String> =
         row.cells.iter().filter(|(_, c)| **c == Cell::Ok).map(|(e, _)| e.clone()).collect();
-    let broken_in: Vec<(String, Cell)> = row
+    let broken_in: BTreeMap<String, Cell> = row
         .cells
         .iter()
         .filter(|(_, c)| !matches!(c, Cell::Ok | Cell::NotApplicable | Cell::Unverified))

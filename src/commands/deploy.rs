@@ -30,6 +30,8 @@ struct Prepared {
     rendered: Node,
     /// The spec file's tree, used as "live" in snapshot mode.
     spec_tree: Node,
+    /// Optional entries left out because their secret is unusable.
+    left_out: Vec<String>,
 }
 
 /// The outcome of one service, for the report.
@@ -40,6 +42,8 @@ struct Outcome {
     revision: Option<String>,
     url: Option<String>,
     mappings: Vec<Mapping>,
+    /// Optional entries not mapped because their secret is unusable.
+    left_out: Vec<String>,
     message: Option<String>,
 }
 
@@ -53,6 +57,7 @@ impl Outcome {
             revision: None,
             url: None,
             mappings: Vec::new(),
+            left_out: Vec::new(),
             message: Some(message),
         }
     }
@@ -70,7 +75,7 @@ pub fn render(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
         return Ok(exit::FINDINGS);
     }
     let options = RenderOptions { image: args.image.clone(), ..RenderOptions::default() };
-    let prepared = prepare(&mut project, &args.env, &services, &options, None)?;
+    let prepared = prepare(&mut project, &args.env, &services, &options, None, &[])?;
     for p in prepared {
         print(&p.rendered.to_yaml());
     }
@@ -86,6 +91,13 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         return Err(Error::Usage {
             message: "--image needs exactly one service".into(),
             help: Some("name it with --service NAME".into()),
+        });
+    }
+    if args.format == DeployFormat::Json && !args.yes && !args.dry_run {
+        // The question would be asked about a plan the JSON report shows only at the end.
+        return Err(Error::Usage {
+            message: "deploy --format json does not ask for confirmation".into(),
+            help: Some("pass --yes to deploy, or --dry-run to see the plan".into()),
         });
     }
     let runtime = super::check::runtime()?;
@@ -118,6 +130,10 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         }
         return Ok(code);
     }
+    if args.format == DeployFormat::Human && !cli.quiet && !findings.is_empty() {
+        // Warnings do not stop the deploy, but whoever deploys should see them first.
+        show_findings(cli, &mut project, findings.clone(), color);
+    }
 
     // Render and plan.
     let mut render_options =
@@ -126,7 +142,8 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         render_options.force_revision = Some(jiff::Timestamp::now().to_string());
     }
     let pin_inventory = args.pin_versions.then_some(&inventory);
-    let prepared = prepare(&mut project, &args.env, &services, &render_options, pin_inventory)?;
+    let prepared =
+        prepare(&mut project, &args.env, &services, &render_options, pin_inventory, &findings)?;
     let offline = !args.snapshots.is_empty();
     let client = if offline {
         None
@@ -171,6 +188,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
                 &p.project,
                 deploy::container_name(&p.rendered, p.container).as_deref(),
             ),
+            left_out: p.left_out.clone(),
             message: None,
         });
         lives.push(live);
@@ -201,14 +219,31 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         return Ok(code);
     }
 
+    // A service whose plan is empty is left alone: replacing it would only start a revision
+    // identical to the running one. `--force-new-revision` always changes the plan.
+    for (live, outcome) in lives.iter().zip(&mut outcomes) {
+        if outcome.plan.as_ref().is_some_and(Plan::is_empty) {
+            outcome.status = "unchanged";
+            let status = |key: &str| {
+                live.as_ref()?.pointer(&format!("/status/{key}"))?.as_str().map(str::to_string)
+            };
+            outcome.revision = status("latestReadyRevisionName");
+            outcome.url = status("url");
+        }
+    }
+    let changed = outcomes.iter().filter(|o| o.status == "planned").count();
+
     // Confirm, then apply and wait, one service after another.
     let client = client.expect("not offline outside --dry-run, as clap requires");
-    if !args.yes && !confirm(&args.env, prepared.len())? {
+    if changed > 0 && !args.yes && !confirm(&args.env, changed)? {
         eprintln!("nothing was deployed");
         return Ok(exit::OK);
     }
     let mut code = exit::OK;
     for ((p, live), outcome) in prepared.iter().zip(&lives).zip(&mut outcomes) {
+        if outcome.status == "unchanged" {
+            continue;
+        }
         if code != exit::OK {
             outcome.status = "skipped";
             continue;
@@ -298,11 +333,12 @@ fn prepare(
     services: &[String],
     options: &RenderOptions,
     pins: Option<&Inventory>,
+    findings: &[Diagnostic],
 ) -> Result<Vec<Prepared>, Error> {
     let Some(manifest) = project.manifest.take() else {
         return Err(Error::Usage { message: "the manifest could not be read".into(), help: None });
     };
-    let result = prepare_with(project, &manifest, env, services, options, pins);
+    let result = prepare_with(project, &manifest, env, services, options, pins, findings);
     project.manifest = Some(manifest);
     result
 }
@@ -314,6 +350,7 @@ fn prepare_with(
     services: &[String],
     options: &RenderOptions,
     pins: Option<&Inventory>,
+    findings: &[Diagnostic],
 ) -> Result<Vec<Prepared>, Error> {
     let environment = manifest.environment(env).ok_or_else(|| Error::Usage {
         message: format!("unknown environment `{env}`"),
@@ -322,7 +359,7 @@ fn prepare_with(
     let deployments = resolve::resolve(manifest, environment, &mut Vec::new());
     let mut out = Vec::new();
     for deployment in deployments.iter().filter(|d| services.contains(&d.service.name.value)) {
-        out.push(prepare_one(project, manifest, deployment, options, pins)?);
+        out.push(prepare_one(project, manifest, deployment, options, pins, findings)?);
     }
     Ok(out)
 }
@@ -333,6 +370,7 @@ fn prepare_one(
     deployment: &Deployment,
     options: &RenderOptions,
     pins: Option<&Inventory>,
+    findings: &[Diagnostic],
 ) -> Result<Prepared, Error> {
     let name = deployment.service.name.value.clone();
     let unusable = || Error::Usage {
@@ -346,6 +384,7 @@ fn prepare_one(
     if let Some(inventory) = pins {
         options.pins = deploy::pins(deployment, inventory);
     }
+    options.leave_out = deploy::leave_out(findings, &name);
     let rendered = deploy::render_deployment(deployment, spec, container, &options)
         .map_err(|message| Error::Usage { message, help: None })?;
     let text = |v: &Option<crate::manifest::Sp<String>>| {
@@ -358,6 +397,7 @@ fn prepare_one(
         container,
         rendered,
         spec_tree: spec.root.clone(),
+        left_out: options.leave_out.into_iter().collect(),
     })
 }
 
@@ -451,6 +491,12 @@ fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
     if plan.is_empty() {
         text.push_str("  no changes\n");
     }
+    if !p.left_out.is_empty() {
+        text.push_str(&format!(
+            "  left out (optional, and its secret is unusable): {}\n",
+            p.left_out.join(", ")
+        ));
+    }
     if !plan.mappings.is_empty() {
         text.push_str("  secret mappings:\n");
         let width = plan.mappings.iter().map(|m| m.target.len()).max().unwrap_or(0);
@@ -469,8 +515,8 @@ fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
             text.push_str(&format!("    {sign} {:width$}  {detail}\n", change.target));
         }
     }
-    if let Some((before, after)) = &plan.image {
-        text.push_str(&format!("  image:\n    {before}\n    -> {after}\n"));
+    if let Some(image) = &plan.image {
+        text.push_str(&format!("  image:\n    {}\n    -> {}\n", image.before, image.after));
     }
     if !plan.diff.is_empty() {
         text.push_str("  other changes:\n");
@@ -528,6 +574,13 @@ fn finish(
             "skipped" => {
                 text.push_str(&format!("{}: not deployed (an earlier service failed)\n", o.name))
             }
+            "unchanged" => {
+                let revision = o.revision.as_deref().unwrap_or("?");
+                text.push_str(&format!(
+                    "{}: no changes, not deployed; revision {revision} keeps serving\n",
+                    o.name
+                ));
+            }
             _ => {}
         }
     }
@@ -555,6 +608,7 @@ fn json_report(
                 "url": o.url,
                 "message": o.message,
                 "mappings": o.mappings,
+                "leftOut": o.left_out,
                 "plan": o.plan,
             })
         })
