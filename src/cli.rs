@@ -74,7 +74,7 @@ pub enum Command {
     /// Capture the Secret Manager metadata `check` needs into a snapshot file (no secret values).
     #[command(after_help = "Example:\n  secretgate snapshot --env staging -o staging.json")]
     Snapshot(SnapshotArgs),
-    /// Render, gate, plan, roll out to Cloud Run and wait for the new revision to be Ready.
+    /// Gate, render, plan, roll out to Cloud Run and wait for the new revision to be Ready.
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(DeployArgs),
     /// Print a service's spec with every declared secret mapped (input for `gcloud run services
@@ -90,6 +90,7 @@ pub enum Command {
     #[command(after_help = IMPORT_EXAMPLES)]
     Import(ImportArgs),
     /// List every rule with its code, severity and summary.
+    #[command(after_help = "Examples:\n  secretgate rules\n  secretgate explain accessor-missing")]
     Rules,
     /// Explain a rule: what it flags, why it matters, an example and the fix.
     #[command(after_help = "Example:\n  secretgate explain plaintext-secret")]
@@ -98,11 +99,11 @@ pub enum Command {
         code: String,
     },
     /// Print the JSON Schema of secrets.yaml.
+    #[command(after_help = "Example:\n  secretgate schema > secrets.schema.json")]
     Schema,
     /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  secretgate completions bash > /etc/bash_completion.d/secretgate"
-    )]
+    #[command(after_help = "Example:\n  secretgate completions bash > \
+                      ~/.local/share/bash-completion/completions/secretgate")]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -249,6 +250,10 @@ pub struct DeployArgs {
     /// Do not read IAM policies (skips accessor-missing).
     #[arg(long)]
     pub no_iam: bool,
+
+    /// Warn about snapshots older than this many days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS", requires = "snapshots")]
+    pub max_snapshot_age: i64,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = DeployFormat::Human)]

@@ -616,3 +616,23 @@ fn html_renders_in_a_browser() {
     assert!(!text.contains("ci-deploy-token"), "ignored orphans are not listed");
     assert!(!text.contains("CACHE_URL: projects"), "CACHE_URL's secret exists");
 }
+
+/// An environment whose project no snapshot holds is audited as `unverified`, and stderr says
+/// why once, so that an all-`unverified` column is never a mystery; `--quiet` leaves it out.
+#[test]
+fn an_unread_project_is_named_with_the_reason() {
+    let manifest = Path::new(FIXTURE).join("secrets.yaml");
+    let staging = Path::new(FIXTURE).join("snapshots/staging.json");
+    let run = audit_with(&manifest, std::slice::from_ref(&staging), &["--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = "warning: project `acme-production` was not verified (not in the snapshots \
+                    given); its cells are `unverified`";
+    assert!(run.stderr.contains(expected), "{}", run.stderr);
+    assert!(!run.stderr.contains("acme-staging"), "staging was read: {}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let cell = &row(&report, "api", "DATABASE_PASSWORD")["cells"]["production"];
+    assert_eq!(cell, "unverified");
+
+    let quiet = audit_with(&manifest, &[staging], &["--format", "json", "-q"]);
+    assert!(!quiet.stderr.contains("was not verified"), "{}", quiet.stderr);
+}

@@ -781,6 +781,34 @@ fn adc_authorized_user_file_is_used_with_the_emulator() {
     assert_requests_match(&run, &fake);
 }
 
+/// A credentials file whose token exchange is refused: nothing is verified (exit 3), and the
+/// message says where the token should come from, not only what the auth library saw.
+#[test]
+fn a_refused_token_is_incomplete_and_names_the_credentials() {
+    let fake = fake_with(seed("healthy"), |c| c.require_token = true);
+    fake.inject_always(Route::Token, Fault::Status(400));
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let credentials = dir.path().join("adc.json");
+    let adc = json!({
+        "type": "authorized_user",
+        "client_id": "secretgate-test.apps.googleusercontent.com",
+        "client_secret": "not-a-real-secret",
+        "refresh_token": "revoked-refresh-token",
+        "token_uri": format!("{}/token", fake.url()),
+    });
+    std::fs::write(&credentials, adc.to_string()).expect("the credentials file is written");
+    let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
+    cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &credentials);
+    cmd.args(["check", "--env", "staging", "--timeout", "10"]);
+    let run = outcome(cmd);
+    assert_eq!(run.code, INCOMPLETE, "{}\n{}", run.stdout, run.stderr);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("no access token from Application Default Credentials"), "{text}");
+    assert!(text.contains("gcloud auth application-default login"), "{text}");
+    assert!(!text.contains("revoked-refresh-token"), "the refresh token is never shown");
+    assert!(fake.api_requests().is_empty(), "no API call without a token");
+}
+
 #[test]
 fn without_a_credentials_file_the_emulator_is_called_anonymously() {
     let fake = fake_for("healthy");
@@ -921,6 +949,13 @@ fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
         };
         let expected = if declared { versions(want) } else { vec![] };
         assert_eq!(versions(got), expected, "versions of {id}");
+        for version in got["versions"].as_array().into_iter().flatten() {
+            let state = version["state"].as_str();
+            assert!(
+                matches!(state, Some("ENABLED" | "DISABLED" | "DESTROYED")),
+                "states are written by name, as gcloud prints them: {version}"
+            );
+        }
         if FULL_WITH_ACCOUNT.contains(&id.as_str()) {
             assert_eq!(got["iamPolicy"]["bindings"], want["iamPolicy"]["bindings"], "{id}");
         } else {

@@ -24,17 +24,21 @@ pub fn table(audit: &Audit, color: bool) -> String {
         .unwrap_or(0)
         .max("service / target".len());
     let col = audit.environments.iter().map(String::len).max().unwrap_or(0).max(15);
+    // The last column is not padded, so that no line ends in spaces.
+    let last = audit.environments.len().saturating_sub(1);
+    let width = |i: usize| if i == last { 0 } else { col };
     let _ = write!(out, "\n{:name_width$}  {:3}", "service / target", "req");
-    for env in &audit.environments {
-        let _ = write!(out, "  {env:col$}");
+    for (i, env) in audit.environments.iter().enumerate() {
+        let _ = write!(out, "  {env:0$}", width(i));
     }
     out.push('\n');
     for row in &audit.rows {
         let name = format!("{} / {}", row.service, row.target);
         let _ = write!(out, "{name:name_width$}  {:3}", if row.required { "yes" } else { "no" });
-        for env in &audit.environments {
+        for (i, env) in audit.environments.iter().enumerate() {
             let cell = row.cells.get(env).copied().unwrap_or(Cell::NotApplicable);
-            let _ = write!(out, "  {}", paint(cell, &format!("{:col$}", cell.as_str())));
+            let text = format!("{:1$}", cell.as_str(), width(i));
+            let _ = write!(out, "  {}", paint(cell, &text));
         }
         out.push('\n');
     }

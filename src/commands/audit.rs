@@ -4,12 +4,13 @@ use crate::audit::{self, format};
 use crate::check::{self, CheckOptions};
 use crate::cli::{AuditArgs, AuditFormat, Cli};
 use crate::error::{Error, exit};
-use crate::inventory::Inventory;
 use crate::inventory::snapshot::Snapshot;
+use crate::inventory::{Inventory, ProjectInventory};
 use crate::lint::{Project, lint};
 use std::io::IsTerminal;
 
 pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
+    let started = std::time::Instant::now();
     let mut project = Project::load(&cli.manifest)?;
     lint(&mut project, &args.envs)?;
     let envs = project.select_environments(&args.envs)?;
@@ -36,11 +37,19 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
         super::check::runtime()?.block_on(super::check::live(&mut project, &envs));
     }
     let manifest = project.manifest.as_ref().expect("checked above");
+    if !cli.quiet {
+        for (name, reason) in unread_projects(manifest, &envs, &inventory) {
+            eprintln!(
+                "warning: project `{name}` was not verified ({reason}); its cells are `unverified`"
+            );
+        }
+    }
     let mut ignore: Vec<String> =
         manifest.policy.ignore_orphans.iter().map(|p| p.value.clone()).collect();
     ignore.extend(args.ignore_orphans.iter().cloned());
     let report = audit::build(manifest, &envs, &project.diagnostics, &inventory, &ignore, now);
-    tracing::debug!(requests = report.requests, "Secret Manager requests");
+    let rows = report.rows.len();
+    tracing::info!(elapsed = ?started.elapsed(), requests = report.requests, rows, "audit built");
     let color =
         args.output.is_none() && super::use_color(cli.color, std::io::stdout().is_terminal());
     let text = match args.format {
@@ -50,12 +59,35 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
         AuditFormat::Html => format::html(&report),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|source| Error::Unreadable { path: path.clone(), source })?,
+        Some(path) => std::fs::write(path, text).map_err(|e| Error::Usage {
+            message: format!("cannot write {}: {e}", path.display()),
+            help: None,
+        })?,
         None => {
             super::print(&text);
         }
     }
     let below = args.fail_under.is_some_and(|limit| report.coverage.percent() < limit);
     Ok(if below { exit::FINDINGS } else { exit::OK })
+}
+
+/// The environments' own projects whose Secret Manager could not be read, with why: an audit
+/// still reports on them (as `unverified`), so the reason is said once per project here.
+fn unread_projects(
+    manifest: &crate::manifest::Manifest,
+    envs: &[String],
+    inventory: &Inventory,
+) -> std::collections::BTreeMap<String, String> {
+    let mut unread = std::collections::BTreeMap::new();
+    for env in envs.iter().filter_map(|e| manifest.environment(e)) {
+        let Some(project) = &env.project else { continue };
+        let reason = match inventory.projects.get(&project.value) {
+            Some(ProjectInventory::Listed(_)) => continue,
+            Some(ProjectInventory::Unverified(reason)) => reason.clone(),
+            None if inventory.captured_at.is_some() => "not in the snapshots given".to_string(),
+            None => "not read".to_string(),
+        };
+        unread.insert(project.value.clone(), reason);
+    }
+    unread
 }

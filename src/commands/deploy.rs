@@ -83,6 +83,7 @@ pub fn render(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
 }
 
 pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
+    let started = std::time::Instant::now();
     let mut project = Project::load(&cli.manifest)?;
     let envs = [args.env.clone()];
     lint(&mut project, &envs)?;
@@ -104,9 +105,14 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
 
     // Gate: lint and check every selected service before anything is deployed.
     let inventory = inventory(cli, &project, &envs, &services, args, &runtime)?;
-    let options =
-        CheckOptions { now: jiff::Timestamp::now(), expiry_days: 30, max_snapshot_age_days: 7 };
+    let options = CheckOptions {
+        now: jiff::Timestamp::now(),
+        expiry_days: 30,
+        max_snapshot_age_days: args.max_snapshot_age,
+    };
     check::check(&mut project, &envs, &inventory, &options);
+    let (requests, elapsed) = (inventory.requests, started.elapsed());
+    tracing::info!(?elapsed, requests, services = services.len(), "gate checked");
     let findings = deploy::gate_findings(&project.diagnostics, &services);
     if deploy::blocks(&findings) {
         let code = check::exit_code(&findings, false);
@@ -446,6 +452,7 @@ async fn rollout(
         timeout: Duration::from_secs(args.wait_timeout),
         poll,
     };
+    tracing::info!(service = %p.name, generation, "written; waiting for Ready");
     let outcome = deploy::wait(client, &wait, &show).await;
     if let Some(bar) = spinner {
         bar.finish_and_clear();

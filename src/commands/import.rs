@@ -35,6 +35,8 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
     let options =
         ImportOptions { base, project: args.project.clone(), region: args.region.clone() };
     let imported = import::import(&inputs, &options);
+    let findings = imported.diagnostics.len();
+    tracing::info!(specs = inputs.len(), findings, "specs imported");
     if !imported.diagnostics.is_empty() {
         let color = super::use_color(cli.color, std::io::stderr().is_terminal());
         let text = crate::report::human::render(&imported.diagnostics, &imported.sources, color);

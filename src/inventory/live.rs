@@ -402,9 +402,7 @@ impl Run<'_> {
                         .send()
                 })
                 .await?;
-            versions.extend(
-                page.versions.iter().map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
-            );
+            versions.extend(page.versions.iter().map(version_json));
             if page.next_page_token.is_empty() {
                 return Ok(versions);
             }
@@ -444,6 +442,14 @@ impl Run<'_> {
 
 /// A short account of an API error: the status name and message, or the HTTP code.
 fn describe(e: &google_cloud_gax::error::Error) -> String {
+    if e.is_authentication() {
+        // The auth library's own text is long and says little more; it goes to the debug log.
+        tracing::debug!(error = %e, "no access token");
+        return "no access token from Application Default Credentials: run `gcloud auth \
+                application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a \
+                credentials file"
+            .to_string();
+    }
     if let Some(status) = e.status() {
         return format!("{}: {}", status.code.name(), status.message);
     }
@@ -451,4 +457,15 @@ fn describe(e: &google_cloud_gax::error::Error) -> String {
         return format!("HTTP {code}");
     }
     e.to_string()
+}
+
+/// A version as the REST API shows it. The client asks for enums as numbers and serialises
+/// them so; snapshots keep the names (`"state": "ENABLED"`), as `gcloud --format json` prints
+/// them, so that anyone can read and filter them.
+fn version_json(version: &google_cloud_secretmanager_v1::model::SecretVersion) -> Value {
+    let mut json = serde_json::to_value(version).unwrap_or(Value::Null);
+    if let (Some(name), Some(object)) = (version.state.name(), json.as_object_mut()) {
+        object.insert("state".into(), Value::String(name.to_string()));
+    }
+    json
 }
