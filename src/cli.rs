@@ -130,12 +130,27 @@ pub struct FetchArgs {
     pub concurrency: u16,
 
     /// Requests per second per project (Secret Manager allows 600 metadata reads a minute).
-    #[arg(long, default_value_t = 9.0, value_name = "RPS")]
+    #[arg(long, default_value_t = 9.0, value_name = "RPS", value_parser = between(0.01, 1e6))]
     pub max_rps: f64,
 
     /// Give up on what is not answered after this many seconds (exit 3).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
     pub timeout: u64,
+}
+
+/// A finite number from `min` to `max`: clap range-checks integers only, and a float option
+/// given `nan` or `inf` would otherwise reach a `Duration` or a comparison.
+fn between(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    move |text| match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && (min..=max).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("must be a number from {min} to {max}")),
+        Err(_) => Err(format!("`{text}` is not a number")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -157,11 +172,21 @@ pub struct CheckArgs {
     pub live: bool,
 
     /// Warn about secrets that expire within this many days.
-    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "DAYS",
+        value_parser = clap::value_parser!(i64).range(0..=36_500)
+    )]
     pub expiry_days: i64,
 
     /// Warn about snapshots older than this many days.
-    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    #[arg(
+        long,
+        default_value_t = 7,
+        value_name = "DAYS",
+        value_parser = clap::value_parser!(i64).range(0..=36_500)
+    )]
     pub max_snapshot_age: i64,
 
     /// Output format.
@@ -215,7 +240,7 @@ pub struct DeployArgs {
     pub services: Vec<String>,
 
     /// Replace the target container's image.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub image: Option<String>,
 
     /// Replace `latest` by the version number it resolves to now.
@@ -240,11 +265,16 @@ pub struct DeployArgs {
     pub yes: bool,
 
     /// Give up waiting for Ready after this many seconds (exit 4).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 600,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
     pub wait_timeout: u64,
 
     /// Seconds between two readings of the service while waiting.
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = between(0.05, 60.0))]
     pub poll_interval: f64,
 
     /// Do not read IAM policies (skips accessor-missing).
@@ -252,7 +282,13 @@ pub struct DeployArgs {
     pub no_iam: bool,
 
     /// Warn about snapshots older than this many days.
-    #[arg(long, default_value_t = 7, value_name = "DAYS", requires = "snapshots")]
+    #[arg(
+        long,
+        default_value_t = 7,
+        value_name = "DAYS",
+        requires = "snapshots",
+        value_parser = clap::value_parser!(i64).range(0..=36_500)
+    )]
     pub max_snapshot_age: i64,
 
     /// Output format.
@@ -281,7 +317,7 @@ pub struct RenderArgs {
     pub service: String,
 
     /// Replace the target container's image.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub image: Option<String>,
 }
 
@@ -319,7 +355,7 @@ pub struct AuditArgs {
     pub ignore_orphans: Vec<String>,
 
     /// Exit with 1 when coverage is below this percentage.
-    #[arg(long, value_name = "PERCENT")]
+    #[arg(long, value_name = "PERCENT", value_parser = between(0.0, 100.0))]
     pub fail_under: Option<f64>,
 
     /// Do not read IAM policies.
@@ -361,7 +397,8 @@ pub struct ImportArgs {
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
 
-    /// The environment of spec files given directly (default: the folder name, else `default`).
+    /// The environment of spec files given directly (default: `default`); in a folder, each
+    /// <env> subfolder names its own.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Option<String>,
 

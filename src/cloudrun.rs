@@ -63,7 +63,10 @@ pub struct CloudRun {
 
 impl CloudRun {
     /// A client with Application Default Credentials, or the emulator from `RUN_EMULATOR_HOST`.
-    pub fn new(call_timeout: Duration) -> Result<CloudRun, String> {
+    /// `timeout` bounds each operation, retries of a read included (`--timeout`); one attempt
+    /// gets at most 30 seconds of it.
+    pub fn new(timeout: Duration) -> Result<CloudRun, String> {
+        let call_timeout = timeout.min(Duration::from_secs(30));
         crate::inventory::live::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(call_timeout)
@@ -80,7 +83,7 @@ impl CloudRun {
             ),
         };
         let emulator = emulator.map(|h| format!("http://{h}"));
-        Ok(CloudRun { http, emulator, credentials, deadline: call_timeout * 3 })
+        Ok(CloudRun { http, emulator, credentials, deadline: timeout })
     }
 
     /// The endpoint for a region, as reported in messages.
@@ -91,11 +94,21 @@ impl CloudRun {
         }
     }
 
-    fn services_url(&self, region: &str, project: &str) -> String {
-        format!(
+    /// The URL of a project's services in a region. Both are checked first: the region becomes
+    /// part of the host name, and a request (with its access token) must not go elsewhere.
+    fn services_url(&self, region: &str, project: &str) -> Result<String, ApiError> {
+        use crate::manifest::{valid_project, valid_region};
+        if !valid_region(region) || !valid_project(project) {
+            return Err(ApiError {
+                http: None,
+                status: "INVALID_ARGUMENT".into(),
+                message: format!("`{region}` / `{project}` is not a region and project id"),
+            });
+        }
+        Ok(format!(
             "{}/apis/serving.knative.dev/v1/namespaces/{project}/services",
             self.endpoint(region)
-        )
+        ))
     }
 
     /// The live service, or `None` when it does not exist.
@@ -105,7 +118,7 @@ impl CloudRun {
         project: &str,
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
-        let url = format!("{}/{name}", self.services_url(region, project));
+        let url = format!("{}/{name}", self.services_url(region, project)?);
         match self.send_retrying(reqwest::Method::GET, &url, None).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -121,7 +134,7 @@ impl CloudRun {
         body: &Value,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        let mut url = self.services_url(region, project);
+        let mut url = self.services_url(region, project)?;
         if dry_run {
             url.push_str("?dryRun=all");
         }
@@ -138,7 +151,7 @@ impl CloudRun {
         body: &Value,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        let mut url = format!("{}/{name}", self.services_url(region, project));
+        let mut url = format!("{}/{name}", self.services_url(region, project)?);
         if dry_run {
             url.push_str("?dryRun=all");
         }

@@ -57,11 +57,15 @@ pub struct Plan {
     pub image: Option<ImageChange>,
     /// A unified diff of every other field; credentials are shown as `<redacted>`.
     pub diff: String,
+    /// The live service's newest revision is not Ready (an earlier rollout failed): deploying
+    /// starts a new revision even when nothing else changed.
+    pub latest_not_ready: bool,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
         !self.new_service
+            && !self.latest_not_ready
             && self.mappings.is_empty()
             && self.image.is_none()
             && self.diff.is_empty()
@@ -152,7 +156,26 @@ pub fn plan(rendered: &Node, live: Option<&Node>, project: &str, container: usiz
         Some(live) => field_diff(live, rendered, &secret_vars),
         None => String::new(),
     };
-    Plan { new_service: live.is_none(), mappings: changes, image, diff }
+    let latest_not_ready = live.is_some_and(|l| latest_not_ready(&l.to_json()));
+    Plan { new_service: live.is_none(), mappings: changes, image, diff, latest_not_ready }
+}
+
+/// Whether the live service's newest revision is not the one serving: its `Ready` condition is
+/// not True, or the latest created revision is not the latest ready one. A spec file (no
+/// `status`) says nothing either way.
+fn latest_not_ready(live: &Value) -> bool {
+    let Some(status) = live.get("status") else { return false };
+    let ready = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str);
+    let created = status.get("latestCreatedRevisionName");
+    ready != Some("True")
+        || created.is_some_and(|c| Some(c) != status.get("latestReadyRevisionName"))
 }
 
 /// Fields that Cloud Run sets itself and that a spec never carries.
@@ -331,6 +354,19 @@ pub fn render_deployment(
         .map_err(|e| format!("cannot render `{}`: {}", deployment.service.name.value, e.0))
 }
 
+/// Sets the annotation of `--force-new-revision` on a request body's revision template, so that
+/// Cloud Run starts a new revision of an unchanged template.
+pub fn force_new_revision(body: &mut Value, stamp: &str) {
+    let mut at = body;
+    for key in ["spec", "template", "metadata", "annotations"] {
+        let Some(object) = at.as_object_mut() else { return };
+        at = object.entry(key).or_insert_with(|| Value::Object(Default::default()));
+    }
+    if let Some(annotations) = at.as_object_mut() {
+        annotations.insert(render::FORCE_ANNOTATION.into(), Value::String(stamp.into()));
+    }
+}
+
 /// The body to send: the rendered service with the live `resourceVersion`, so that Cloud Run
 /// refuses the write if someone changed the service since it was read.
 pub fn request_body(rendered: &Node, live: Option<&Value>) -> Value {
@@ -418,7 +454,13 @@ pub async fn wait(
     let deadline = tokio::time::Instant::now() + w.timeout;
     let mut last = String::new();
     loop {
-        if let Some(service) = client.get(w.region, w.project, w.name).await? {
+        // A read that hangs must not hold the wait past its timeout.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Ok(read) = tokio::time::timeout(left, client.get(w.region, w.project, w.name)).await
+        else {
+            return Ok(WaitOutcome::TimedOut { last });
+        };
+        if let Some(service) = read? {
             let (outcome, message) = ready_state(&service, w.generation);
             if let Some(outcome) = outcome {
                 return Ok(outcome);

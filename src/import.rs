@@ -86,6 +86,8 @@ pub struct Imported {
     /// Findings about the specs themselves (plaintext values, files that are not services).
     pub diagnostics: Vec<Diagnostic>,
     pub sources: Sources,
+    /// How many services were imported.
+    pub services: usize,
 }
 
 /// Settings of the import.
@@ -120,7 +122,7 @@ pub fn import(inputs: &[Input], options: &ImportOptions) -> Imported {
         add_spec(service, &spec, &input.env, &name, &mut diagnostics, &mut suggestions);
     }
     let manifest = write(&envs, &services, &suggestions, options);
-    Imported { manifest, diagnostics, sources }
+    Imported { manifest, diagnostics, sources, services: services.len() }
 }
 
 fn read(
@@ -414,8 +416,12 @@ fn write(
 /// services at the end of `services:`, entries at the end of their service's `secrets:`,
 /// indented like the existing manifest. Existing lines are kept byte for byte.
 pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize), String> {
-    let existing = yaml::parse(existing_text.as_bytes())
-        .map_err(|e| format!("the existing manifest is not valid YAML: {}", e.message))?;
+    let existing = yaml::parse(existing_text.as_bytes()).map_err(|e| {
+        format!(
+            "the existing manifest is not valid YAML at line {}, column {}: {}",
+            e.span.line, e.span.column, e.message
+        )
+    })?;
     let imported = yaml::parse(imported_text.as_bytes()).map_err(|e| e.message)?;
     let (services_key, services_node) = existing
         .get_entry("services")

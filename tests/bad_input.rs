@@ -346,3 +346,26 @@ spec:
         );
     }
 }
+
+/// The region becomes part of the Cloud Run host name and the project part of request paths: a
+/// value that could send a request (and its access token) elsewhere is a schema error.
+#[test]
+fn a_region_or_project_that_could_change_the_url_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = "version: 1\nenvironments:\n  staging:\n    project: \"netra/secrets/x?y=1#\"\n    \
+                region: \"evil.example.com#\"\nservices: {}\n";
+    std::fs::write(&manifest, text).unwrap();
+    let found = findings(&manifest);
+    let schema: Vec<(u64, &str)> = found
+        .iter()
+        .filter(|f| f.code == "manifest-schema")
+        .map(|f| (f.line, f.message.as_str()))
+        .collect();
+    assert_eq!(schema.len(), 2, "{schema:?}");
+    assert_eq!(schema[0].0, 4);
+    assert!(schema[0].1.contains("is not a Google Cloud project id"), "{schema:?}");
+    assert_eq!(schema[1].0, 5);
+    assert!(schema[1].1.contains("is not a Cloud Run region"), "{schema:?}");
+    assert!(found.iter().all(|f| f.file == "secrets.yaml"));
+}

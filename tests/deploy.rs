@@ -1043,3 +1043,57 @@ fn gate_warnings_are_shown_before_the_plan() {
     let sent = body(&the_write(&fake, "api")).to_string();
     assert!(!sent.contains("sentry-dsn"), "the rendered service does not map it: {sent}");
 }
+
+/// A rollout failed (its revision could not read a secret); once the secret is fixed, the same
+/// deploy has nothing to change in the spec, yet it must start a new revision rather than
+/// report "no changes" while the failed revision is the latest.
+#[test]
+fn a_failed_latest_revision_is_replaced_even_without_changes() {
+    let dir = hand_mapped();
+    let fake = start(seed());
+    let args = ["--env", "staging", "--service", "api", "--yes"];
+    let failed = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(failed.code, 4, "{failed}");
+    let writes = run_writes(&fake).len();
+
+    let name = format!("projects/{NUMBER}/secrets/legacy-token");
+    let entry = json!({
+        "secret": { "name": name, "replication": { "automatic": {} } },
+        "versions": [{ "name": format!("{name}/versions/1"), "state": "ENABLED",
+                       "createTime": "2026-11-01T00:00:00Z" }],
+    });
+    fake.set_secret(PROJECT, entry).unwrap();
+
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("the latest revision is not Ready"), "{run}");
+    assert!(!run.stdout.contains("no changes, not deployed"), "{run}");
+    assert_eq!(run_writes(&fake).len(), writes + 1, "one more write");
+    let stored = fake.service(PROJECT, "api").unwrap();
+    assert_eq!(ready(&stored).0, "True", "{stored}");
+    let revision = stored["status"]["latestReadyRevisionName"].as_str().unwrap();
+    assert!(run.stdout.contains(&format!("api: revision {revision} is Ready")), "{run}");
+}
+
+/// A write that gets no answer may or may not have been applied: the report says so, within
+/// `--timeout`, instead of claiming that Cloud Run refused it.
+#[test]
+fn an_unanswered_write_is_reported_as_unknown() {
+    let fake = start(seed());
+    fake.inject(Route::CreateService, vec![Fault::Hang]);
+    let args = ["--env", "staging", "--service", "api", "--yes", "--timeout", "2"];
+    let started = std::time::Instant::now();
+    let run = deploy(&fake, &args);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(started.elapsed() < Duration::from_secs(20), "bounded by --timeout");
+    assert!(run.stdout.contains("api: rollout outcome unknown: no answer from Cloud Run"), "{run}");
+    assert!(run.stdout.contains("may or may not have been applied"), "{run}");
+    assert!(!run.stdout.contains("refused"), "{run}");
+
+    let fake = start(seed());
+    fake.inject(Route::CreateService, vec![Fault::Hang]);
+    let json_args =
+        ["--env", "staging", "--service", "api", "--yes", "--timeout", "2", "--format", "json"];
+    let run = deploy(&fake, &json_args);
+    assert_eq!(run.service("api")["status"], "unknown", "{run}");
+}

@@ -648,3 +648,33 @@ fn realworld_services_import_into_a_clean_manifest() {
     }
     assert!(imported >= 1, "no file of {} is a Cloud Run service", folder.display());
 }
+
+/// Input that yields nothing to import is an error (exit 2) and writes nothing: a path that
+/// does not exist, or a folder with no `<env>/<service>.yaml`.
+#[test]
+fn nothing_to_import_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = secretgate(dir.path(), &["import", "nothere.yaml", "-o", "secrets.yaml"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("nothere.yaml does not exist; nothing was written"), "{run}");
+    assert!(!dir.path().join("secrets.yaml").exists());
+
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let run = secretgate(dir.path(), &["import", "empty", "-o", "secrets.yaml"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("no Cloud Run service found in the inputs"), "{run}");
+    assert!(!dir.path().join("secrets.yaml").exists());
+}
+
+/// `--merge` into a file that is not valid YAML says where it breaks and changes nothing.
+#[test]
+fn merge_into_broken_yaml_names_the_place() {
+    let dir = workspace("templates");
+    let output = dir.path().join("secrets.yaml");
+    let broken = "version: 1\nenvironments: [\n  bad\n";
+    std::fs::write(&output, broken).unwrap();
+    let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("is not valid YAML at line"), "{run}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), broken);
+}

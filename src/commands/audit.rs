@@ -15,9 +15,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     lint(&mut project, &args.envs)?;
     let envs = project.select_environments(&args.envs)?;
     let Some(manifest) = &project.manifest else {
-        let message =
-            format!("{} is not a valid manifest; run `secretgate lint`", cli.manifest.display());
-        return Err(Error::Usage { message, help: None });
+        return Ok(super::invalid_manifest(cli, &project));
     };
     let inventory = if args.snapshots.is_empty() {
         let wanted = check::wanted(manifest, &envs, !args.no_iam);
@@ -34,7 +32,11 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let options = CheckOptions { now, expiry_days: 30, max_snapshot_age_days: 7 };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {
-        super::check::runtime()?.block_on(super::check::live(&mut project, &envs));
+        super::check::runtime()?.block_on(super::check::live(
+            &mut project,
+            &envs,
+            args.fetch.timeout,
+        ));
     }
     let manifest = project.manifest.as_ref().expect("checked above");
     if !cli.quiet {
@@ -67,8 +69,14 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
             super::print(&text);
         }
     }
-    let below = args.fail_under.is_some_and(|limit| report.coverage.percent() < limit);
-    Ok(if below { exit::FINDINGS } else { exit::OK })
+    let coverage = report.coverage.percent();
+    match args.fail_under {
+        Some(limit) if coverage < limit => {
+            eprintln!("error: coverage {coverage:.1}% is below --fail-under {limit}%");
+            Ok(exit::FINDINGS)
+        }
+        _ => Ok(exit::OK),
+    }
 }
 
 /// The environments' own projects whose Secret Manager could not be read, with why: an audit

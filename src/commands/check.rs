@@ -37,7 +37,7 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {
-        runtime()?.block_on(live(&mut project, &envs));
+        runtime()?.block_on(live(&mut project, &envs, args.fetch.timeout));
     }
     tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
     let mut extra = Map::new();
@@ -49,9 +49,7 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
 pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
     let project = Project::load(&cli.manifest)?;
     let Some(manifest) = &project.manifest else {
-        let message =
-            format!("{} is not a valid manifest; run `secretgate lint`", cli.manifest.display());
-        return Err(Error::Usage { message, help: None });
+        return Ok(super::invalid_manifest(cli, &project));
     };
     let envs = project.select_environments(std::slice::from_ref(&args.env))?;
     let wanted = check::wanted(manifest, &envs, !args.no_iam);
@@ -70,8 +68,10 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
         }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, snapshot.to_json())
-            .map_err(|source| Error::Unreadable { path: path.clone(), source })?,
+        Some(path) => std::fs::write(path, snapshot.to_json()).map_err(|e| Error::Usage {
+            message: format!("cannot write {}: {e}; the snapshot was not saved", path.display()),
+            help: None,
+        })?,
         None => {
             super::print(&snapshot.to_json());
         }
@@ -82,8 +82,8 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
 
 /// `--live`: the services as deployed now; no credentials is a verification failure, not a
 /// usage error, since the same command works where credentials exist.
-pub(super) async fn live(project: &mut Project, envs: &[String]) {
-    match crate::cloudrun::CloudRun::new(Duration::from_secs(10)) {
+pub(super) async fn live(project: &mut Project, envs: &[String], timeout: u64) {
+    match crate::cloudrun::CloudRun::new(Duration::from_secs(timeout)) {
         Ok(client) => check::check_live(project, envs, &client).await,
         Err(reason) => {
             let rule = &crate::rules::verification_incomplete::RULE;
@@ -106,14 +106,11 @@ pub(super) fn fetch_with(
     args: &FetchArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Fetched, Error> {
-    if args.max_rps.is_nan() || args.max_rps <= 0.0 {
-        return Err(Error::Usage { message: "--max-rps must be above 0".into(), help: None });
-    }
     let options = FetchOptions {
         concurrency: usize::from(args.concurrency),
         max_rps: args.max_rps,
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        call_timeout: Duration::from_secs(10).min(Duration::from_secs(args.timeout.max(1))),
+        timeout: Duration::from_secs(args.timeout),
+        call_timeout: Duration::from_secs(10).min(Duration::from_secs(args.timeout)),
     };
     let bar = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);

@@ -154,7 +154,8 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
     let client = if offline {
         None
     } else {
-        let client = runtime.block_on(async { CloudRun::new(Duration::from_secs(30)) });
+        let timeout = Duration::from_secs(args.fetch.timeout);
+        let client = runtime.block_on(async { CloudRun::new(timeout) });
         let help = "run `gcloud auth application-default login`, or use --dry-run --snapshot FILE";
         Some(client.map_err(|message| Error::Usage { message, help: Some(help.into()) })?)
     };
@@ -254,7 +255,14 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             outcome.status = "skipped";
             continue;
         }
-        match runtime.block_on(rollout(&client, p, live.as_ref(), args, cli)) {
+        // Only a failed latest revision to replace: the rendered template equals the live one.
+        let restart = outcome.plan.as_ref().is_some_and(|plan| {
+            plan.latest_not_ready
+                && plan.mappings.is_empty()
+                && plan.image.is_none()
+                && plan.diff.is_empty()
+        });
+        match runtime.block_on(rollout(&client, p, live.as_ref(), restart, args, cli)) {
             Ok((WaitOutcome::Ready { revision, url }, _)) => {
                 outcome.status = "deployed";
                 outcome.revision = Some(revision);
@@ -271,8 +279,13 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
                     Some(format!("not Ready after {} s; last status: {last}", args.wait_timeout));
                 code = exit::ROLLOUT_FAILED;
             }
-            Err(message) => {
+            Err(Refused::Failed(message)) => {
                 outcome.status = "failed";
+                outcome.message = Some(message);
+                code = exit::ROLLOUT_FAILED;
+            }
+            Err(Refused::Unknown(message)) => {
+                outcome.status = "unknown";
                 outcome.message = Some(message);
                 code = exit::ROLLOUT_FAILED;
             }
@@ -407,28 +420,43 @@ fn prepare_one(
     })
 }
 
+/// Why a rollout did not end Ready.
+enum Refused {
+    /// Cloud Run refused the write, or the service was lost track of after it.
+    Failed(String),
+    /// The write got no answer: it may or may not have been applied.
+    Unknown(String),
+}
+
 /// Applies one service and waits for its new revision.
 async fn rollout(
     client: &CloudRun,
     p: &Prepared,
     live: Option<&Value>,
+    restart: bool,
     args: &DeployArgs,
     cli: &Cli,
-) -> Result<(WaitOutcome, i64), String> {
-    let body = deploy::request_body(&p.rendered, live);
+) -> Result<(WaitOutcome, i64), Refused> {
+    let mut body = deploy::request_body(&p.rendered, live);
+    if restart {
+        // The template is unchanged, so Cloud Run would start no revision without this.
+        deploy::force_new_revision(&mut body, &jiff::Timestamp::now().to_string());
+    }
     let written = match live {
         Some(_) => client.replace(&p.region, &p.project, &p.name, &body, false).await,
         None => client.create(&p.region, &p.project, &body, false).await,
     };
     let written = written.map_err(|e| {
         if e.is_conflict() {
-            format!(
+            Refused::Failed(format!(
                 "`{}` was changed by someone else since it was read ({e}); nothing was \
                  overwritten, run deploy again to see the new plan",
                 p.name
-            )
+            ))
+        } else if e.http.is_none() {
+            Refused::Unknown(format!("no answer from Cloud Run to the write of `{}`: {e}", p.name))
         } else {
-            format!("Cloud Run refused `{}`: {e}", p.name)
+            Refused::Failed(format!("Cloud Run refused `{}`: {e}", p.name))
         }
     })?;
     let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
@@ -443,7 +471,7 @@ async fn rollout(
             bar.set_message(format!("{}: {message}", p.name));
         }
     };
-    let poll = Duration::from_secs_f64(args.poll_interval.clamp(0.05, 60.0));
+    let poll = Duration::from_secs_f64(args.poll_interval);
     let wait = deploy::WaitFor {
         region: &p.region,
         project: &p.project,
@@ -459,7 +487,7 @@ async fn rollout(
     }
     outcome
         .map(|o| (o, generation))
-        .map_err(|e| format!("lost track of `{}` while waiting: {e}", p.name))
+        .map_err(|e| Refused::Failed(format!("lost track of `{}` while waiting: {e}", p.name)))
 }
 
 /// Asks on the terminal; refuses without one.
@@ -473,10 +501,10 @@ fn confirm(env: &str, count: usize) -> Result<bool, Error> {
     eprint!("Deploy {count} service(s) to `{env}`? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Unreadable { path: "<stdin>".into(), source })?;
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Usage {
+        message: format!("cannot read the answer: {e}"),
+        help: None,
+    })?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
@@ -497,6 +525,12 @@ fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
     }
     if plan.is_empty() {
         text.push_str("  no changes\n");
+    }
+    if plan.latest_not_ready {
+        text.push_str(
+            "  the latest revision is not Ready (an earlier rollout failed): a new revision \
+             will be started\n",
+        );
     }
     if !p.left_out.is_empty() {
         text.push_str(&format!(
@@ -577,6 +611,15 @@ fn finish(
                 } else {
                     "  traffic stays on the previous ready revision\n"
                 });
+            }
+            "unknown" => {
+                text.push_str(&format!(
+                    "{}: rollout outcome unknown: {}\n  the write may or may not have been \
+                     applied: look at the service (gcloud run services describe) before \
+                     deploying again\n",
+                    o.name,
+                    o.message.as_deref().unwrap_or("")
+                ));
             }
             "skipped" => {
                 text.push_str(&format!("{}: not deployed (an earlier service failed)\n", o.name))

@@ -15,9 +15,16 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
             help: Some("pass --force to overwrite it, or --merge to add only what it lacks".into()),
         });
     }
+    if let Some(missing) = args.inputs.iter().find(|p| !p.exists()) {
+        return Err(Error::Usage {
+            message: format!("{} does not exist; nothing was written", missing.display()),
+            help: Some("give spec files, or folders laid out as <env>/<service>.yaml".into()),
+        });
+    }
     let default_env = args.env.clone().unwrap_or_else(|| "default".to_string());
-    let mut inputs = import::inputs(&args.inputs, &default_env).map_err(|source| {
-        Error::Unreadable { path: args.inputs.first().cloned().unwrap_or_default(), source }
+    let mut inputs = import::inputs(&args.inputs, &default_env).map_err(|e| Error::Usage {
+        message: format!("cannot read the folders given: {e}; nothing was written"),
+        help: None,
     })?;
 
     let base = if to_stdout {
@@ -42,9 +49,21 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
         let text = crate::report::human::render(&imported.diagnostics, &imported.sources, color);
         eprint!("{text}");
     }
+    if imported.services == 0 {
+        return Err(Error::Usage {
+            message: "no Cloud Run service found in the inputs; nothing was written".into(),
+            help: Some(
+                "give files exported with `gcloud run services describe NAME --format export`, \
+                 or folders laid out as <env>/<service>.yaml"
+                    .into(),
+            ),
+        });
+    }
     let text = if args.merge && args.output.exists() {
-        let existing = std::fs::read_to_string(&args.output)
-            .map_err(|source| Error::Unreadable { path: args.output.clone(), source })?;
+        let existing = std::fs::read_to_string(&args.output).map_err(|e| Error::Usage {
+            message: format!("cannot read {} to merge into it: {e}", args.output.display()),
+            help: None,
+        })?;
         let (merged, added) = import::merge(&existing, &imported.manifest)
             .map_err(|message| Error::Usage { message, help: None })?;
         if !cli.quiet {

@@ -64,3 +64,12 @@ fn report_error(err: &Error, color: bool) -> u8 {
     let _ = std::io::stderr().write_all(text.as_bytes());
     err.exit_code()
 }
+
+/// For commands whose standard output is a report: a manifest that did not read is refused
+/// with its findings on stderr and exit 1, as `lint` would report it.
+fn invalid_manifest(cli: &Cli, project: &crate::lint::Project) -> u8 {
+    let color = use_color(cli.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    eprint!("{}", crate::report::human::render(&project.diagnostics, &project.sources, color));
+    eprintln!("error: {} is not a valid manifest; nothing was done", cli.manifest.display());
+    crate::error::exit::FINDINGS
+}

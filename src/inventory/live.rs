@@ -298,17 +298,22 @@ fn transient(e: &google_cloud_gax::error::Error) -> bool {
 }
 
 impl Run<'_> {
-    /// Waits for the project's next request slot.
-    async fn pace(&self, project: &str) {
-        let Some(limiter) = self.limiters.get(project) else { return };
+    /// Waits for the project's next request slot; `false`, without waiting, when that slot
+    /// is past the deadline (a low `--max-rps` must not stretch the run beyond `--timeout`).
+    async fn pace(&self, project: &str) -> bool {
+        let Some(limiter) = self.limiters.get(project) else { return true };
         let interval = Duration::from_secs_f64(1.0 / self.options.max_rps.max(0.01));
         let slot = {
             let mut next = limiter.lock().await;
             let slot = (*next).max(Instant::now());
+            if slot >= self.deadline {
+                return false;
+            }
             *next = slot + interval;
             slot
         };
         tokio::time::sleep_until(slot).await;
+        true
     }
 
     /// Runs one request with pacing, per-attempt timeout, and exponential backoff with jitter
@@ -329,7 +334,13 @@ impl Run<'_> {
             // The permit first, then the rate slot, so that requests queued for a permit cannot
             // leave in a burst above the rate once permits free up.
             let permit = self.in_flight.acquire().await;
-            self.pace(project).await;
+            if !self.pace(project).await {
+                break Err(format!(
+                    "{what}: not sent: at --max-rps {} no request slot was left before the {:?} \
+                     timeout",
+                    self.options.max_rps, self.options.timeout
+                ));
+            }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let limit = self
                 .options

@@ -82,6 +82,14 @@ impl Snapshot {
                 snapshot.snapshot_version
             ));
         }
+        // `snapshot-stale` reads it: a time that does not parse, or one in the future, would
+        // silently turn that warning off.
+        let captured: jiff::Timestamp = snapshot.captured_at.parse().map_err(|e| {
+            format!("capturedAt `{}` is not an RFC 3339 time: {e}", snapshot.captured_at)
+        })?;
+        if captured > jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24) {
+            return Err(format!("capturedAt `{}` is in the future", snapshot.captured_at));
+        }
         Ok(snapshot)
     }
 

@@ -7,7 +7,7 @@
 mod read;
 pub mod template;
 
-pub use read::read;
+pub use read::{read, valid_project, valid_region};
 
 use crate::source::FileId;
 use crate::yaml::Span;

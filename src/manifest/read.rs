@@ -228,9 +228,26 @@ impl Reader<'_> {
                 let node = fields.get(k).map(|(_, v)| v);
                 node.and_then(|v| self.string(v, &format!("`{k}` of {what}")))
             };
-            let project = get("project");
-            let region = get("region");
+            let mut project = get("project");
+            let mut region = get("region");
             let service_account = get("service_account");
+            // Both go into request URLs (the region into the Cloud Run host name): a value of
+            // another shape is refused here rather than sent anywhere.
+            if let Some(p) = project.take_if(|p| !valid_project(&p.value)) {
+                let message = format!(
+                    "`{}` is not a Google Cloud project id (letters, digits, `-`, `_`, `.` and \
+                     `:` only)",
+                    p.value
+                );
+                self.schema(p.span, message, "not a project id");
+            }
+            if let Some(r) = region.take_if(|r| !valid_region(&r.value)) {
+                let message = format!(
+                    "`{}` is not a Cloud Run region (such as `us-central1` or `europe-west4`)",
+                    r.value
+                );
+                self.schema(r.span, message, "not a region");
+            }
             for (k, found) in [("project", &project), ("region", &region)] {
                 if found.is_none() && fields.get(k).is_none() {
                     self.missing(key.span, k, &what);
@@ -373,4 +390,19 @@ impl Reader<'_> {
         });
         Some(SecretEntry { target, secret, version, class, required })
     }
+}
+
+/// A project id, or the older domain-scoped form `example.com:my-project`. Google's own rule
+/// is stricter (6 to 30 lowercase characters); this one only keeps out what could change a
+/// request URL, so that placeholders such as `PROJECT_ID-staging` still read.
+pub fn valid_project(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// A region name: lowercase letters and digits in parts joined by `-`, such as `us-central1`
+/// or `northamerica-northeast2`.
+pub fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.split('-').all(|part| !part.is_empty())
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
