@@ -1,6 +1,7 @@
 //! The command line: arguments, global options and the help text.
 
 use crate::report::Format;
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -240,7 +241,7 @@ pub struct DeployArgs {
     pub services: Vec<String>,
 
     /// Replace the target container's image.
-    #[arg(long, value_name = "IMAGE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "IMAGE", value_parser = NonEmptyStringValueParser::new())]
     pub image: Option<String>,
 
     /// Replace `latest` by the version number it resolves to now.
@@ -317,7 +318,7 @@ pub struct RenderArgs {
     pub service: String,
 
     /// Replace the target container's image.
-    #[arg(long, value_name = "IMAGE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "IMAGE", value_parser = NonEmptyStringValueParser::new())]
     pub image: Option<String>,
 }
 
