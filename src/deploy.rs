@@ -191,7 +191,8 @@ pub const SERVER_ANNOTATIONS: &[&str] = &[
 ];
 
 /// A diff of everything but status, server-set metadata, secret mappings and images (those
-/// have their own sections of the plan). Literal values of `secret_vars` are redacted.
+/// have their own sections of the plan). Literal values of `secret_vars`, and those that look
+/// like credentials, are redacted.
 fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
     let before = comparable(live, secret_vars).to_yaml();
     let after = comparable(rendered, secret_vars).to_yaml();
@@ -241,8 +242,9 @@ fn comparable(tree: &Node, secret_vars: &[&str]) -> Node {
     tree
 }
 
-/// Removes secret mappings and images, and hides literal values of `secret_vars` and of
-/// credential-looking names.
+/// Removes secret mappings and images, and hides literal values of `secret_vars` and those
+/// that `plaintext-secret` calls credentials: by the name, or by the value's shape whatever the
+/// name.
 fn strip_secrets(pod: &mut Node, secret_vars: &[&str]) {
     use crate::yaml::Value as V;
     let secret_volumes: Vec<String> = pod
@@ -489,4 +491,37 @@ pub fn gate_findings(diagnostics: &[Diagnostic], services: &[String]) -> Vec<Dia
 /// Whether findings block a rollout: any error.
 pub fn blocks(findings: &[Diagnostic]) -> bool {
     findings.iter().any(|d| d.severity == Severity::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+    use crate::yaml::{self, Node};
+
+    /// A service whose only container has the env vars of `env`, YAML list items at column 0.
+    fn service(env: &str) -> Node {
+        let env: String = env.lines().map(|l| format!("        {l}\n")).collect();
+        let text = format!(
+            "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: api\n\
+            spec:\n  template:\n    spec:\n      containers:\n      - image: app\n        env:\n\
+            {env}"
+        );
+        yaml::parse(text.as_bytes()).expect("the test spec parses")
+    }
+
+    /// A live service with keys under innocent names, which the rendered spec drops.
+    #[test]
+    fn plan_redacts_credential_values_under_innocent_names() {
+        let live = service(
+            "- name: SOME_SETTING\n  value: sk_live_51HXYZZY0123456789abcdef\n\
+            - name: GH\n  value: ghp_XYZZY0123456789012345678901234567890\n\
+            - name: PEM\n  value: \"-----BEGIN PRIVATE KEY-----\\nMIIEvXYZZY\"\n\
+            - name: LOG_LEVEL\n  value: debug",
+        );
+        let rendered = service("- name: LOG_LEVEL\n  value: info");
+        let diff = plan(&rendered, Some(&live), "acme", 0).diff;
+        assert!(!diff.contains("XYZZY"), "the diff shows a credential:\n{diff}");
+        assert_eq!(diff.matches("<redacted>").count(), 3, "{diff}");
+        assert!(diff.contains("value: debug") && diff.contains("value: info"), "{diff}");
+    }
 }

@@ -44,6 +44,9 @@ pub enum Value {
 pub struct SyntaxError {
     pub message: String,
     pub span: Span,
+    /// The text as its excerpt shows it (lossily decoded; empty when too large to show). With
+    /// no tree to go by, the finding reads it line by line for credentials to mask.
+    pub text: String,
 }
 
 impl Node {
@@ -231,6 +234,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
                 MAX_FILE_BYTES
             ),
             span: Span { line: 1, column: 1, ..Span::default() },
+            text: String::new(),
         });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, &e))?;
@@ -257,6 +261,7 @@ fn utf8_error(bytes: &[u8], err: &std::str::Utf8Error) -> SyntaxError {
     SyntaxError {
         message: "file is not UTF-8 text (is it a binary file?)".to_string(),
         span: Span { offset: err.valid_up_to(), len: 1, line, column },
+        text: String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -279,7 +284,7 @@ fn syntax_error(text: &str, err: &serde_saphyr::Error) -> SyntaxError {
         .map_or(Span { line: 1, column: 1, ..Span::default() }, |loc| {
             span_at(text, loc.line() as usize, loc.column() as usize, 1)
         });
-    SyntaxError { message, span }
+    SyntaxError { message, span, text: text.to_string() }
 }
 
 /// Keeps the parser's own message but drops its trailing location, which we report separately.

@@ -369,3 +369,45 @@ fn a_region_or_project_that_could_change_the_url_is_refused() {
     assert!(schema[1].1.contains("is not a Cloud Run region"), "{schema:?}");
     assert!(found.iter().all(|f| f.file == "secrets.yaml"));
 }
+
+/// A file of one very long line (a minified export) cannot be shown as an excerpt: the finding
+/// keeps its place in the message, and nothing panics.
+#[test]
+fn a_very_long_line_is_located_without_an_excerpt() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let items = vec!["item"; 20_000].join(", ");
+    // The error is at the end of the line, past column 65,535.
+    std::fs::write(&manifest, format!("version: 1\nenvironments: [{items}, @oops]\n")).unwrap();
+    let run = lint(&manifest, "human");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stdout.contains("yaml-syntax"), "{}", run.stdout);
+    assert!(run.stdout.contains("the line is too long to show"), "{}", run.stdout);
+    assert!(run.stdout.contains("secrets.yaml:"), "the place is named: {}", run.stdout);
+}
+
+/// Columns count characters in every format: the human header agrees with the JSON location on
+/// a line whose earlier text is not ASCII.
+#[test]
+fn columns_count_characters_in_human_output_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = "version: 1\nenvironments:\n  staging: {project: shop-staging, region: \
+                us-central1}\nservices:\n  api:\n    spec: api.yaml\n    secrets:\n      KEY:\n        \
+                secret: {\"ステージ\": a, stagingg: b}\n";
+    std::fs::write(&manifest, text).unwrap();
+    let json: Value = serde_json::from_str(&lint(&manifest, "json").stdout).unwrap();
+    let located = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["code"] == "unknown-environment" && d["message"].to_string().contains("stagingg")
+        })
+        .expect("the misspelt environment is reported")["location"]
+        .clone();
+    let (line, column) = (located["line"].as_u64().unwrap(), located["column"].as_u64().unwrap());
+    assert_eq!((line, column), (9, 29), "characters, not bytes");
+    let human = lint(&manifest, "human").stdout;
+    assert!(human.contains(&format!("secrets.yaml:{line}:{column}]")), "{human}");
+}

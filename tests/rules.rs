@@ -90,6 +90,20 @@ fn assert_message(f: &Finding, text: &str) {
     assert!(f.message.contains(text), "message of {f:?} lacks {text:?}");
 }
 
+/// Asserts that every output format reports `code` and prints none of `texts`, on stdout or
+/// stderr.
+fn assert_never_printed(fixture: &str, code: &str, texts: &[&str]) {
+    for format in ["json", "human", "sarif", "github"] {
+        let (exit, stdout, stderr) = run(fixture, &["--format", format]);
+        assert_eq!(exit, FINDINGS, "{format}");
+        assert!(stdout.contains(code), "{format} output:\n{stdout}");
+        for text in texts {
+            assert!(!stdout.contains(text), "{format} prints {text:?}:\n{stdout}");
+            assert!(!stderr.contains(text), "{format} logs {text:?}:\n{stderr}");
+        }
+    }
+}
+
 /// Asserts that a finding's help contains `text`.
 fn assert_help(f: &Finding, text: &str) {
     let help = f.help.as_deref().unwrap_or_default();
@@ -169,6 +183,21 @@ fn manifest_schema_per_env_map_missing_environment() {
     assert_message(&found[0], "has no entry for environment `production`");
 }
 
+/// A spec whose `value: "...` after `name: DB_PASSWORD` opens a quote it never closes: the
+/// excerpt of the syntax error is the password's line.
+#[test]
+fn yaml_syntax_never_prints_the_credential_on_the_broken_line() {
+    let fixture = "yaml-syntax/credential";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("yaml-syntax", "error", "deploy/api.yaml", 15, 18)]);
+    assert_message(&found[0], "unclosed quote");
+    assert_never_printed(fixture, "yaml-syntax", &["XYZZY", "hunter2", "realpassword"]);
+    let (_, human, _) = run(fixture, &["--format", "human"]);
+    assert!(human.contains("deploy/api.yaml:15:18"), "{human}");
+    assert!(human.contains("15 │           value: \"*************************\n"), "{human}");
+}
+
 /// `spec: deploy/{enviroment}/api.yaml`.
 #[test]
 fn manifest_schema_unknown_placeholder_suggests_env() {
@@ -236,15 +265,7 @@ fn secret_value_in_manifest_is_reported_and_never_printed() {
     );
     assert_message(&found[0], "looks like a JSON Web Token");
     assert_message(&found[1], "looks like a PEM block");
-    for format in ["json", "human", "sarif", "github"] {
-        let (code, stdout, stderr) = run(fixture, &["--format", format]);
-        assert_eq!(code, FINDINGS, "{format}");
-        assert!(stdout.contains("secret-value-in-manifest"), "{format} output:\n{stdout}");
-        for credential in PASTED_CREDENTIALS {
-            assert!(!stdout.contains(credential), "{format} prints {credential:?}:\n{stdout}");
-            assert!(!stderr.contains(credential), "{format} logs {credential:?}:\n{stderr}");
-        }
-    }
+    assert_never_printed(fixture, "secret-value-in-manifest", PASTED_CREDENTIALS);
 }
 
 /// `JWT-SECRET-KEY` and `1PASSWORD`; `_PRIVATE_KEY_2` is a valid name.
@@ -477,6 +498,30 @@ fn plaintext_secret_literal_values() {
     for value in ["abc123", "stripe-literal-value", "hunter2"] {
         assert!(!stdout.contains(value), "prints {value:?}:\n{stdout}");
     }
+}
+
+/// Keys, tokens and PEM blocks under innocent names; `sk-small`, a region and a UUID pass.
+#[test]
+fn plaintext_secret_credential_values_under_innocent_names() {
+    let fixture = "plaintext-secret/values";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("plaintext-secret", "error", "deploy/api.yaml", 13, 18),
+            ("plaintext-secret", "error", "deploy/api.yaml", 15, 18),
+            ("plaintext-secret", "error", "deploy/api.yaml", 17, 18),
+            ("plaintext-secret", "error", "deploy/api.yaml", 20, 13),
+            ("plaintext-secret", "error", "deploy/api.yaml", 24, 18),
+        ]
+    );
+    assert_message(&found[0], "`SOME_SETTING` as a plaintext value: it looks like a Stripe key");
+    assert_message(&found[1], "`GH` as a plaintext value: it looks like a GitHub token");
+    assert_message(&found[2], "`PEM` as a plaintext value: it looks like a PEM block");
+    assert_message(&found[3], "`CERT` as a plaintext value: it looks like a PEM block");
+    assert_message(&found[4], "`NOTIFY` as a plaintext value: it looks like a Slack token");
+    assert_never_printed(fixture, "plaintext-secret", &["XYZZY", "BEGIN PRIVATE", "sk_live_51H"]);
 }
 
 /// Spec versions or secrets that differ from the manifest; matching mappings pass.

@@ -83,7 +83,7 @@ struct Report {
     code: &'static str,
     severity: Severity,
     help: Option<String>,
-    source: Option<NamedSource<String>>,
+    source: Option<CharColumns>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
@@ -95,6 +95,20 @@ impl Report {
         let (here, elsewhere): (Vec<&Label>, Vec<&Label>) =
             all.into_iter().partition(|l| Some(l.file) == file);
         let text = file.map_or("", |f| sources.get(f).text.as_str());
+        if let Some(at) = here.iter().find(|l| !excerpt_fits(text, l)) {
+            // miette cannot lay out such a line; the finding is still located, without excerpt.
+            let place =
+                format!("{}:{}:{}", sources.get(at.file).display, at.span.line, at.span.column);
+            return Report {
+                message: format!("{} ({place}; the line is too long to show)", d.message),
+                code: d.code,
+                severity: d.severity,
+                help: d.help.clone(),
+                source: None,
+                labels: Vec::new(),
+                related: Vec::new(),
+            };
+        }
         let labels = here.iter().enumerate().map(|(i, l)| labeled(l, i == 0, text)).collect();
         let related = elsewhere
             .iter()
@@ -120,10 +134,52 @@ impl Report {
     }
 }
 
-fn named(sources: &Sources, texts: &HashMap<FileId, String>, file: FileId) -> NamedSource<String> {
+/// The longest line an excerpt shows; miette's layout breaks on far longer ones (a minified
+/// file of one line), and such a line would not be readable in a terminal anyway.
+const MAX_EXCERPT_LINE: usize = 4096;
+
+/// Whether the lines around a label (the ones miette shows) are short enough to show.
+fn excerpt_fits(text: &str, label: &Label) -> bool {
+    let start = label.span.offset.min(text.len());
+    let end = (label.span.offset + label.span.len).min(text.len());
+    let before = |at: usize| text.get(..at).unwrap_or_default().rfind('\n').map_or(0, |i| i + 1);
+    let from = before(before(start).saturating_sub(1));
+    let after = text.get(end..).unwrap_or_default();
+    let to = after.match_indices('\n').nth(1).map_or(text.len(), |(i, _)| end + i);
+    text.get(from..to).is_none_or(|around| around.lines().all(|l| l.len() <= MAX_EXCERPT_LINE))
+}
+
+fn named(sources: &Sources, texts: &HashMap<FileId, String>, file: FileId) -> CharColumns {
     let source = sources.get(file);
     let text = texts.get(&file).cloned().unwrap_or_else(|| source.text.clone());
-    NamedSource::new(&source.display, text)
+    CharColumns(NamedSource::new(&source.display, text))
+}
+
+/// A file as miette reads it, with columns counted in characters as in the JSON, SARIF and
+/// GitHub output (miette itself counts bytes, which differs on lines with non-ASCII text).
+struct CharColumns(NamedSource<String>);
+
+impl miette::SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self.0.read_span(span, before, after)?;
+        let text = self.0.inner();
+        let start = contents.span().offset();
+        let line_start = text.get(..start).unwrap_or_default().rfind('\n').map_or(0, |i| i + 1);
+        let column = text.get(line_start..start).map_or(contents.column(), |t| t.chars().count());
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            contents.name().unwrap_or_default().to_string(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
+    }
 }
 
 /// A miette label; trailing whitespace is left out of the span (the parser's span of a block

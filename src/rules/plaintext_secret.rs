@@ -1,6 +1,6 @@
 //! `plaintext-secret`: a credential written as a literal env value in a spec.
 
-use super::{Rule, SpecContext};
+use super::{Rule, SpecContext, secret_value_in_manifest};
 use crate::diagnostic::{Diagnostic, Severity};
 
 pub static RULE: Rule = Rule {
@@ -10,9 +10,11 @@ pub static RULE: Rule = Rule {
         a credential",
     flags: "A spec env var with a literal `value` whose name the manifest declares as a secret \
 for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*`, `*TOKEN*`, \
-`*API_KEY*`, `*PRIVATE_KEY*`, ...), or a `*_URL`/`*_DSN` whose value carries a password \
-(`postgres://user:pass@host/db`). Empty values and `${...}` placeholders are ignored. The value \
-is never printed.",
+`*API_KEY*`, `*PRIVATE_KEY*`, ...), or whose value carries a password \
+(`postgres://user:pass@host/db`), or whose value, under any name, looks like a credential as \
+`secret-value-in-manifest` reads one (a PEM block, a JSON Web Token, a key with a well-known \
+prefix such as `ghp_`, `sk_live_`, `xoxb-` or `AKIA`, a long random token). Empty values and \
+`${...}` placeholders are ignored. The value is never printed.",
     why: "A literal value is stored in the spec file, in the repository, in the revision's \
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
@@ -61,21 +63,28 @@ const BENIGN_SUFFIXES: &[&str] = &[
     "_REGION",
 ];
 
-/// Why a literal env value looks like a credential, or `None`.
-pub fn looks_like_credential(name: &str, value: &str) -> Option<&'static str> {
+/// Why a literal env value looks like a credential, or `None`. The value's shape counts
+/// whatever the name: a key pasted under `SOME_SETTING` is as exposed as one under `API_KEY`.
+pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
     let value = value.trim();
     if value.is_empty() || value.contains("${") || value.starts_with('%') {
         return None;
     }
     let upper = name.to_ascii_uppercase();
     if url_with_password(value) {
-        return Some("it holds a URL with a password");
+        return Some("it holds a URL with a password".into());
     }
     let benign = BENIGN_SUFFIXES.iter().any(|s| upper.ends_with(s));
     if !benign && MARKERS.iter().any(|m| upper.contains(m)) {
-        return Some("its name marks it as a credential");
+        return Some("its name marks it as a credential".into());
     }
-    None
+    let kind = secret_value_in_manifest::looks_like_credential(value)?;
+    // Hex digits alone are what commit SHAs and checksums look like: under a name that does not
+    // mark a credential, such a value is configuration.
+    if kind == "a long random token" && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(format!("it looks like {kind}"))
 }
 
 /// `scheme://user:password@host`.
@@ -96,7 +105,7 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                 && Some(index) == ctx.container
                 && !value.value.trim().is_empty()
             {
-                Some("secrets.yaml declares it as a secret")
+                Some("secrets.yaml declares it as a secret".into())
             } else {
                 looks_like_credential(name, &value.value)
             };
@@ -126,6 +135,26 @@ mod tests {
         assert!(looks_like_credential("DB_PASSWORD", "hunter2").is_some());
         assert!(looks_like_credential("DATABASE_URL", "postgres://app:pw@db/app").is_some());
         assert!(looks_like_credential("GITHUB_TOKEN", "ghp_x").is_some());
+    }
+
+    #[test]
+    fn flags_credential_values_under_innocent_names() {
+        let cases = [
+            ("SOME_SETTING", "sk_live_51HXYZZY0123456789abcdef", "it looks like a Stripe key"),
+            ("GH", "ghp_XYZZY0123456789012345678901234567890", "it looks like a GitHub token"),
+            ("PEM", "-----BEGIN PRIVATE KEY-----\nMIIE", "it looks like a PEM block"),
+            ("HOOK", "xoxb-1234567890-abcdefghijkl", "it looks like a Slack token"),
+        ];
+        for (name, value, reason) in cases {
+            assert_eq!(looks_like_credential(name, value).as_deref(), Some(reason), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_commit_sha_under_an_innocent_name_is_configuration() {
+        let sha = "3f786850e387550fdab836ed7e6dc881de23001b";
+        assert!(looks_like_credential("GIT_SHA", sha).is_none());
+        assert!(looks_like_credential("API_KEY", sha).is_some(), "the name still counts");
     }
 
     #[test]

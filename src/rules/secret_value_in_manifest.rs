@@ -29,9 +29,12 @@ const PREFIXES: &[(&str, &str)] = &[
     ("glpat-", "a GitLab token"),
     ("xoxb-", "a Slack token"),
     ("xoxp-", "a Slack token"),
+    ("xoxa-", "a Slack token"),
+    ("xoxs-", "a Slack token"),
     ("sk_live_", "a Stripe key"),
     ("sk_test_", "a Stripe key"),
     ("rk_live_", "a Stripe key"),
+    ("rk_test_", "a Stripe key"),
     ("sk-", "an API key"),
     ("AKIA", "an AWS access key"),
     ("GOCSPX-", "a Google OAuth client secret"),
@@ -120,6 +123,10 @@ mod tests {
             ("AIzaSyA1234567890abcdefghijklmnopqrstu", "a Google API key"),
             ("q8Zr2LmX7vNc4TbW9kYs3HdJ6pFa", "a long random token"),
             ("0123456789abcdef0123456789abcdef", "a long random token"),
+            ("sk_live_51Habcdefghijklmnopqrstuv", "a Stripe key"),
+            ("rk_live_51Habcdefghijklmnopqrstuv", "a Stripe key"),
+            ("xoxa-2-1234567890-abcdefghij", "a Slack token"),
+            ("xoxs-1234567890-abcdefghijkl", "a Slack token"),
         ];
         for (text, kind) in cases {
             assert_eq!(looks_like_credential(text), Some(kind), "{text}");
