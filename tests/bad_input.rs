@@ -393,7 +393,8 @@ fn columns_count_characters_in_human_output_too() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("secrets.yaml");
     let text = "version: 1\nenvironments:\n  staging: {project: shop-staging, region: \
-                us-central1}\nservices:\n  api:\n    spec: api.yaml\n    secrets:\n      KEY:\n        \
+                us-central1}\nservices:\n  api:\n    spec: api.yaml\n    secrets:\n      \
+                KEY:\n        \
                 secret: {\"ステージ\": a, stagingg: b}\n";
     std::fs::write(&manifest, text).unwrap();
     let json: Value = serde_json::from_str(&lint(&manifest, "json").stdout).unwrap();
