@@ -47,6 +47,16 @@ impl ApiError {
         self.http == Some(409)
     }
 
+    /// Whether a write may have been applied although it did not succeed as far as we know: it
+    /// got no answer, or an answer of success that could not be read. An error raised before
+    /// sending (no token, an invalid name) is not such a case.
+    pub fn outcome_unknown(&self) -> bool {
+        match self.http {
+            None => self.status == "UNAVAILABLE",
+            Some(code) => (200..300).contains(&code),
+        }
+    }
+
     fn is_transient(&self) -> bool {
         matches!(self.http, None | Some(429 | 500 | 502 | 503 | 504))
     }
@@ -63,8 +73,8 @@ pub struct CloudRun {
 
 impl CloudRun {
     /// A client with Application Default Credentials, or the emulator from `RUN_EMULATOR_HOST`.
-    /// `timeout` bounds each operation, retries of a read included (`--timeout`); one attempt
-    /// gets at most 30 seconds of it.
+    /// One attempt may take `timeout` (`--timeout`), at most 30 seconds; a read is not retried
+    /// once `timeout` has passed since its first attempt.
     pub fn new(timeout: Duration) -> Result<CloudRun, String> {
         let call_timeout = timeout.min(Duration::from_secs(30));
         crate::inventory::live::install_crypto();
@@ -111,6 +121,21 @@ impl CloudRun {
         ))
     }
 
+    /// The URL of one service; its name, the last path segment, is checked too.
+    fn service_url(&self, region: &str, project: &str, name: &str) -> Result<String, ApiError> {
+        let valid = name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(ApiError {
+                http: None,
+                status: "INVALID_ARGUMENT".into(),
+                message: format!("`{name}` is not a Cloud Run service name"),
+            });
+        }
+        Ok(format!("{}/{name}", self.services_url(region, project)?))
+    }
+
     /// The live service, or `None` when it does not exist.
     pub async fn get(
         &self,
@@ -118,7 +143,7 @@ impl CloudRun {
         project: &str,
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
-        let url = format!("{}/{name}", self.services_url(region, project)?);
+        let url = self.service_url(region, project, name)?;
         match self.send_retrying(reqwest::Method::GET, &url, None).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -151,7 +176,7 @@ impl CloudRun {
         body: &Value,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        let mut url = format!("{}/{name}", self.services_url(region, project)?);
+        let mut url = self.service_url(region, project, name)?;
         if dry_run {
             url.push_str("?dryRun=all");
         }

@@ -194,7 +194,15 @@ pub const SERVER_ANNOTATIONS: &[&str] = &[
 /// have their own sections of the plan). Literal values of `secret_vars`, and those that look
 /// like credentials, are redacted.
 fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
-    let before = comparable(live, secret_vars).to_yaml();
+    // An earlier `--force-new-revision` (or restart) left its stamp on the live template; it is
+    // a change only when this deploy sets a new one.
+    let mut live = live.clone();
+    let path = ["spec", "template", "metadata", "annotations"];
+    let forced = rendered.path(&path).and_then(|a| a.get(render::FORCE_ANNOTATION)).is_some();
+    if !forced && let Some(annotations) = live.path_mut(&path) {
+        annotations.remove(render::FORCE_ANNOTATION);
+    }
+    let before = comparable(&live, secret_vars).to_yaml();
     let after = comparable(rendered, secret_vars).to_yaml();
     if before == after {
         return String::new();

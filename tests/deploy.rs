@@ -997,6 +997,11 @@ fn an_unchanged_service_is_not_replaced() {
     assert_eq!(run_writes(&fake).len(), writes + 1, "--force-new-revision replaces it");
     let now = fake.service(PROJECT, "api").unwrap();
     assert_ne!(now["status"]["latestReadyRevisionName"].as_str().unwrap(), revision);
+
+    // The stamp the forced rollout left on the live template is not a change.
+    let after = deploy(&fake, &args);
+    assert!(after.stdout.contains("no changes, not deployed"), "{after}");
+    assert_eq!(run_writes(&fake).len(), writes + 1, "nothing more was sent");
 }
 
 /// The JSON report comes at the end, so there is no plan to confirm against: `--format json`
@@ -1019,8 +1024,9 @@ fn gate_warnings_are_shown_before_the_plan() {
     set_state(&mut seed, "sentry-dsn", 1, "DISABLED");
     let fake = start(seed);
     let run = deploy(&fake, &["--env", "staging", "--service", "api", "--dry-run"]);
-    let warning = run.stdout.find("latest-unusable").or_else(|| run.stderr.find("latest-unusable"));
-    assert!(warning.is_some(), "the warning is shown:\n{run}");
+    let warning = run.stdout.find("latest-unusable").expect("the warning is shown");
+    let plan = run.stdout.find("Plan for api").expect("the plan is shown");
+    assert!(warning < plan, "the warning comes before the plan:\n{run}");
     assert!(run.all().contains("sentry-dsn"), "{run}");
     assert!(run.stdout.contains("Plan for api"), "the deploy goes on to the plan:\n{run}");
     let note = "left out (optional, and its secret is unusable): SENTRY_DSN";
@@ -1096,4 +1102,27 @@ fn an_unanswered_write_is_reported_as_unknown() {
         ["--env", "staging", "--service", "api", "--yes", "--timeout", "2", "--format", "json"];
     let run = deploy(&fake, &json_args);
     assert_eq!(run.service("api")["status"], "unknown", "{run}");
+}
+
+/// What happened to a write that was accepted is not known when its answer cannot be read, or
+/// when the service cannot be read while waiting: neither is reported as refused or failed.
+#[test]
+fn an_accepted_write_that_cannot_be_followed_is_unknown() {
+    let json_args = ["--env", "staging", "--service", "api", "--yes", "--format", "json"];
+
+    let fake = start(seed());
+    fake.inject(Route::CreateService, vec![Fault::Malformed]);
+    let run = deploy(&fake, &json_args);
+    assert_eq!(run.code, 4, "{run}");
+    assert_eq!(run.service("api")["status"], "unknown", "{run}");
+
+    let fake = start(seed());
+    // The plan's read passes (no such service yet); the first read while waiting is refused.
+    fake.inject(Route::GetService, vec![Fault::Pass, Fault::Status(403)]);
+    let run = deploy(&fake, &json_args);
+    assert_eq!(run.code, 4, "{run}");
+    let report = run.service("api");
+    assert_eq!(report["status"], "unknown", "{run}");
+    assert!(report["message"].as_str().unwrap().contains("lost track of `api`"), "{report}");
+    assert!(fake.service(PROJECT, "api").is_some(), "the write was applied");
 }

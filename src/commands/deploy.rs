@@ -219,7 +219,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         }
         let rejected = outcomes.iter().any(|o| o.status == "rejected");
         let code = if rejected { exit::FINDINGS } else { exit::OK };
-        finish(cli, &project, &findings, &outcomes, args, code, inventory.requests, color);
+        finish(cli, &project, &findings, &outcomes, args, code, inventory.requests);
         if args.format == DeployFormat::Human && !cli.quiet {
             eprintln!("dry run: nothing was deployed");
         }
@@ -255,13 +255,10 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             outcome.status = "skipped";
             continue;
         }
-        // Only a failed latest revision to replace: the rendered template equals the live one.
-        let restart = outcome.plan.as_ref().is_some_and(|plan| {
-            plan.latest_not_ready
-                && plan.mappings.is_empty()
-                && plan.image.is_none()
-                && plan.diff.is_empty()
-        });
+        // The latest revision is not Ready: a new one is started even if the template did not
+        // change (or changed only outside the template), so that the wait follows a revision of
+        // this deploy, not the old failure.
+        let restart = outcome.plan.as_ref().is_some_and(|plan| plan.latest_not_ready);
         match runtime.block_on(rollout(&client, p, live.as_ref(), restart, args, cli)) {
             Ok((WaitOutcome::Ready { revision, url }, _)) => {
                 outcome.status = "deployed";
@@ -291,7 +288,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             }
         }
     }
-    finish(cli, &project, &findings, &outcomes, args, code, inventory.requests, color);
+    finish(cli, &project, &findings, &outcomes, args, code, inventory.requests);
     Ok(code)
 }
 
@@ -422,9 +419,10 @@ fn prepare_one(
 
 /// Why a rollout did not end Ready.
 enum Refused {
-    /// Cloud Run refused the write, or the service was lost track of after it.
+    /// Cloud Run refused the write.
     Failed(String),
-    /// The write got no answer: it may or may not have been applied.
+    /// The write got no answer (it may or may not have been applied), or the service was lost
+    /// track of after it.
     Unknown(String),
 }
 
@@ -453,7 +451,7 @@ async fn rollout(
                  overwritten, run deploy again to see the new plan",
                 p.name
             ))
-        } else if e.http.is_none() {
+        } else if e.outcome_unknown() {
             Refused::Unknown(format!("no answer from Cloud Run to the write of `{}`: {e}", p.name))
         } else {
             Refused::Failed(format!("Cloud Run refused `{}`: {e}", p.name))
@@ -485,9 +483,10 @@ async fn rollout(
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    outcome
-        .map(|o| (o, generation))
-        .map_err(|e| Refused::Failed(format!("lost track of `{}` while waiting: {e}", p.name)))
+    outcome.map(|o| (o, generation)).map_err(|e| {
+        // The write went through; whether its revision became Ready is not known.
+        Refused::Unknown(format!("lost track of `{}` while waiting: {e}", p.name))
+    })
 }
 
 /// Asks on the terminal; refuses without one.
@@ -528,8 +527,8 @@ fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
     }
     if plan.latest_not_ready {
         text.push_str(
-            "  the latest revision is not Ready (an earlier rollout failed): a new revision \
-             will be started\n",
+            "  the latest revision is not Ready (an earlier rollout failed or is still going \
+             on): a new revision will be started\n",
         );
     }
     if !p.left_out.is_empty() {
@@ -569,7 +568,6 @@ fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
     text
 }
 
-#[allow(clippy::too_many_arguments, reason = "the report needs every part of the run")]
 fn finish(
     cli: &Cli,
     project: &Project,
@@ -578,13 +576,11 @@ fn finish(
     args: &DeployArgs,
     code: u8,
     requests: usize,
-    color: bool,
 ) {
     if args.format == DeployFormat::Json {
         print(&json_report(project, findings, outcomes, &args.env, code, requests));
         return;
     }
-    let _ = color;
     let mut text = String::new();
     for o in outcomes {
         match o.status {

@@ -302,7 +302,7 @@ impl Run<'_> {
     /// is past the deadline (a low `--max-rps` must not stretch the run beyond `--timeout`).
     async fn pace(&self, project: &str) -> bool {
         let Some(limiter) = self.limiters.get(project) else { return true };
-        let interval = Duration::from_secs_f64(1.0 / self.options.max_rps.max(0.01));
+        let interval = Duration::from_secs_f64(1.0 / self.options.max_rps);
         let slot = {
             let mut next = limiter.lock().await;
             let slot = (*next).max(Instant::now());

@@ -396,7 +396,8 @@ impl Reader<'_> {
 /// is stricter (6 to 30 lowercase characters); this one only keeps out what could change a
 /// request URL, so that placeholders such as `PROJECT_ID-staging` still read.
 pub fn valid_project(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// A region name: lowercase letters and digits in parts joined by `-`, such as `us-central1`

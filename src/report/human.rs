@@ -112,14 +112,24 @@ impl Report {
         let labels = here.iter().enumerate().map(|(i, l)| labeled(l, i == 0, text)).collect();
         let related = elsewhere
             .iter()
-            .map(|l| Report {
-                message: format!("see {}", sources.get(l.file).display),
-                code: d.code,
-                severity: Severity::Note,
-                help: None,
-                source: Some(named(sources, texts, l.file)),
-                labels: vec![labeled(l, true, &sources.get(l.file).text)],
-                related: Vec::new(),
+            .map(|l| {
+                let other = &sources.get(l.file);
+                let fits = excerpt_fits(&other.text, l);
+                let message = if fits {
+                    format!("see {}", other.display)
+                } else {
+                    let (line, column) = (l.span.line, l.span.column);
+                    format!("see {}:{line}:{column} (the line is too long to show)", other.display)
+                };
+                Report {
+                    message,
+                    code: d.code,
+                    severity: Severity::Note,
+                    help: None,
+                    source: fits.then(|| named(sources, texts, l.file)),
+                    labels: if fits { vec![labeled(l, true, &other.text)] } else { Vec::new() },
+                    related: Vec::new(),
+                }
             })
             .collect();
         Report {
@@ -152,12 +162,16 @@ fn excerpt_fits(text: &str, label: &Label) -> bool {
 fn named(sources: &Sources, texts: &HashMap<FileId, String>, file: FileId) -> CharColumns {
     let source = sources.get(file);
     let text = texts.get(&file).cloned().unwrap_or_else(|| source.text.clone());
-    CharColumns(NamedSource::new(&source.display, text))
+    CharColumns { shown: NamedSource::new(&source.display, text), original: source.text.clone() }
 }
 
 /// A file as miette reads it, with columns counted in characters as in the JSON, SARIF and
 /// GitHub output (miette itself counts bytes, which differs on lines with non-ASCII text).
-struct CharColumns(NamedSource<String>);
+/// Masking keeps byte offsets but not characters, so they are counted in the original text.
+struct CharColumns {
+    shown: NamedSource<String>,
+    original: String,
+}
 
 impl miette::SourceCode for CharColumns {
     fn read_span<'a>(
@@ -166,8 +180,8 @@ impl miette::SourceCode for CharColumns {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let contents = self.0.read_span(span, before, after)?;
-        let text = self.0.inner();
+        let contents = self.shown.read_span(span, before, after)?;
+        let text = &self.original;
         let start = contents.span().offset();
         let line_start = text.get(..start).unwrap_or_default().rfind('\n').map_or(0, |i| i + 1);
         let column = text.get(line_start..start).map_or(contents.column(), |t| t.chars().count());

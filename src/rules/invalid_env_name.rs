@@ -48,20 +48,14 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let Some(reason) = problem(name) else { continue };
-            let d = Diagnostic::new(
-                &RULE,
-                format!(
-                    "`{name}` is not a valid env var name: \
-                {reason}"
-                ),
-            )
-            .at(manifest.file, entry.target.span, "invalid env var name")
-            .help(
-                "use letters, digits and `_`, not starting with a digit; start the key with \
-                    `/` for a mounted file",
-            )
-            .service(Some(&service.name.value))
-            .target(Some(name));
+            let message = format!("`{name}` is not a valid env var name: {reason}");
+            let help = "use letters, digits and `_`, not starting with a digit; start the key \
+                        with `/` for a mounted file";
+            let d = Diagnostic::new(&RULE, message)
+                .at(manifest.file, entry.target.span, "invalid env var name")
+                .help(help)
+                .service(Some(&service.name.value))
+                .target(Some(name));
             out.push(d);
         }
     }

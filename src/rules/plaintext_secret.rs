@@ -81,7 +81,9 @@ pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
     let kind = secret_value_in_manifest::looks_like_credential(value)?;
     // Hex digits alone are what commit SHAs and checksums look like: under a name that does not
     // mark a credential, such a value is configuration.
-    if kind == "a long random token" && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if kind == secret_value_in_manifest::RANDOM_TOKEN
+        && value.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     Some(format!("it looks like {kind}"))

@@ -40,6 +40,9 @@ const PREFIXES: &[(&str, &str)] = &[
     ("GOCSPX-", "a Google OAuth client secret"),
 ];
 
+/// What [`looks_like_credential`] calls a value recognised only by its randomness.
+pub const RANDOM_TOKEN: &str = "a long random token";
+
 /// What kind of credential `text` looks like, or `None` when it reads as a name.
 pub fn looks_like_credential(text: &str) -> Option<&'static str> {
     if text.contains("-----BEGIN") {
@@ -54,7 +57,7 @@ pub fn looks_like_credential(text: &str) -> Option<&'static str> {
         return Some(what);
     }
     if text.split(['-', '_', '/', '.']).any(is_random_token) {
-        return Some("a long random token");
+        return Some(RANDOM_TOKEN);
     }
     None
 }

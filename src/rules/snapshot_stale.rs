@@ -9,8 +9,8 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     summary: "a snapshot older than 7 days (`--max-snapshot-age`)",
     flags: "A snapshot passed with `--snapshot FILE` whose `capturedAt` is older than 7 days: \
-`check` takes another limit with `--max-snapshot-age DAYS`; `audit` and `deploy --dry-run` \
-always use 7. With several snapshots, the oldest counts.",
+`check` and `deploy --dry-run` take another limit with `--max-snapshot-age DAYS`; `audit` \
+always uses 7. With several snapshots, the oldest counts.",
     why: "Secrets are disabled, rotated and deleted all the time; an old snapshot can pass a \
 check that the real project would fail.",
     example: "secretgate check --env staging --snapshot staging-2026-01.json",

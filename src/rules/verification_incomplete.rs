@@ -19,7 +19,8 @@ The message says what was not verified and why. When these are the only errors, 
 `deploy` exit with 3. A failed IAM policy read is a warning, since the IAM check itself only \
 warns.",
     why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
-fine, so `deploy` refuses rather than rolling out blind.",
+fine, so `deploy` refuses rather than rolling out blind. Only for an optional entry \
+(`required: false`) is it a warning, and `deploy` then maps the entry as declared.",
     example: "not verified: whether secret `jwt-secret-key` exists and its version can be used \
 (listing secrets of project netra-staging: PERMISSION_DENIED: ...)",
     fix: "Give the identity running secretgate `roles/secretmanager.viewer` on the project, \
