@@ -1,7 +1,6 @@
 //! The command line: arguments, global options and the help text.
 
 use crate::report::Format;
-use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -144,6 +143,14 @@ pub struct FetchArgs {
     pub timeout: u64,
 }
 
+/// An image reference: no spaces, not empty (Cloud Run would refuse it only at rollout).
+fn image_reference(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains(char::is_whitespace) {
+        return Err("an image reference has no spaces and is not empty".into());
+    }
+    Ok(text.to_string())
+}
+
 /// A finite number from `min` to `max`: clap range-checks integers only, and a float option
 /// given `nan` or `inf` would otherwise reach a `Duration` or a comparison.
 fn between(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
@@ -241,7 +248,7 @@ pub struct DeployArgs {
     pub services: Vec<String>,
 
     /// Replace the target container's image.
-    #[arg(long, value_name = "IMAGE", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "IMAGE", value_parser = image_reference)]
     pub image: Option<String>,
 
     /// Replace `latest` by the version number it resolves to now.
@@ -318,7 +325,7 @@ pub struct RenderArgs {
     pub service: String,
 
     /// Replace the target container's image.
-    #[arg(long, value_name = "IMAGE", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "IMAGE", value_parser = image_reference)]
     pub image: Option<String>,
 }
 

@@ -123,10 +123,7 @@ impl CloudRun {
 
     /// The URL of one service; its name, the last path segment, is checked too.
     fn service_url(&self, region: &str, project: &str, name: &str) -> Result<String, ApiError> {
-        let valid = name.len() <= 63
-            && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
+        if !crate::manifest::valid_service_name(name) {
             return Err(ApiError {
                 http: None,
                 status: "INVALID_ARGUMENT".into(),

@@ -425,8 +425,10 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
     let imported = yaml::parse(imported_text.as_bytes()).map_err(|e| e.message)?;
     let (services_key, services_node) = existing
         .get_entry("services")
-        .filter(|(_, v)| v.as_map().is_some())
+        .filter(|(_, v)| v.as_map().is_some() || v.value == yaml::Value::Null)
         .ok_or("the existing manifest has no `services:` mapping")?;
+    // `services:` with nothing after it is an empty block: services go below it.
+    let empty_block = services_node.value == yaml::Value::Null;
     let services = services_node.as_map().unwrap_or_default();
     let last_top = existing.as_map().and_then(|m| m.last()).and_then(|(k, _)| k.as_str());
     if last_top != Some("services") {
@@ -467,7 +469,7 @@ pub fn merge(existing_text: &str, imported_text: &str) -> Result<(String, usize)
         let name = key.as_str().unwrap_or_default();
         let block_end = new_services.get(i + 1).map_or(lines.len(), |(k, _)| k.span.line - 1);
         let Some(pos) = services.iter().position(|(k, _)| k.as_str() == Some(name)) else {
-            if flow(services_key, services) {
+            if !empty_block && flow(services_key, services) {
                 return Err("--merge cannot add services to an empty or flow-style `services:`; \
                     use --force to replace the manifest"
                     .into());

@@ -111,7 +111,14 @@ impl<'m> Resolver<'m, '_> {
         match template::expand(&written.value, &self.vars()) {
             Ok(text) => Some(Sp::new(text, written.span)),
             Err(unknown) => {
-                let message = format!("unknown placeholder `{{{}}}` in `{key}`", unknown.name);
+                // A credential pasted between braces must not be echoed by the message.
+                let shown =
+                    crate::rules::secret_value_in_manifest::looks_like_credential(&unknown.name)
+                        .map_or_else(
+                            || format!("`{{{}}}`", unknown.name),
+                            |kind| format!("({kind})"),
+                        );
+                let message = format!("unknown placeholder {shown} in `{key}`");
                 let hint = crate::suggest::did_you_mean(
                     &unknown.name,
                     template::PLACEHOLDERS.iter().copied(),

@@ -412,3 +412,44 @@ fn columns_count_characters_in_human_output_too() {
     let human = lint(&manifest, "human").stdout;
     assert!(human.contains(&format!("secrets.yaml:{line}:{column}]")), "{human}");
 }
+
+/// A service name is the last segment of the Admin API's URLs: one that could reach another
+/// path is a schema error.
+#[test]
+fn a_service_name_that_could_change_the_url_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = "version: 1\nenvironments:\n  staging: {project: shop-staging, region: \
+                us-central1}\nservices:\n  'x/../netra-auth':\n    spec: api.yaml\n";
+    std::fs::write(&manifest, text).unwrap();
+    let found = findings(&manifest);
+    let schema: Vec<&Finding> = found.iter().filter(|f| f.code == "manifest-schema").collect();
+    assert_eq!(schema.len(), 1, "{:?}", found.iter().map(|f| &f.message).collect::<Vec<_>>());
+    assert_eq!(schema[0].line, 5);
+    assert!(schema[0].message.contains("is not a Cloud Run service name"));
+}
+
+/// Credentials pasted where a name or a placeholder goes are reported without being echoed.
+#[test]
+fn credentials_in_names_and_placeholders_are_never_echoed() {
+    let token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    let password = "Sup3rS3cretPw";
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = format!(
+        "version: 1\nenvironments:\n  staging: {{project: shop-staging, region: us-central1}}\n\
+         services:\n  api:\n    spec: api.yaml\n    secrets:\n      A: {{secret: \
+         \"{{{token}}}\"}}\n      \
+         B: {{secret: \"postgres://admin:{password}@db/x\"}}\n"
+    );
+    std::fs::write(&manifest, text).unwrap();
+    for format in ["human", "json", "sarif", "github"] {
+        let run = lint(&manifest, format);
+        assert_eq!(run.code, Some(1), "{format}: {}", run.stderr);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(!all.contains(token), "{format} shows the token:\n{all}");
+        assert!(!all.contains(password), "{format} shows the password:\n{all}");
+    }
+    let found = findings(&manifest);
+    assert!(found.iter().any(|f| f.code == "secret-value-in-manifest" && f.line == 9));
+}

@@ -1126,3 +1126,38 @@ fn an_accepted_write_that_cannot_be_followed_is_unknown() {
     assert!(report["message"].as_str().unwrap().contains("lost track of `api`"), "{report}");
     assert!(fake.service(PROJECT, "api").is_some(), "the write was applied");
 }
+
+/// Cloud Run creates the service the body names: when the spec's metadata.name is not the
+/// manifest's service, nothing is planned against one and written to the other.
+#[test]
+fn a_spec_naming_another_service_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixtures();
+    let manifest = std::fs::read_to_string(root.join("secrets.yaml")).unwrap();
+    assert!(manifest.contains("\n  api:\n"));
+    std::fs::write(
+        dir.path().join("secrets.yaml"),
+        manifest.replace("\n  api:\n", "\n  api-v2:\n"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    for entry in std::fs::read_dir(root.join("deploy")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join("deploy").join(entry.file_name())).unwrap();
+    }
+    let fake = start(seed());
+    let args = ["--env", "staging", "--service", "api-v2", "--yes"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("names the service `api` (metadata.name)"), "{run}");
+    assert!(run_writes(&fake).is_empty(), "nothing was written");
+}
+
+/// `-q` leaves out notes, not the report that was asked for.
+#[test]
+fn quiet_keeps_the_rollout_report() {
+    let fake = start(seed());
+    let run = deploy(&fake, &["-q", "--env", "staging", "--service", "api", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("api: revision "), "{run}");
+}

@@ -678,3 +678,21 @@ fn merge_into_broken_yaml_names_the_place() {
     assert!(run.stderr.contains("is not valid YAML at line"), "{run}");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), broken);
 }
+
+/// A manifest whose `services:` is still empty (the natural starting point) takes the imported
+/// services below the key.
+#[test]
+fn merge_into_an_empty_services_block() {
+    let dir = workspace("templates");
+    let existing = "version: 1\nenvironments:\n  staging:\n    project: shop-staging\n    \
+                    region: europe-west1\n  production:\n    project: shop-production\n    \
+                    region: europe-west1\nservices:\n";
+    std::fs::write(dir.path().join("secrets.yaml"), existing).unwrap();
+    let run = import(dir.path(), &["--merge"]);
+    assert!(run.stderr.contains("service(s) or entries added"), "{run}");
+    let (merged, tree) = manifest(dir.path());
+    assert!(merged.starts_with(existing), "the existing lines are kept:\n{merged}");
+    assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"], "{merged}");
+    let (lint_run, findings) = lint(dir.path());
+    assert!(findings.is_empty() && lint_run.code == 0, "lint of\n{merged}\nsays:\n{lint_run}");
+}

@@ -45,6 +45,8 @@ struct Outcome {
     /// Optional entries not mapped because their secret is unusable.
     left_out: Vec<String>,
     message: Option<String>,
+    /// The revision serving before the deploy, if any: where traffic stays when it fails.
+    serving: Option<String>,
 }
 
 impl Outcome {
@@ -59,6 +61,7 @@ impl Outcome {
             mappings: Vec::new(),
             left_out: Vec::new(),
             message: Some(message),
+            serving: None,
         }
     }
 }
@@ -197,6 +200,11 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             ),
             left_out: p.left_out.clone(),
             message: None,
+            serving: live
+                .as_ref()
+                .and_then(|l| l.pointer("/status/latestReadyRevisionName"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
         });
         lives.push(live);
     }
@@ -219,7 +227,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         }
         let rejected = outcomes.iter().any(|o| o.status == "rejected");
         let code = if rejected { exit::FINDINGS } else { exit::OK };
-        finish(cli, &project, &findings, &outcomes, args, code, inventory.requests);
+        finish(&project, &findings, &outcomes, args, code, inventory.requests);
         if args.format == DeployFormat::Human && !cli.quiet {
             eprintln!("dry run: nothing was deployed");
         }
@@ -272,6 +280,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             }
             Ok((WaitOutcome::TimedOut { last }, _)) => {
                 outcome.status = "failed";
+                let last = if last.is_empty() { "none was read".to_string() } else { last };
                 outcome.message =
                     Some(format!("not Ready after {} s; last status: {last}", args.wait_timeout));
                 code = exit::ROLLOUT_FAILED;
@@ -288,7 +297,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             }
         }
     }
-    finish(cli, &project, &findings, &outcomes, args, code, inventory.requests);
+    finish(&project, &findings, &outcomes, args, code, inventory.requests);
     Ok(code)
 }
 
@@ -394,6 +403,18 @@ fn prepare_one(
         help: None,
     };
     let spec = project.spec_for(deployment, manifest.file).ok_or_else(unusable)?;
+    if let Some(named) = spec.name.as_ref().filter(|n| n.value != name) {
+        // Cloud Run creates the service the body names: the plan, the wait and the report
+        // would all be about another one.
+        return Err(Error::Usage {
+            message: format!(
+                "the spec of `{name}` names the service `{}` (metadata.name); deploying it would \
+                 write `{}`, not `{name}`",
+                named.value, named.value
+            ),
+            help: Some("make the spec's metadata.name and the secrets.yaml key agree".into()),
+        });
+    }
     let container =
         unknown_container::select(manifest, deployment.service, spec).map_err(|_| unusable())?;
     let mut options = options.clone();
@@ -569,7 +590,6 @@ fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
 }
 
 fn finish(
-    cli: &Cli,
     project: &Project,
     findings: &[Diagnostic],
     outcomes: &[Outcome],
@@ -601,12 +621,17 @@ fn finish(
                     o.name,
                     o.message.as_deref().unwrap_or("")
                 ));
-                let new = o.plan.as_ref().is_some_and(|p| p.new_service);
-                text.push_str(if new {
-                    "  the new service has no ready revision and serves no traffic\n"
-                } else {
-                    "  traffic stays on the previous ready revision\n"
-                });
+                match (&o.serving, o.plan.as_ref().is_some_and(|p| p.new_service)) {
+                    (_, true) => text.push_str(
+                        "  the new service has no ready revision and serves no traffic\n",
+                    ),
+                    (Some(r), false) => text.push_str(&format!(
+                        "  traffic stays on the previous ready revision, {r}\n"
+                    )),
+                    (None, false) => {
+                        text.push_str("  the service has no ready revision and serves no traffic\n")
+                    }
+                }
             }
             "unknown" => {
                 text.push_str(&format!(
@@ -630,7 +655,8 @@ fn finish(
             _ => {}
         }
     }
-    if !(text.is_empty() || cli.quiet && code == exit::OK) {
+    // The report is what was asked for: `-q` keeps it.
+    if !text.is_empty() {
         print(&text);
     }
 }

@@ -294,6 +294,13 @@ impl Reader<'_> {
                 self.repeated(key.span, first, format!("service `{name}` is defined twice"));
                 continue;
             }
+            if !valid_service_name(name) {
+                let message = format!(
+                    "`{name}` is not a Cloud Run service name (lowercase letters, digits and `-`, \
+                     starting with a letter, at most 63 characters)"
+                );
+                self.schema(key.span, message, "not a service name");
+            }
             let name = Sp::new(name.to_string(), key.span);
             if let Some(service) = self.service(name, value) {
                 services.push(service);
@@ -406,4 +413,13 @@ pub fn valid_region(region: &str) -> bool {
     !region.is_empty()
         && region.split('-').all(|part| !part.is_empty())
         && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A Cloud Run service name. It is the last segment of the Admin API's URLs, so nothing else
+/// may reach them.
+pub fn valid_service_name(name: &str) -> bool {
+    name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

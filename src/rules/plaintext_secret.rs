@@ -35,6 +35,9 @@ const MARKERS: &[&str] = &[
     "PRIVATE_KEY",
     "ACCESS_KEY",
     "CREDENTIAL",
+    "PASSPHRASE",
+    "ENCRYPTION_KEY",
+    "SIGNING_KEY",
 ];
 
 /// Name endings that describe a credential without being one (`TOKEN_TTL`, `SECRET_NAME`).
@@ -75,22 +78,22 @@ pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
         return Some("it holds a URL with a password".into());
     }
     let benign = BENIGN_SUFFIXES.iter().any(|s| upper.ends_with(s));
-    if !benign && MARKERS.iter().any(|m| upper.contains(m)) {
+    // `PASS` alone is a word too often (`BYPASS_CACHE`): only as the last part of the name.
+    let pass = upper == "PASS" || upper.ends_with("_PASS");
+    if !benign && (pass || MARKERS.iter().any(|m| upper.contains(m))) {
         return Some("its name marks it as a credential".into());
     }
     let kind = secret_value_in_manifest::looks_like_credential(value)?;
-    // Hex digits alone are what commit SHAs and checksums look like: under a name that does not
-    // mark a credential, such a value is configuration.
-    if kind == secret_value_in_manifest::RANDOM_TOKEN
-        && value.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+    // Randomness alone is what commit SHAs, base64 settings and long identifiers look like too:
+    // under a name that does not mark a credential, only a shape that is one counts.
+    if kind == secret_value_in_manifest::RANDOM_TOKEN {
         return None;
     }
     Some(format!("it looks like {kind}"))
 }
 
 /// `scheme://user:password@host`.
-fn url_with_password(value: &str) -> bool {
+pub fn url_with_password(value: &str) -> bool {
     let Some((_, rest)) = value.split_once("://") else { return false };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let Some((userinfo, _)) = authority.rsplit_once('@') else { return false };
@@ -153,10 +156,23 @@ mod tests {
     }
 
     #[test]
-    fn a_commit_sha_under_an_innocent_name_is_configuration() {
+    fn randomness_alone_under_an_innocent_name_is_configuration() {
         let sha = "3f786850e387550fdab836ed7e6dc881de23001b";
         assert!(looks_like_credential("GIT_SHA", sha).is_none());
         assert!(looks_like_credential("API_KEY", sha).is_some(), "the name still counts");
+        let b64 = "eyJmZWF0dXJlcyI6WyJhIiwiYiJdLCJsZXZlbCI6M30";
+        assert!(looks_like_credential("CONFIG_B64", b64).is_none());
+        assert!(looks_like_credential("CLUSTER", "NetraBackendStagingUsCentral1Primary").is_none());
+    }
+
+    #[test]
+    fn pass_marks_a_credential_only_at_the_end_of_the_name() {
+        for name in ["DB_PASS", "SMTP_PASS", "PASS", "PASSPHRASE", "ENCRYPTION_KEY", "SIGNING_KEY"]
+        {
+            assert!(looks_like_credential(name, "letmein99").is_some(), "{name}");
+        }
+        assert!(looks_like_credential("BYPASS_CACHE", "true").is_none());
+        assert!(looks_like_credential("PASSENGER_LIMIT", "4").is_none());
     }
 
     #[test]

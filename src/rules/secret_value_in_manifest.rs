@@ -45,6 +45,9 @@ pub const RANDOM_TOKEN: &str = "a long random token";
 
 /// What kind of credential `text` looks like, or `None` when it reads as a name.
 pub fn looks_like_credential(text: &str) -> Option<&'static str> {
+    if super::plaintext_secret::url_with_password(text) {
+        return Some("a URL with a password");
+    }
     if text.contains("-----BEGIN") {
         return Some("a PEM block");
     }
