@@ -438,6 +438,32 @@ fn existing_output_is_kept_unless_forced() {
     assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"], "the imported manifest replaced it");
 }
 
+/// Option values that would write a manifest `lint` rejects are refused before anything is
+/// read or written, each with the usage exit code and a message naming the value.
+#[test]
+fn option_values_lint_would_reject_are_refused() {
+    let dir = workspace("templates");
+    let cases: [(&[&str], &str); 5] = [
+        (&["--env", ""], "`` is not an environment name"),
+        (&["--env", "prod eu"], "`prod eu` is not an environment name"),
+        (&["--project", "shop/prod"], "`shop/prod` is not a Google Cloud project id"),
+        (&["--region", "US Central"], "`US Central` is not a Cloud Run region"),
+        (
+            &["--live", "--env", "prod", "--project", "shop", "--service", "Api"],
+            "`Api` is not a Cloud Run service name",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["import", "deploy", "-o", "secrets.yaml"];
+        all.extend_from_slice(args);
+        let run = secretgate(dir.path(), &all);
+        assert_eq!(run.code, i32::from(exit::USAGE), "{args:?}:\n{run}");
+        assert!(run.stderr.contains(message), "{args:?}: expected `{message}`:\n{run}");
+        assert!(run.stderr.contains("nothing was written"), "{args:?}:\n{run}");
+        assert!(!dir.path().join("secrets.yaml").exists(), "{args:?} wrote a manifest");
+    }
+}
+
 /// Asserts that every line of `kept` is in `merged`, byte for byte and in order.
 fn assert_keeps_lines(kept: &str, merged: &str) {
     let mut rest = merged.split_inclusive('\n');

@@ -4,6 +4,7 @@ use super::print;
 use crate::cli::{Cli, ImportArgs};
 use crate::error::{Error, exit};
 use crate::import::{self, ImportOptions};
+use crate::manifest::{valid_project, valid_region, valid_service_name};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -21,6 +22,7 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
             help: Some("give spec files, or folders laid out as <env>/<service>.yaml".into()),
         });
     }
+    check_names(args)?;
     let default_env = args.env.clone().unwrap_or_else(|| "default".to_string());
     let mut inputs = import::inputs(&args.inputs, &default_env).map_err(|e| Error::Usage {
         message: format!("cannot read the folders given: {e}; nothing was written"),
@@ -89,6 +91,43 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Refuses, before anything is read or written, the option values that would produce a
+/// manifest `lint` rejects: the imported manifest must pass it as written.
+fn check_names(args: &ImportArgs) -> Result<(), Error> {
+    let usage = |message: String, help: &str| Error::Usage { message, help: Some(help.into()) };
+    if let Some(env) = args.env.as_deref().filter(|e| !valid_env_name(e)) {
+        return Err(usage(
+            format!("`{env}` is not an environment name; nothing was written"),
+            "use letters, digits, `-` and `_`, such as `staging` or `prod-eu`",
+        ));
+    }
+    if let Some(project) = args.project.as_deref().filter(|p| !valid_project(p)) {
+        return Err(usage(
+            format!("`{project}` is not a Google Cloud project id; nothing was written"),
+            "use letters, digits, `-`, `_`, `.` and `:`, such as `shop-prod`",
+        ));
+    }
+    if !valid_region(&args.region) {
+        return Err(usage(
+            format!("`{}` is not a Cloud Run region; nothing was written", args.region),
+            "use a region such as `us-central1` or `europe-west4`",
+        ));
+    }
+    if let Some(name) = args.services.iter().find(|s| !valid_service_name(s)) {
+        return Err(usage(
+            format!("`{name}` is not a Cloud Run service name; nothing was written"),
+            "service names are lowercase letters, digits and `-`, starting with a letter",
+        ));
+    }
+    Ok(())
+}
+
+/// An environment name `import` writes as a manifest key and a `deploy/<env>/` folder.
+fn valid_env_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The services as deployed now: each is written, in the form `gcloud run services describe
