@@ -64,6 +64,11 @@ impl SecretContext<'_> {
         }
     }
 
+    /// The account the service runs as (see [`Deployment::runtime_account`]).
+    pub fn runtime_account(&self) -> Option<&str> {
+        self.deployment.runtime_account(self.manifest)
+    }
+
     /// Days between two times, rounded down.
     pub fn days(span: SignedDuration) -> i64 {
         span.as_secs() / 86_400
@@ -71,7 +76,8 @@ impl SecretContext<'_> {
 }
 
 /// The secrets to read in each project for the given environments: every declared secret, with
-/// its IAM policy when the service's runtime account is known and `iam` is on.
+/// its IAM policy when the service's runtime account (the spec's, else the manifest's; `lint`
+/// must have read the specs) is known and `iam` is on.
 pub fn wanted(manifest: &Manifest, envs: &[String], iam: bool) -> crate::inventory::live::Wanted {
     wanted_for(manifest, envs, None, iam)
 }
@@ -91,7 +97,7 @@ pub fn wanted_for(
         }
         let selected = |d: &&Deployment| services.is_none_or(|s| s.contains(&d.service.name.value));
         for deployment in deployments.iter().filter(selected) {
-            let want_iam = iam && deployment.service_account.is_some();
+            let want_iam = iam && deployment.runtime_account(manifest).is_some();
             for secret in deployment.bindings.iter().filter_map(|b| b.secret.as_ref()) {
                 let entry = wanted.entry(secret.project.clone()).or_default();
                 let flag = entry.entry(secret.secret.clone()).or_insert(false);
@@ -128,53 +134,105 @@ pub fn check(
     crate::lint::finish(&mut project.diagnostics);
 }
 
+/// How `check --live` reads the services as deployed.
+pub struct LiveOptions<'a> {
+    pub client: &'a crate::cloudrun::CloudRun,
+    /// Secret Manager's metadata, for the version `latest` resolves to now: a service deployed
+    /// with `--pin-versions` maps that number.
+    pub inventory: &'a Inventory,
+    /// Services read at once.
+    pub concurrency: usize,
+}
+
 /// `check --live`: fetches each selected service as deployed now and runs the spec rules on it,
-/// plus `unmapped-secret` and `service-not-found`. What cannot be fetched is reported as
-/// `verification-incomplete`.
+/// plus `unmapped-secret` and `service-not-found`. The services are read concurrently and
+/// reported in manifest order; what cannot be fetched is `verification-incomplete`.
 pub async fn check_live(
     project: &mut crate::lint::Project,
     envs: &[String],
-    client: &crate::cloudrun::CloudRun,
+    live: &LiveOptions<'_>,
 ) {
+    use futures::StreamExt;
     let Some(manifest) = project.manifest.take() else { return };
+    let deployments: Vec<Deployment> = manifest
+        .environments
+        .iter()
+        .filter(|e| envs.contains(&e.name.value))
+        .flat_map(|env| crate::resolve::resolve(&manifest, env, &mut Vec::new()))
+        .collect();
+    let reads: Vec<_> = futures::stream::iter(&deployments)
+        .map(|deployment| read_live(live.client, deployment))
+        .buffered(live.concurrency.max(1))
+        .collect()
+        .await;
     let mut found = Vec::new();
-    for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
-        let deployments = crate::resolve::resolve(&manifest, env, &mut Vec::new());
-        let (Some(gcp), Some(region)) = (&env.project, &env.region) else { continue };
-        for deployment in &deployments {
-            let name = &deployment.service.name.value;
-            match client.get(&region.value, &gcp.value, name).await {
-                Ok(None) => found.push(rules::service_not_found::diagnostic(
-                    manifest.file,
-                    deployment,
-                    &region.value,
-                )),
-                Ok(Some(live)) => {
-                    let display = format!("cloud-run:{}/{}/{name}", gcp.value, region.value);
-                    let Some(spec) = project.live_spec(display, &live) else { continue };
-                    let ctx = crate::lint::spec_context(&manifest, deployment, spec, &mut found);
-                    rules::check_spec(&ctx, &mut found);
-                    rules::unmapped_secret::check(&ctx, &mut found);
-                }
-                Err(e) => {
-                    let message = format!(
-                        "not verified: service `{name}` as deployed in `{}` ({e}; endpoint {})",
-                        env.name.value,
-                        client.endpoint(&region.value)
-                    );
-                    let d = Diagnostic::new(&rules::verification_incomplete::RULE, message)
-                        .at(manifest.file, deployment.service.name.span, "live service not read")
-                        .help("grant roles/run.viewer, or check the network")
-                        .env(Some(&env.name.value))
-                        .service(Some(name));
-                    found.push(d);
-                }
-            }
-        }
+    for (deployment, read) in deployments.iter().zip(reads) {
+        let Some(read) = read else { continue };
+        live_findings(project, &manifest, deployment, read, live, &mut found);
     }
     project.diagnostics.append(&mut found);
     project.manifest = Some(manifest);
     crate::lint::finish(&mut project.diagnostics);
+}
+
+/// A service as deployed; `None` when its environment lacks a project or region (reported by
+/// `manifest-schema`).
+async fn read_live(
+    client: &crate::cloudrun::CloudRun,
+    deployment: &Deployment<'_>,
+) -> Option<Result<Option<serde_json::Value>, crate::cloudrun::ApiError>> {
+    let (Some(gcp), Some(region)) = (&deployment.env.project, &deployment.env.region) else {
+        return None;
+    };
+    Some(client.get(&region.value, &gcp.value, &deployment.service.name.value).await)
+}
+
+/// The findings about one service as deployed.
+fn live_findings(
+    project: &mut crate::lint::Project,
+    manifest: &Manifest,
+    deployment: &Deployment,
+    read: Result<Option<serde_json::Value>, crate::cloudrun::ApiError>,
+    live: &LiveOptions,
+    found: &mut Vec<Diagnostic>,
+) {
+    let gcp = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
+    let region = deployment.env.region.as_ref().map_or("", |r| r.value.as_str());
+    let name = &deployment.service.name.value;
+    match read {
+        Ok(None) => {
+            found.push(rules::service_not_found::diagnostic(manifest.file, deployment, region));
+        }
+        Ok(Some(service)) => {
+            let display = format!("cloud-run:{gcp}/{region}/{name}");
+            let Some(spec) = project.live_spec(display, &service) else { return };
+            let mut ctx = crate::lint::spec_context(manifest, deployment, spec, found);
+            ctx.latest_now = crate::deploy::pins(deployment, live.inventory);
+            rules::check_spec(&ctx, found);
+            rules::unmapped_secret::check(&ctx, found);
+        }
+        Err(e) => {
+            found.push(unread_service(manifest, deployment, &e, live.client.endpoint(region)))
+        }
+    }
+}
+
+/// `verification-incomplete` for a service whose deployed form could not be read.
+fn unread_service(
+    manifest: &Manifest,
+    deployment: &Deployment,
+    error: &crate::cloudrun::ApiError,
+    endpoint: String,
+) -> Diagnostic {
+    let (env, name) = (&deployment.env.name.value, &deployment.service.name.value);
+    let message = format!(
+        "not verified: service `{name}` as deployed in `{env}` ({error}; endpoint {endpoint})"
+    );
+    Diagnostic::new(&rules::verification_incomplete::RULE, message)
+        .at(manifest.file, deployment.service.name.span, "live service not read")
+        .help("grant roles/run.viewer, check the network, or raise --timeout")
+        .env(Some(env))
+        .service(Some(name))
 }
 
 /// Runs the check rules for `env`; the offline findings are already in `out`.

@@ -69,6 +69,8 @@ pub struct CloudRun {
     emulator: Option<String>,
     credentials: Option<Credentials>,
     deadline: Duration,
+    /// An instant no read may outlast, whatever `deadline` allows.
+    until: Option<tokio::time::Instant>,
 }
 
 impl CloudRun {
@@ -93,7 +95,14 @@ impl CloudRun {
             ),
         };
         let emulator = emulator.map(|h| format!("http://{h}"));
-        Ok(CloudRun { http, emulator, credentials, deadline: timeout })
+        Ok(CloudRun { http, emulator, credentials, deadline: timeout, until: None })
+    }
+
+    /// Bounds every read by `deadline` as well: `check --live` gives Secret Manager and Cloud
+    /// Run one `--timeout` together, not one each.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> CloudRun {
+        self.until = Some(tokio::time::Instant::from_std(deadline));
+        self
     }
 
     /// The endpoint for a region, as reported in messages.
@@ -181,6 +190,7 @@ impl CloudRun {
     }
 
     /// Sends an idempotent request, retrying transient failures with backoff until the deadline.
+    /// An attempt still unanswered at the deadline is abandoned.
     async fn send_retrying(
         &self,
         method: reqwest::Method,
@@ -188,10 +198,17 @@ impl CloudRun {
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
         let start = tokio::time::Instant::now();
+        let end = self.until.map_or(start + self.deadline, |u| u.min(start + self.deadline));
         let mut delay = Duration::from_millis(250);
         loop {
-            match self.send(method.clone(), url, body).await {
-                Err(e) if e.is_transient() && start.elapsed() + delay < self.deadline => {
+            let left = end.saturating_duration_since(tokio::time::Instant::now());
+            let attempt = tokio::time::timeout(left, self.send(method.clone(), url, body)).await;
+            let result = attempt.unwrap_or_else(|_| {
+                let secs = self.deadline.as_secs();
+                Err(ApiError::transport(format!("{url}: no answer before the {secs} s --timeout")))
+            });
+            match result {
+                Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < end => {
                     tracing::debug!(error = %e, "retrying {url}");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(4));

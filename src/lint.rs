@@ -135,31 +135,38 @@ impl Project {
 /// Runs every offline rule for the selected environments (all when `envs` is empty).
 pub fn lint(project: &mut Project, envs: &[String]) -> Result<(), Error> {
     let selected = project.select_environments(envs)?;
-    let Some(manifest) = project.manifest.take() else { return Ok(()) };
+    let Some(mut manifest) = project.manifest.take() else { return Ok(()) };
     let mut found = Vec::new();
+    let mut accounts = Vec::new();
     rules::check_manifest(&manifest, &mut found);
     for env in manifest.environments.iter().filter(|e| selected.contains(&e.name.value)) {
         let deployments = resolve::resolve(&manifest, env, &mut found);
         rules::check_environment(&manifest, env, &deployments, &mut found);
         for deployment in &deployments {
-            check_deployment(project, &manifest, deployment, &mut found);
+            if let Some(account) = check_deployment(project, &manifest, deployment, &mut found) {
+                let key = (env.name.value.clone(), deployment.service.name.value.clone());
+                accounts.push((key, account));
+            }
         }
     }
+    manifest.spec_accounts.extend(accounts);
     project.diagnostics.append(&mut found);
     project.manifest = Some(manifest);
     finish(&mut project.diagnostics);
     Ok(())
 }
 
+/// Runs the spec rules on a deployment's spec; returns the runtime account the spec names.
 fn check_deployment(
     project: &mut Project,
     manifest: &Manifest,
     deployment: &Deployment,
     out: &mut Vec<Diagnostic>,
-) {
-    let Some(spec) = project.spec_for(deployment, manifest.file) else { return };
+) -> Option<String> {
+    let spec = project.spec_for(deployment, manifest.file)?;
     let ctx = spec_context(manifest, deployment, spec, out);
     rules::check_spec(&ctx, out);
+    spec.service_account.as_ref().map(|a| a.value.clone())
 }
 
 /// Puts a spec beside the manifest's view of its service: picks the target container (reporting
@@ -181,7 +188,8 @@ pub fn spec_context<'a>(
     };
     let project_id = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
     let mappings = spec.mappings(project_id);
-    SpecContext { manifest, deployment, spec, container, mappings }
+    let latest_now = Default::default();
+    SpecContext { manifest, deployment, spec, container, mappings, latest_now }
 }
 
 /// Sorts findings by file and position and drops repeats (a spec shared by two environments

@@ -8,8 +8,9 @@
 //! since the rules compare with the time the check runs.
 //!
 //! Every fake is wrapped in [`Fake`], which fails the test if any request tried to read a secret
-//! payload. Nothing here measures time: outcomes, request logs and arrival times recorded by the
-//! fake are what is asserted.
+//! payload. Outcomes, request logs and arrival times recorded by the fake are what is asserted;
+//! the only wall-clock assertions are generous bounds on runs given a short `--timeout`, which
+//! catch a run that outlives its deadline, not a slow one.
 
 use assert_cmd::Command;
 use fake_google::{FakeConfig, FakeGoogle, Fault, RequestRecord, Route, Target};
@@ -33,6 +34,11 @@ const HEALTHY_NUMBER: &str = "700800900";
 
 /// An upper bound on any one run of the binary, so a regression hangs no test run.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The most a run given `--timeout 3` may take. A hang guard, not a speed test: it is far above
+/// the 3 s so that a loaded machine passes, and far below the 30 s the client library's own
+/// retry loop waits on a 503 (nearly 60 s on a refused connection), which is what it catches.
+const HANG_GUARD: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and the fake
@@ -121,6 +127,37 @@ fn fake_with(seed: Value, tweak: impl FnOnce(&mut FakeConfig)) -> Fake {
 
 fn fake_for(fixture: &str) -> Fake {
     fake_with(seed(fixture), |_| {})
+}
+
+/// A copy of a fixture's folder whose `secrets.yaml` went through `edit`.
+fn fixture_copy(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("the folder is created");
+        for entry in std::fs::read_dir(from).expect("the fixture is readable") {
+            let path = entry.expect("a directory entry").path();
+            let target = to.join(path.file_name().expect("a file name"));
+            if path.is_dir() {
+                copy(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).expect("the file is copied");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temp dir");
+    copy(&fixture_dir(name), dir.path());
+    let path = dir.path().join("secrets.yaml");
+    let text = std::fs::read_to_string(&path).expect("the manifest is readable");
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit changed nothing");
+    std::fs::write(&path, edited).expect("the manifest is written");
+    dir
+}
+
+/// The shipped example's staging snapshot.
+fn example_seed() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/snapshots/staging.json");
+    let text = std::fs::read_to_string(path).expect("the example snapshot is readable");
+    serde_json::from_str(&text).expect("the example snapshot is JSON")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,6 +285,13 @@ fn check(fake: &Fake, fixture: &str, args: &[&str]) -> Outcome {
 fn check_manifest(fake: &Fake, manifest: &Path, args: &[&str]) -> Outcome {
     let mut cmd = secretgate(Some(fake), manifest);
     cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "1000"]).args(args);
+    outcome(cmd)
+}
+
+/// `check --env staging --format json --snapshot FILE ARGS`, with `fake` set but not to be used.
+fn check_snapshot(fake: &Fake, manifest: &Path, file: &Path, args: &[&str]) -> Outcome {
+    let mut cmd = secretgate(Some(fake), manifest);
+    cmd.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(file).args(args);
     outcome(cmd)
 }
 
@@ -465,31 +509,40 @@ fn no_iam_skips_every_policy_request_and_accessor_missing() {
     assert_requests_match(&run, &fake);
 }
 
+/// A policy that cannot be read leaves the IAM check undone: that fails closed like any other
+/// read, and `--no-iam` is the way to skip it.
 #[test]
-fn verification_incomplete_for_denied_versions_and_a_warning_for_a_denied_policy() {
+fn verification_incomplete_for_denied_versions_and_a_denied_policy() {
     let fake = fake_for("healthy");
     let versions = format!("/v1/projects/{HEALTHY_NUMBER}/secrets/db-password/versions");
-    fake.inject(Target::Prefix(versions), vec![Fault::Status(403)]);
+    fake.inject(Target::Prefix(versions.clone()), vec![Fault::Status(403)]);
     let policy = format!("/v1/projects/{HEALTHY_NUMBER}/secrets/api-key:getIamPolicy");
     fake.inject(Target::Prefix(policy), vec![Fault::Status(403)]);
     let run = check(&fake, "healthy", &[]);
-    // Only the unverified versions are an error, so the exit code says "incomplete".
+    // Only unverified reads are errors, so the exit code says "incomplete".
     assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
     let found = run.findings();
     assert_eq!(
         places(&found),
         [
-            ("verification-incomplete", "warning", 16, 17),
+            ("verification-incomplete", "error", 16, 17),
             ("verification-incomplete", "error", 19, 18)
         ]
     );
-    assert_message(&found[0], "not verified: who may read secret `api-key`");
+    assert_message(&found[0], "not verified: whether web-runtime@hc-staging");
+    assert_message(&found[0], "may read secret `api-key`");
+    assert_message(&found[0], "PERMISSION_DENIED");
+    assert!(found[0].help.contains("--no-iam"), "{:?}", found[0]);
     assert_message(&found[1], "not verified: the versions of secret `db-password`");
     assert_message(&found[1], "PERMISSION_DENIED");
     // A denial is final: each denied request was made once.
     let denied: Vec<_> = fake.requests().into_iter().filter(|r| r.status == Some(403)).collect();
     assert_eq!(denied.len(), 2, "{denied:#?}");
     assert_requests_match(&run, &fake);
+
+    fake.inject(Target::Prefix(versions), vec![Fault::Status(403)]);
+    let found = check(&fake, "healthy", &["--no-iam"]).findings();
+    assert_eq!(places(&found), [("verification-incomplete", "error", 19, 18)]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,10 +696,29 @@ fn two_503_then_success_is_a_clean_pass() {
 }
 
 #[test]
+fn a_429_then_success_is_retried() {
+    let fake = fake_for("healthy");
+    fake.inject(Route::ListSecrets, vec![Fault::Status(429)]);
+    let versions = format!("/v1/projects/{HEALTHY_NUMBER}/secrets/api-key/versions");
+    fake.inject(Target::Prefix(versions), vec![Fault::Status(429)]);
+    let run = check(&fake, "healthy", &[]);
+    assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.findings().is_empty());
+    let statuses = |route| fake.routed(route).iter().map(|r| r.status).collect::<Vec<_>>();
+    assert_eq!(statuses(Route::ListSecrets), [Some(429), Some(200)]);
+    let rejected = statuses(Route::ListVersions).iter().filter(|s| **s == Some(429)).count();
+    assert_eq!(rejected, 1);
+    assert_eq!(run.requests(), 1 + 3 + 3 + 2, "each 429 is retried once");
+    assert_requests_match(&run, &fake);
+}
+
+#[test]
 fn endless_503_gives_up_at_the_timeout_naming_the_endpoint() {
     let fake = fake_for("healthy");
     fake.inject_always(Route::ListSecrets, Fault::Status(503));
+    let started = Instant::now();
     let run = check(&fake, "healthy", &["--timeout", "3"]);
+    assert!(started.elapsed() < HANG_GUARD, "took {:?}", started.elapsed());
     assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
     let found = run.findings();
     assert_eq!(
@@ -671,7 +743,9 @@ fn endless_503_gives_up_at_the_timeout_naming_the_endpoint() {
 fn a_hung_list_is_abandoned_at_the_timeout() {
     let fake = fake_for("healthy");
     fake.inject(Route::ListSecrets, vec![Fault::Hang]);
+    let started = Instant::now();
     let run = check(&fake, "healthy", &["--timeout", "3"]);
+    assert!(started.elapsed() < HANG_GUARD, "took {:?}", started.elapsed());
     assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
     let found = run.findings();
     assert_eq!(found.len(), 3, "{found:#?}");
@@ -680,6 +754,24 @@ fn a_hung_list_is_abandoned_at_the_timeout() {
         assert_message(f, "listing secrets of project hc-staging");
     }
     assert_eq!(fake.routed(Route::ListSecrets)[0].status, None, "the first list never answered");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_incomplete_and_named() {
+    let mut cmd = secretgate(None, &manifest("healthy"));
+    cmd.env("SECRETMANAGER_EMULATOR_HOST", "127.0.0.1:1");
+    cmd.args(["check", "--env", "staging", "--format", "json", "--timeout", "3"]);
+    let started = Instant::now();
+    let run = outcome(cmd);
+    assert!(started.elapsed() < HANG_GUARD, "took {:?}", started.elapsed());
+    assert_eq!(run.code, INCOMPLETE, "{}\n{}", run.stdout, run.stderr);
+    let found = run.findings();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    for f in &found {
+        assert_eq!(f.code, "verification-incomplete");
+        assert_message(f, "listing secrets of project hc-staging");
+        assert_message(f, "http://127.0.0.1:1");
+    }
 }
 
 #[test]
@@ -898,6 +990,119 @@ fn live_service_not_found_is_a_warning() {
     assert_eq!(run.code, FINDINGS);
 }
 
+/// `--timeout` bounds the whole run: Secret Manager and the two live services share it, and the
+/// services are read at once. A bound with slack, not a speed test: with one timeout per
+/// service after Secret Manager's, read one after another, the run took 2 + 4 + 4 s.
+#[test]
+fn live_reads_share_the_timeout_and_run_at_once() {
+    let fake = fake_for("full");
+    fake.inject(Route::ListSecrets, vec![Fault::Delay(Duration::from_secs(2))]);
+    fake.inject_always(Route::GetService, Fault::Hang);
+    let started = Instant::now();
+    let run = check(&fake, "full", &["--live", "--timeout", "4"]);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, FINDINGS, "{}", run.stderr);
+    let unread = of(&run.findings(), "verification-incomplete");
+    assert_eq!(unread.len(), 2, "{unread:#?}");
+    for f in &unread {
+        assert_message(f, "as deployed in `staging`");
+        assert_message(f, &fake.url());
+    }
+    let reads: Vec<Duration> = fake.routed(Route::GetService).iter().map(|r| r.at).collect();
+    assert_eq!(reads.len(), 2, "one read per service");
+    let spread = reads.iter().max().copied().unwrap_or_default()
+        - reads.iter().min().copied().unwrap_or_default();
+    assert!(spread < Duration::from_secs(1), "the services were read one by one: {reads:?}");
+    assert!(elapsed < Duration::from_secs(7), "--timeout 4 took {elapsed:?}");
+}
+
+/// A service deployed with `--pin-versions` maps the number `latest` resolves to. That agrees
+/// with `latest` until a newer version exists.
+#[test]
+fn live_check_is_clean_after_a_deploy_with_pinned_versions() {
+    let fake = fake_for("healthy");
+    let mut deploy = secretgate(Some(&fake), &manifest("healthy"));
+    deploy.args(["deploy", "--env", "staging", "--yes", "--pin-versions"]);
+    deploy.args(["--poll-interval", "0.05", "--max-rps", "1000"]);
+    let run = outcome(deploy);
+    assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
+    let deployed = fake.service(HEALTHY_PROJECT, "web").expect("the service is deployed");
+    let env = &deployed["spec"]["template"]["spec"]["containers"][0]["env"];
+    let api_key = env.as_array().into_iter().flatten().find(|e| e["name"] == "API_KEY");
+    assert_eq!(api_key.map(|e| &e["valueFrom"]["secretKeyRef"]["key"]), Some(&json!("3")));
+
+    let run = check(&fake, "healthy", &["--live"]);
+    assert_eq!((run.code, run.findings()), (OK, vec![]), "{}", run.stderr);
+
+    let mut newer = seeded_entries(&seed("healthy"), HEALTHY_PROJECT)[0].clone();
+    let version = json!({"name": format!("projects/{HEALTHY_NUMBER}/secrets/api-key/versions/4"),
+                         "state": "ENABLED", "createTime": Timestamp::now().to_string()});
+    newer["versions"].as_array_mut().expect("versions").insert(0, version);
+    fake.set_secret(HEALTHY_PROJECT, newer).expect("the secret is set");
+    let run = check(&fake, "healthy", &["--live"]);
+    assert_eq!(run.code, FINDINGS, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].code.as_str(), found[0].severity.as_str()), ("mapping-conflict", "error"));
+    let file = found[0].location.as_ref().map(|l| l.0.as_str());
+    assert_eq!(file, Some("cloud-run:hc-staging/us-central1/web"));
+    assert_message(&found[0], "maps `API_KEY` at version `3`, secrets.yaml at `latest`");
+    assert_message(&found[0], "`latest` is version 4 now");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime account
+
+/// The account whose access is checked is the one the service runs as: the spec's, which
+/// `render` keeps, even when secrets.yaml names none.
+#[test]
+fn accessor_missing_checks_the_account_the_spec_names() {
+    let account_line = "    service_account: web-runtime@hc-staging.iam.gserviceaccount.com\n";
+    let dir = fixture_copy("healthy", |text| text.replace(account_line, ""));
+    let fake = fake_for("healthy");
+    let mut api_key = seeded_entries(&seed("healthy"), HEALTHY_PROJECT)[0].clone();
+    let members = json!(["serviceAccount:deployer@hc-staging.iam.gserviceaccount.com"]);
+    api_key["iamPolicy"]["bindings"][0]["members"] = members;
+    fake.set_secret(HEALTHY_PROJECT, api_key).expect("the secret is set");
+    let run = check_manifest(&fake, &dir.path().join("secrets.yaml"), &[]);
+    assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
+    let found = run.findings();
+    assert_eq!(places(&found), [("accessor-missing", "warning", 15, 17)]);
+    assert_message(&found[0], "secret `api-key`");
+    assert_message(&found[0], "web-runtime@hc-staging.iam.gserviceaccount.com");
+    assert_eq!(fake.routed(Route::GetIamPolicy).len(), 3, "one policy per declared secret");
+    assert_requests_match(&run, &fake);
+}
+
+/// A spec that runs the service as another account than secrets.yaml names: a warning against
+/// the environment's default, an error against the service's own `service_account`.
+#[test]
+fn a_spec_account_other_than_the_manifest_is_a_mapping_conflict() {
+    let other = "other@hc-staging.iam.gserviceaccount.com";
+    let fake = fake_for("healthy");
+    let spec_account = |run: &Outcome, severity: &str| {
+        let found = run.findings();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!((f.code.as_str(), f.severity.as_str()), ("mapping-conflict", severity));
+        assert_eq!(f.location, Some(("deploy/web.yaml".to_string(), 10, 27)));
+        assert_message(f, "runs `web` as `web-runtime@hc-staging.iam.gserviceaccount.com`");
+        assert_message(f, &format!("secrets.yaml names `{other}`"));
+    };
+
+    // The policies grant web-runtime, the spec's account: no accessor-missing for `other`.
+    let by_env = fixture_copy("healthy", |t| t.replace("account: web-runtime@", "account: other@"));
+    let run = check_manifest(&fake, &by_env.path().join("secrets.yaml"), &[]);
+    assert_eq!(run.code, OK, "{}", run.stdout);
+    spec_account(&run, "warning");
+
+    let own = format!("    spec: deploy/web.yaml\n    service_account: {other}\n");
+    let by_service = fixture_copy("healthy", |t| t.replace("    spec: deploy/web.yaml\n", &own));
+    let run = check_manifest(&fake, &by_service.path().join("secrets.yaml"), &[]);
+    assert_eq!(run.code, FINDINGS, "{}", run.stdout);
+    spec_account(&run, "error");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Snapshots
 
@@ -947,8 +1152,11 @@ fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
         let versions = |e: &Value| {
             e["versions"].as_array().into_iter().flatten().map(version_key).collect::<Vec<_>>()
         };
-        let expected = if declared { versions(want) } else { vec![] };
-        assert_eq!(versions(got), expected, "versions of {id}");
+        if declared {
+            assert_eq!(versions(got), versions(want), "versions of {id}");
+        } else {
+            assert_eq!(got.get("versions"), None, "the versions of {id} were not read");
+        }
         for version in got["versions"].as_array().into_iter().flatten() {
             let state = version["state"].as_str();
             assert!(
@@ -959,7 +1167,7 @@ fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
         if FULL_WITH_ACCOUNT.contains(&id.as_str()) {
             assert_eq!(got["iamPolicy"]["bindings"], want["iamPolicy"]["bindings"], "{id}");
         } else {
-            assert!(got["iamPolicy"].is_null(), "the policy of {id} was not asked for");
+            assert_eq!(got.get("iamPolicy"), None, "the policy of {id} was not asked for");
         }
     }
     let snapshot_requests = fake.api_requests().len();
@@ -976,6 +1184,115 @@ fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
         snapshot_requests + live.requests(),
         "check --snapshot made requests"
     );
+}
+
+/// A manifest in `dir` with one service of the example's staging project that declares
+/// `legacy-api-token`, which the shipped manifest does not.
+fn legacy_token_manifest(dir: &Path) -> PathBuf {
+    let yaml = "version: 1\nenvironments:\n  staging:\n    project: netra-staging\n    \
+                region: us-central1\n    service_account: \
+                netra-runtime@netra-staging.iam.gserviceaccount.com\nservices:\n  tools:\n    \
+                spec: tools.yaml\n    secrets:\n      JWT_SECRET_KEY:\n        secret: \
+                jwt-secret-key\n      LEGACY_API_TOKEN:\n        secret: legacy-api-token\n";
+    let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: tools\n\
+                spec:\n  template:\n    spec:\n      containers:\n      - image: gcr.io/t/t\n";
+    std::fs::write(dir.join("tools.yaml"), spec).expect("the spec is written");
+    let path = dir.join("secrets.yaml");
+    std::fs::write(&path, yaml).expect("the manifest is written");
+    path
+}
+
+/// Regression: a snapshot wrote `"versions": []` and `"iamPolicy": null` for secrets it did
+/// not read, and `check` read them back as "no versions" (a false `latest-unusable`) and "no
+/// policy to check" (a silent pass).
+#[test]
+fn snapshot_leaves_out_what_it_did_not_read_and_check_reports_it_unverified() {
+    let fake = fake_with(example_seed(), |_| {});
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("staging.json");
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("secrets.yaml");
+    let mut cmd = secretgate(Some(&fake), &shipped);
+    cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
+    let run = outcome(cmd);
+    assert_eq!(run.code, OK, "{}", run.stderr);
+    let mut snapshot: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
+    let entries = seeded_entries(&snapshot, "netra-staging");
+    let entry = |id: &str| entries.iter().find(|e| secret_id(e) == id).expect("captured");
+    let legacy = entry("legacy-api-token");
+    assert_eq!((legacy.get("versions"), legacy.get("iamPolicy")), (None, None), "{legacy}");
+    let jwt = entry("jwt-secret-key");
+    assert!(jwt["versions"].is_array() && jwt["iamPolicy"].is_object(), "{jwt}");
+
+    let manifest = legacy_token_manifest(dir.path());
+    let live = check_manifest(&fake, &manifest, &[]);
+    assert_eq!(live.code, OK, "{}", live.stdout);
+    let offline = check_snapshot(&fake, &manifest, &file, &[]);
+    assert_eq!(offline.code, INCOMPLETE, "{}", offline.stdout);
+    let found = offline.findings();
+    assert_eq!(
+        places(&found),
+        [("verification-incomplete", "error", 13, 7), ("verification-incomplete", "error", 14, 17)]
+    );
+    assert_message(&found[0], "versions of secret `legacy-api-token`");
+    assert_message(&found[0], "versions not in the snapshot; capture it again");
+    assert_message(&found[1], "may read secret `legacy-api-token`");
+    assert_message(&found[1], "IAM policy not in the snapshot");
+    assert!(found[1].help.contains("--no-iam"), "{:?}", found[1]);
+
+    // `[]` still says "no version at all".
+    let index = entries.iter().position(|e| secret_id(e) == "legacy-api-token").expect("there");
+    let written = &mut snapshot["projects"]["netra-staging"]["secrets"][index];
+    written["versions"] = json!([]);
+    written["iamPolicy"] = json!({"bindings": []});
+    std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
+    let found = check_snapshot(&fake, &manifest, &file, &[]).findings();
+    assert_eq!(
+        places(&found),
+        [("latest-unusable", "error", 13, 7), ("accessor-missing", "warning", 14, 17)]
+    );
+}
+
+/// Without a captured policy, `--no-iam` is how the IAM check is skipped.
+#[test]
+fn a_policy_not_in_the_snapshot_is_unverified_unless_no_iam() {
+    let fake = fake_for("healthy");
+    let mut snapshot = seed("healthy");
+    snapshot["capturedAt"] = json!(Timestamp::now().to_string());
+    let entry = &mut snapshot["projects"][HEALTHY_PROJECT]["secrets"][0];
+    entry.as_object_mut().expect("an entry").remove("iamPolicy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("staging.json");
+    std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
+    let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(places(&found), [("verification-incomplete", "error", 16, 17)]);
+    assert_message(&found[0], "may read secret `api-key` (IAM policy not in the snapshot");
+    let run = check_snapshot(&fake, &manifest("healthy"), &file, &["--no-iam"]);
+    assert_eq!((run.code, run.findings()), (OK, vec![]), "{}", run.stdout);
+    assert!(fake.requests().is_empty(), "an offline check made requests");
+}
+
+#[test]
+fn a_project_missing_from_the_snapshot_is_incomplete() {
+    let fake = fake_for("healthy");
+    let mut snapshot = seed("healthy");
+    snapshot["capturedAt"] = json!(Timestamp::now().to_string());
+    let captured = snapshot["projects"][HEALTHY_PROJECT].take();
+    snapshot["projects"] = json!({"another-project": captured});
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("other.json");
+    std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
+    let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+    assert_eq!(run.code, INCOMPLETE, "{}", run.stdout);
+    let found = run.findings();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    for f in &found {
+        assert_eq!((f.code.as_str(), f.severity.as_str()), ("verification-incomplete", "error"));
+        assert_message(f, "project `hc-staging` is not in the snapshot");
+    }
+    assert!(fake.requests().is_empty(), "an offline check made requests");
 }
 
 #[test]

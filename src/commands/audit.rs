@@ -4,39 +4,33 @@ use crate::audit::{self, format};
 use crate::check::{self, CheckOptions};
 use crate::cli::{AuditArgs, AuditFormat, Cli};
 use crate::error::{Error, exit};
-use crate::inventory::snapshot::Snapshot;
 use crate::inventory::{Inventory, ProjectInventory};
 use crate::lint::{Project, lint};
 use std::io::IsTerminal;
 
 pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(args.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
     lint(&mut project, &args.envs)?;
     let envs = project.select_environments(&args.envs)?;
     let Some(manifest) = &project.manifest else {
         return Ok(super::invalid_manifest(cli, &project));
     };
+    let runtime = super::check::runtime()?;
     let inventory = if args.snapshots.is_empty() {
         let wanted = check::wanted(manifest, &envs, !args.no_iam);
-        super::check::fetch_with(cli, &wanted, &args.fetch, &super::check::runtime()?)?.inventory()
+        super::check::fetch_until(cli, &wanted, &args.fetch, &runtime, deadline).inventory()
     } else {
-        let snapshots = args
-            .snapshots
-            .iter()
-            .map(|p| Snapshot::read(p).map_err(|e| Error::Usage { message: e.message, help: None }))
-            .collect::<Result<Vec<_>, _>>()?;
-        Inventory::from_snapshots(&snapshots)
+        Inventory::from_snapshots(&super::check::read_snapshots(&args.snapshots)?)
     };
+    let inventory = if args.no_iam { inventory.without_iam() } else { inventory };
     let now = jiff::Timestamp::now();
     let options = CheckOptions { now, expiry_days: 30, max_snapshot_age_days: 7 };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {
-        super::check::runtime()?.block_on(super::check::live(
-            &mut project,
-            &envs,
-            args.fetch.timeout,
-        ));
+        let live = super::check::live(&mut project, &envs, &inventory, &args.fetch, deadline);
+        runtime.block_on(live);
     }
     let manifest = project.manifest.as_ref().expect("checked above");
     if !cli.quiet {

@@ -14,22 +14,22 @@ use std::time::{Duration, Instant};
 
 pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     let started = Instant::now();
+    // One `--timeout` for the whole run: Secret Manager and, with `--live`, Cloud Run.
+    let deadline = started + Duration::from_secs(args.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
     lint(&mut project, &args.envs)?;
     let envs = project.select_environments(&args.envs)?;
-    let snapshots = args
-        .snapshots
-        .iter()
-        .map(|p| Snapshot::read(p).map_err(|e| Error::Usage { message: e.message, help: None }))
-        .collect::<Result<Vec<_>, _>>()?;
+    let snapshots = read_snapshots(&args.snapshots)?;
+    let runtime = runtime()?;
     let inventory = match (&project.manifest, snapshots.is_empty()) {
         (Some(_), false) => Inventory::from_snapshots(&snapshots),
         (Some(manifest), true) => {
             let wanted = check::wanted(manifest, &envs, !args.no_iam);
-            fetch(cli, &wanted, &args.fetch)?.inventory()
+            fetch_until(cli, &wanted, &args.fetch, &runtime, deadline).inventory()
         }
         (None, _) => Inventory::default(),
     };
+    let inventory = if args.no_iam { inventory.without_iam() } else { inventory };
     let options = CheckOptions {
         now: jiff::Timestamp::now(),
         expiry_days: args.expiry_days,
@@ -37,7 +37,8 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {
-        runtime()?.block_on(live(&mut project, &envs, args.fetch.timeout));
+        let live = live(&mut project, &envs, &inventory, &args.fetch, deadline);
+        runtime.block_on(live);
     }
     tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
     let mut extra = Map::new();
@@ -46,12 +47,23 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     Ok(check::exit_code(&project.diagnostics, args.deny_warnings))
 }
 
+/// Reads `--snapshot` files; one that cannot be used is a usage error.
+pub(super) fn read_snapshots(paths: &[std::path::PathBuf]) -> Result<Vec<Snapshot>, Error> {
+    paths
+        .iter()
+        .map(|p| Snapshot::read(p).map_err(|e| Error::Usage { message: e.message, help: None }))
+        .collect()
+}
+
 pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
-    let project = Project::load(&cli.manifest)?;
+    let mut project = Project::load(&cli.manifest)?;
+    let envs = project.select_environments(std::slice::from_ref(&args.env))?;
+    // The findings do not matter here; the specs are read for the accounts they name, which
+    // decide whose IAM policies to capture.
+    lint(&mut project, &envs)?;
     let Some(manifest) = &project.manifest else {
         return Ok(super::invalid_manifest(cli, &project));
     };
-    let envs = project.select_environments(std::slice::from_ref(&args.env))?;
     let wanted = check::wanted(manifest, &envs, !args.no_iam);
     let fetched = fetch(cli, &wanted, &args.fetch)?;
     let captured_at = jiff::Timestamp::now().to_string();
@@ -80,11 +92,23 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
-/// `--live`: the services as deployed now; no credentials is a verification failure, not a
-/// usage error, since the same command works where credentials exist.
-pub(super) async fn live(project: &mut Project, envs: &[String], timeout: u64) {
-    match crate::cloudrun::CloudRun::new(Duration::from_secs(timeout)) {
-        Ok(client) => check::check_live(project, envs, &client).await,
+/// `--live`: the services as deployed now, read by `deadline`; no credentials is a
+/// verification failure, not a usage error, since the same command works where credentials
+/// exist.
+pub(super) async fn live(
+    project: &mut Project,
+    envs: &[String],
+    inventory: &Inventory,
+    fetch: &FetchArgs,
+    deadline: Instant,
+) {
+    match crate::cloudrun::CloudRun::new(Duration::from_secs(fetch.timeout)) {
+        Ok(client) => {
+            let client = client.with_deadline(deadline);
+            let concurrency = usize::from(fetch.concurrency);
+            let options = check::LiveOptions { client: &client, inventory, concurrency };
+            check::check_live(project, envs, &options).await;
+        }
         Err(reason) => {
             let rule = &crate::rules::verification_incomplete::RULE;
             let message = format!("not verified: the live services ({reason})");
@@ -99,18 +123,32 @@ fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error>
     fetch_with(cli, wanted, args, &runtime()?)
 }
 
-/// [`fetch`] on a given runtime.
+/// [`fetch`] on a given runtime, within `--timeout` from now.
 pub(super) fn fetch_with(
     cli: &Cli,
     wanted: &Wanted,
     args: &FetchArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Fetched, Error> {
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    Ok(fetch_until(cli, wanted, args, runtime, deadline))
+}
+
+/// [`fetch`] on a given runtime, answered by `deadline`.
+pub(super) fn fetch_until(
+    cli: &Cli,
+    wanted: &Wanted,
+    args: &FetchArgs,
+    runtime: &tokio::runtime::Runtime,
+    deadline: Instant,
+) -> Fetched {
+    let timeout = Duration::from_secs(args.timeout);
     let options = FetchOptions {
         concurrency: usize::from(args.concurrency),
         max_rps: args.max_rps,
-        timeout: Duration::from_secs(args.timeout),
-        call_timeout: Duration::from_secs(10).min(Duration::from_secs(args.timeout)),
+        timeout,
+        deadline,
+        call_timeout: Duration::from_secs(10).min(timeout),
     };
     let bar = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -128,7 +166,7 @@ pub(super) fn fetch_with(
         bar.finish_and_clear();
     }
     tracing::debug!(requests = fetched.requests, "Secret Manager requests");
-    Ok(fetched)
+    fetched
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Error> {

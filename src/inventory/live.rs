@@ -6,7 +6,7 @@
 //! Secret payloads are never read: no call here reaches a version's `:access` method.
 
 use super::snapshot::{ProjectSnapshot, SNAPSHOT_VERSION, SecretSnapshot, Snapshot};
-use super::{Inventory, ProjectInventory, secret_info};
+use super::{Inventory, ProjectInventory, read_secret};
 use futures::StreamExt;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
@@ -39,21 +39,13 @@ pub struct FetchOptions {
     pub concurrency: usize,
     /// Requests per second per project.
     pub max_rps: f64,
-    /// Deadline for the whole fetch.
+    /// `--timeout`, as messages name it.
     pub timeout: Duration,
+    /// When everything must be answered: `timeout` after the command started, which may be
+    /// before the fetch starts (ADC, other reads of the same run).
+    pub deadline: std::time::Instant,
     /// Deadline for one attempt of one request.
     pub call_timeout: Duration,
-}
-
-impl Default for FetchOptions {
-    fn default() -> Self {
-        FetchOptions {
-            concurrency: 16,
-            max_rps: 9.0,
-            timeout: Duration::from_secs(60),
-            call_timeout: Duration::from_secs(10),
-        }
-    }
 }
 
 /// What to read in one project: secret ids, each with whether its IAM policy is wanted.
@@ -107,26 +99,23 @@ impl Fetched {
             };
             let mut out = Vec::new();
             for s in secrets {
+                // What was not asked for stays out of the file (`None`), so that it reads
+                // back as "not captured", never as "no versions".
+                let name = id(&s.secret).unwrap_or_default();
                 let versions = match &s.versions {
                     Some(Err(reason)) => {
-                        problems.push(format!(
-                            "versions of {}: {reason}",
-                            id(&s.secret).unwrap_or_default()
-                        ));
+                        problems.push(format!("versions of {name}: {reason}"));
                         continue;
                     }
-                    Some(Ok(v)) => v.clone(),
-                    None => Vec::new(),
+                    Some(Ok(list)) => Some(list.clone()),
+                    None => None,
                 };
                 let iam_policy = match &s.iam_policy {
                     Some(Err(reason)) => {
-                        problems.push(format!(
-                            "IAM policy of {}: {reason}",
-                            id(&s.secret).unwrap_or_default()
-                        ));
+                        problems.push(format!("IAM policy of {name}: {reason}"));
                         continue;
                     }
-                    Some(Ok(p)) => Some(p.clone()),
+                    Some(Ok(policy)) => Some(policy.clone()),
                     None => None,
                 };
                 out.push(SecretSnapshot { secret: s.secret.clone(), versions, iam_policy });
@@ -144,20 +133,16 @@ fn id(secret: &Value) -> Option<String> {
     secret.get("name")?.as_str()?.rsplit('/').next().map(str::to_string)
 }
 
+/// The inventory entry of a secret as read: versions not listed (no entry declares it) are
+/// unverified, a policy not asked for is `None`.
 fn info(s: &FetchedSecret) -> super::SecretInfo {
-    let snapshot = SecretSnapshot {
-        secret: s.secret.clone(),
-        versions: s.versions.as_ref().and_then(|v| v.as_ref().ok()).cloned().unwrap_or_default(),
-        iam_policy: s.iam_policy.as_ref().and_then(|p| p.as_ref().ok()).cloned(),
+    let versions = match &s.versions {
+        Some(Ok(list)) => Ok(list.as_slice()),
+        Some(Err(reason)) => Err(reason.clone()),
+        None => Err("versions not listed: no entry declares the secret".to_string()),
     };
-    let mut info = secret_info(&snapshot);
-    if let Some(Err(reason)) = &s.versions {
-        info.versions = Err(reason.clone());
-    }
-    if let Some(Err(reason)) = &s.iam_policy {
-        info.iam = Some(Err(reason.clone()));
-    }
-    info
+    let policy = s.iam_policy.as_ref().map(|p| p.as_ref().map_err(Clone::clone));
+    read_secret(&s.secret, versions, policy)
 }
 
 /// Progress callback: requests done so far and requests expected.
@@ -186,7 +171,7 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         client,
         endpoint,
         options: options.clone(),
-        deadline: Instant::now() + options.timeout,
+        deadline: Instant::from_std(options.deadline),
         requests: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
         expected: AtomicUsize::new(wanted.len()),

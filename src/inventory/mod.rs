@@ -67,7 +67,8 @@ pub struct SecretInfo {
     pub aliases: BTreeMap<String, u64>,
     /// Versions, newest first; `Err` says why they could not be listed.
     pub versions: Result<Vec<VersionInfo>, String>,
-    /// Members holding a role, by role; `None` when the policy was not fetched.
+    /// Members holding a role, by role; `None` when the policy was not asked for (no runtime
+    /// account, or `--no-iam`), `Err` when it was and could not be read or was not captured.
     pub iam: Option<Result<RoleBindings, String>>,
 }
 
@@ -109,11 +110,40 @@ impl Inventory {
         }
         inventory
     }
+
+    /// The inventory without any IAM policy, for `--no-iam`: the IAM check is then skipped
+    /// rather than reported as unverified.
+    pub fn without_iam(mut self) -> Inventory {
+        for project in self.projects.values_mut() {
+            if let ProjectInventory::Listed(secrets) = project {
+                secrets.values_mut().for_each(|s| s.iam = None);
+            }
+        }
+        self
+    }
 }
 
-/// Reads the fields `check` uses from the API's JSON objects.
+/// Why a snapshot entry without `versions` cannot be checked.
+pub const VERSIONS_NOT_CAPTURED: &str = "versions not in the snapshot; capture it again";
+
+/// Why a snapshot entry without `iamPolicy` cannot be checked.
+pub const POLICY_NOT_CAPTURED: &str = "IAM policy not in the snapshot; capture it again";
+
+/// Reads a snapshot entry. Versions or a policy the entry leaves out were not captured: they
+/// are unverified, never "none", so that an incomplete snapshot cannot pass the gate.
 pub fn secret_info(snapshot: &SecretSnapshot) -> SecretInfo {
-    let secret = &snapshot.secret;
+    let versions = snapshot.versions.as_deref().ok_or_else(|| VERSIONS_NOT_CAPTURED.to_string());
+    let policy = snapshot.iam_policy.as_ref().ok_or_else(|| POLICY_NOT_CAPTURED.to_string());
+    read_secret(&snapshot.secret, versions, Some(policy))
+}
+
+/// Reads the fields `check` uses from the API's JSON objects: the secret, its versions (or why
+/// they are unknown) and its IAM policy (`None` when it was not asked for).
+pub fn read_secret(
+    secret: &Value,
+    versions: Result<&[Value], String>,
+    policy: Option<Result<&Value, String>>,
+) -> SecretInfo {
     let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| s.parse().ok());
     let aliases = secret
         .get("versionAliases")
@@ -123,9 +153,11 @@ pub fn secret_info(snapshot: &SecretSnapshot) -> SecretInfo {
             m.iter().filter_map(|(k, v)| Some((k.clone(), number(v)?))).collect()
         })
         .unwrap_or_default();
-    let mut versions: Vec<VersionInfo> =
-        snapshot.versions.iter().filter_map(version_info).collect();
-    versions.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(b.number.cmp(&a.number)));
+    let versions = versions.map(|list| {
+        let mut read: Vec<VersionInfo> = list.iter().filter_map(version_info).collect();
+        read.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(b.number.cmp(&a.number)));
+        read
+    });
     SecretInfo {
         expire_time: time(secret.get("expireTime")),
         next_rotation_time: time(secret.pointer("/rotation/nextRotationTime")),
@@ -134,8 +166,8 @@ pub fn secret_info(snapshot: &SecretSnapshot) -> SecretInfo {
             .and_then(Value::as_str)
             .map(str::to_string),
         aliases,
-        versions: Ok(versions),
-        iam: snapshot.iam_policy.as_ref().map(|p| Ok(bindings(p))),
+        versions,
+        iam: policy.map(|p| p.map(bindings)),
     }
 }
 

@@ -31,13 +31,19 @@ pub struct ProjectSnapshot {
 }
 
 /// One secret, its versions (newest first, as the API lists them) and its IAM policy.
+///
+/// What was not read is left out of the file rather than written empty: `"versions": []` says
+/// the secret has no version, which `check` reports as an error, while a secret whose versions
+/// were never listed must be reported as unverified.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretSnapshot {
     pub secret: Value,
-    #[serde(default)]
-    pub versions: Vec<Value>,
-    #[serde(default)]
+    /// `None` (left out, or null) when the versions were not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<Value>>,
+    /// `None` (left out, or null) when the policy was not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam_policy: Option<Value>,
 }
 

@@ -11,6 +11,7 @@ pub use read::{read, valid_project, valid_region, valid_service_name};
 
 use crate::source::FileId;
 use crate::yaml::Span;
+use std::collections::BTreeMap;
 
 /// The only manifest format version this release reads.
 pub const SUPPORTED_VERSION: i64 = 1;
@@ -70,6 +71,10 @@ pub struct Manifest {
     pub environments: Vec<Environment>,
     pub policy: Policy,
     pub services: Vec<Service>,
+    /// The runtime account each spec names (`serviceAccountName`), by environment and service
+    /// name, recorded by `lint` as it reads the specs. `render` and `deploy` keep a spec's
+    /// account, so that account, not the manifest's, is the one whose access `check` verifies.
+    pub spec_accounts: BTreeMap<(String, String), String>,
 }
 
 /// A deployment environment: one Google Cloud project and region.

@@ -39,7 +39,8 @@ pub fn read(file: FileId, root: &Node, out: &mut Vec<Diagnostic>) -> Option<Mani
             Vec::new()
         }
     };
-    Some(Manifest { file, version, environments, policy, services })
+    let spec_accounts = Default::default();
+    Some(Manifest { file, version, environments, policy, services, spec_accounts })
 }
 
 /// The first value of each key of a mapping, in file order.

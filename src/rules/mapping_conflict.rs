@@ -1,4 +1,5 @@
-//! `mapping-conflict`: a spec maps a declared env var or file to another secret or version.
+//! `mapping-conflict`: a spec maps a declared env var or file to another secret or version, or
+//! runs the service as another account than the manifest names.
 
 use super::{Rule, SpecContext};
 use crate::diagnostic::{Diagnostic, Severity};
@@ -10,9 +11,13 @@ pub static RULE: Rule = Rule {
     code: "mapping-conflict",
     severity: Severity::Error,
     summary: "a spec maps a declared env var or path to another secret or version than the \
-        manifest",
+        manifest, or names another runtime service account",
     flags: "A mapping in the spec's target container for an env var or file that secrets.yaml \
-declares, but from another secret or at another version than secrets.yaml says.",
+declares, but from another secret or at another version than secrets.yaml says. Also a spec \
+`serviceAccountName` that differs from the runtime service account secrets.yaml names: an error \
+against the service's own `service_account`, a warning against the environment's default. With \
+`check --live`, a deployed service that maps the number `latest` resolves to now, as `deploy \
+--pin-versions` writes it, agrees with `latest`.",
     why: "secrets.yaml is the single source of truth. A spec that disagrees shows that one of \
 the two was edited by hand; `deploy` refuses to guess which is right.",
     example: "# secrets.yaml: DATABASE_PASSWORD: {secret: database-password, version: 4}\nenv:\n- \
@@ -41,58 +46,108 @@ fn matches(binding: &Binding, mapping: &SpecMapping) -> bool {
 }
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    check_account(ctx, out);
     let Some(container) = ctx.container else { return };
-    let manifest_file = ctx.manifest.file;
     for binding in &ctx.deployment.bindings {
-        let (Some(want_secret), Some(want_version)) = (&binding.secret, &binding.version) else {
-            continue;
-        };
         let found = ctx.mappings.iter().filter(|m| m.container == container && matches(binding, m));
-        for mapping in found {
-            let Some(got_secret) = &mapping.secret else { continue };
-            let (message, manifest_span, what) = if !same_secret(want_secret, got_secret) {
-                let msg = format!(
-                    "the spec maps `{}` to secret `{}`, secrets.yaml to `{}`",
-                    binding.target(),
-                    got_secret,
-                    want_secret
-                );
-                (msg, binding.secret_span, "secrets.yaml's secret")
-            } else {
-                // A key that is neither a plain version nor the alias declared here is reported
-                // by `invalid-version`; comparing it would report the same line twice.
-                let Some(got_version) = mapping
-                    .version()
-                    .filter(|v| !matches!(v, Version::Alias(_)) || v == want_version)
-                else {
-                    continue;
-                };
-                if &got_version == want_version {
-                    continue;
-                }
-                let msg = format!(
-                    "the spec maps `{}` at version `{got_version}`, secrets.yaml at \
-                    `{want_version}`",
-                    binding.target()
-                );
-                (msg, binding.version_span, "secrets.yaml's version")
-            };
-            let primary = mapping
-                .key
-                .as_ref()
-                .filter(|_| what.ends_with("version"))
-                .map_or(mapping.span, |k| k.span);
-            let d = ctx
-                .diagnostic(&RULE, message)
-                .at(ctx.spec.file, primary, "the spec's mapping")
-                .also(manifest_file, manifest_span, what)
-                .help(
-                    "make the spec agree with secrets.yaml, or drop the mapping from the spec \
-                    and let `deploy` add it",
-                )
-                .target(Some(binding.target()))
-                .secret(Some(&want_secret.secret));
-            out.push(d);
-        }
+        out.extend(found.filter_map(|mapping| conflict(ctx, binding, mapping)));
     }
+}
+
+/// The finding for one spec mapping of a declared target, if it disagrees with secrets.yaml.
+fn conflict(ctx: &SpecContext, binding: &Binding, mapping: &SpecMapping) -> Option<Diagnostic> {
+    let (want_secret, want_version) = (binding.secret.as_ref()?, binding.version.as_ref()?);
+    let got_secret = mapping.secret.as_ref()?;
+    let (message, manifest_span, what) = if same_secret(want_secret, got_secret) {
+        let message = version_conflict(ctx, binding, want_version, mapping)?;
+        (message, binding.version_span, "secrets.yaml's version")
+    } else {
+        let message = format!(
+            "the spec maps `{}` to secret `{got_secret}`, secrets.yaml to `{want_secret}`",
+            binding.target(),
+        );
+        (message, binding.secret_span, "secrets.yaml's secret")
+    };
+    let primary =
+        mapping.key.as_ref().filter(|_| what.ends_with("version")).map_or(mapping.span, |k| k.span);
+    let d = ctx
+        .diagnostic(&RULE, message)
+        .at(ctx.spec.file, primary, "the spec's mapping")
+        .also(ctx.manifest.file, manifest_span, what)
+        .help(
+            "make the spec agree with secrets.yaml, or drop the mapping from the spec and let \
+            `deploy` add it",
+        )
+        .target(Some(binding.target()))
+        .secret(Some(&want_secret.secret));
+    Some(d)
+}
+
+/// The message for a mapping of the right secret at another version, if it is one.
+///
+/// A service as deployed may carry the number `latest` resolved to when it was deployed with
+/// `--pin-versions`: that is no conflict while `latest` still resolves to it.
+fn version_conflict(
+    ctx: &SpecContext,
+    binding: &Binding,
+    want: &Version,
+    mapping: &SpecMapping,
+) -> Option<String> {
+    // A key that is neither a plain version nor the alias declared here is reported by
+    // `invalid-version`; comparing it would report the same line twice.
+    let got = mapping.version().filter(|v| !matches!(v, Version::Alias(_)) || v == want)?;
+    let latest_now = ctx.latest_now.get(binding.target()).copied();
+    let pinned_latest = match (want, &got) {
+        (Version::Latest, Version::Number(n)) => latest_now.map(|now| now == *n),
+        _ => None,
+    };
+    if &got == want || pinned_latest == Some(true) {
+        return None;
+    }
+    let mut message = format!(
+        "the spec maps `{}` at version `{got}`, secrets.yaml at `{want}`",
+        binding.target()
+    );
+    if let (Some(false), Some(now)) = (pinned_latest, latest_now) {
+        message.push_str(&format!(" (`latest` is version {now} now; deploy again to use it)"));
+    }
+    Some(message)
+}
+
+/// A spec that runs the service as another account than secrets.yaml names. `render` keeps the
+/// spec's account, so the service would not run as the identity secrets.yaml states. Against
+/// the service's own `service_account` that is an error; against the environment's, which is
+/// documented as a default for specs without one, a warning.
+fn check_account(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    let (Some(spec_account), Some(manifest_account)) =
+        (&ctx.spec.service_account, &ctx.deployment.service_account)
+    else {
+        return;
+    };
+    if spec_account.value == manifest_account.value {
+        return;
+    }
+    let own = ctx.deployment.service.service_account.is_some();
+    let (severity, whose, help) = if own {
+        let help = "make the two agree: `render` and `deploy` keep the spec's \
+            `serviceAccountName`, and `check` verifies that account's access";
+        (Severity::Error, "the service's `service_account`", help)
+    } else {
+        let help = "the spec's account is the one deployed and checked; give the service its \
+            own `service_account` in secrets.yaml, or drop `serviceAccountName` from the spec";
+        (Severity::Warning, "the environment's default `service_account`", help)
+    };
+    let message = format!(
+        "the spec runs `{}` as `{}`, secrets.yaml names `{}` ({whose})",
+        ctx.service_name(),
+        spec_account.value,
+        manifest_account.value
+    );
+    let d = ctx
+        .diagnostic(&RULE, message)
+        .severity(severity)
+        .at(ctx.spec.file, spec_account.span, "the spec's account")
+        .also(ctx.manifest.file, manifest_account.span, "secrets.yaml's account")
+        .help(help);
+    out.push(d);
 }

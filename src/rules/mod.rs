@@ -158,6 +158,10 @@ pub struct SpecContext<'a> {
     pub container: Option<usize>,
     /// Every secret the spec maps, aliases resolved.
     pub mappings: Vec<SpecMapping>,
+    /// For a service as deployed (`check --live`): the version number `latest` resolves to now,
+    /// by target. A service deployed with `--pin-versions` carries these numbers where
+    /// secrets.yaml says `latest`. Empty for spec files, which must say what secrets.yaml says.
+    pub latest_now: std::collections::BTreeMap<String, u64>,
 }
 
 impl SpecContext<'_> {

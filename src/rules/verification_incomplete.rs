@@ -14,10 +14,10 @@ pub static RULE: Rule = Rule {
         answer",
     flags: "A declared secret whose metadata could not be read: permission denied, the API \
 unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
-missing from the snapshot; with `--live`, a service whose deployed form could not be read. \
-The message says what was not verified and why. When these are the only errors, `check` and \
-`deploy` exit with 3. A failed IAM policy read is a warning, since the IAM check itself only \
-warns.",
+missing from the snapshot, versions or an IAM policy a snapshot did not capture; with \
+`--live`, a service whose deployed form could not be read. An IAM policy counts only where the \
+runtime service account is known, since only then is it checked. The message says what was not \
+verified and why. When these are the only errors, `check` and `deploy` exit with 3.",
     why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
 fine, so `deploy` refuses rather than rolling out blind. Only for an optional entry \
 (`required: false`) is it a warning, and `deploy` then maps the entry as declared.",
@@ -25,7 +25,7 @@ fine, so `deploy` refuses rather than rolling out blind. Only for an optional en
 (listing secrets of project netra-staging: PERMISSION_DENIED: ...)",
     fix: "Give the identity running secretgate `roles/secretmanager.viewer` on the project, \
 check the network or the API status, raise `--timeout`, or capture a fresh snapshot that \
-includes the project.",
+includes the project. `--no-iam` skips the IAM check, and with it an unreadable policy.",
 };
 
 /// The secret's existence and versions were not verified.
@@ -53,23 +53,27 @@ pub fn for_secret(
         .secret(Some(&secret.secret))
 }
 
-/// Versions or the IAM policy of an existing secret could not be read.
+/// Versions or the IAM policy of an existing secret could not be read (or a snapshot did not
+/// capture them). The policy matters only for a service whose runtime account is known.
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if let Err(reason) = &ctx.info.versions {
         let message =
             format!("not verified: the versions of secret `{}` ({reason})", ctx.secret.secret);
         out.push(
             ctx.at_version(&RULE, message, "not verified")
-                .help("grant roles/secretmanager.viewer or retry"),
+                .help("grant roles/secretmanager.viewer and retry, or capture the snapshot again"),
         );
     }
+    let Some(account) = ctx.runtime_account() else { return };
     if let Some(Err(reason)) = &ctx.info.iam {
-        let message =
-            format!("not verified: who may read secret `{}` ({reason})", ctx.secret.secret);
-        let d = ctx
-            .at_secret(&RULE, message, "IAM not verified")
-            .severity(Severity::Warning)
-            .help("grant roles/secretmanager.viewer, or pass --no-iam");
+        let message = format!(
+            "not verified: whether {account} may read secret `{}` ({reason})",
+            ctx.secret.secret
+        );
+        let d = ctx.at_secret(&RULE, message, "IAM policy not verified").help(
+            "grant roles/secretmanager.viewer and retry, or pass --no-iam to skip the IAM \
+            check (accessor-missing)",
+        );
         out.push(d);
     }
 }
