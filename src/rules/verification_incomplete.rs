@@ -16,11 +16,12 @@ pub static RULE: Rule = Rule {
 unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
 missing from the snapshot; with `--live`, a service whose deployed form could not be read. \
 The message says what was not verified and why. When these are the only errors, `check` and \
-`deploy` exit with 3. A failed IAM policy read is a warning, since the IAM check itself only \
-warns.",
+`deploy` exit with 3. For `check`, a failed IAM policy read is a warning, since the IAM check \
+itself only warns; the deploy gate refuses on it as on every other one.",
     why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
-fine, so `deploy` refuses rather than rolling out blind. Only for an optional entry \
-(`required: false`) is it a warning, and `deploy` then maps the entry as declared.",
+fine, so `deploy` refuses rather than rolling out blind, optional entries included. `check` \
+reports it as a warning for an optional entry (`required: false`), which does not fail the \
+check.",
     example: "not verified: whether secret `jwt-secret-key` exists and its version can be used \
 (listing secrets of project netra-staging: PERMISSION_DENIED: ...)",
     fix: "Give the identity running secretgate `roles/secretmanager.viewer` on the project, \
