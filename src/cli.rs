@@ -233,9 +233,10 @@ Examples:
   secretgate deploy --env staging --service netra-backend --image IMAGE
   secretgate deploy --env production --pin-versions --yes
 
-The gate refuses (exit 1) on any error about a required secret, and (exit 3) when something
-could not be verified; nothing is deployed then. A revision that fails to become Ready gives
-exit 4; traffic stays on the previous ready revision.";
+The gate refuses (exit 1) on any error about a required secret, and (exit 3) when anything
+could not be verified, for optional entries too; nothing is deployed then. A dry run whose
+validation Cloud Run does not answer is not verified either (exit 3). A revision that fails to
+become Ready gives exit 4; traffic stays on the previous ready revision.";
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {

@@ -57,6 +57,15 @@ impl ApiError {
         }
     }
 
+    /// Whether Cloud Run looked at the request and refused it (a 4xx answer about the request
+    /// itself). No answer, a server error, throttling, an unreadable answer, or a refused
+    /// identity (401, 403) say nothing about the service: a dry run that meets one has not been
+    /// validated.
+    pub fn is_verdict(&self) -> bool {
+        self.http
+            .is_some_and(|code| (400..500).contains(&code) && ![401, 403, 408, 429].contains(&code))
+    }
+
     fn is_transient(&self) -> bool {
         matches!(self.http, None | Some(429 | 500 | 502 | 503 | 504))
     }

@@ -17,6 +17,76 @@ use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
 
+/// Where one service's deploy ended. The JSON report writes it in lower case (`"planned"`...);
+/// those strings are part of the public interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Planned, and with `--dry-run` stopped there (validated by Cloud Run when online).
+    Planned,
+    /// Cloud Run's validation refused it in a dry run.
+    Rejected,
+    /// What Cloud Run would do with it could not be learnt: its live state could not be read,
+    /// or a dry run's validation got no usable answer.
+    Unverified,
+    /// Its plan showed no changes, so it was not written.
+    Unchanged,
+    /// Written, and its new revision is Ready.
+    Deployed,
+    /// Cloud Run refused the write, or the new revision did not become Ready in time.
+    Failed,
+    /// The write may or may not have been applied.
+    Unknown,
+    /// Not deployed because an earlier service failed.
+    Skipped,
+}
+
+/// The outcome of one service, for the report.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub project: String,
+    pub region: String,
+    pub status: Status,
+    pub plan: Option<Plan>,
+    /// The ready revision and URL: the new ones once deployed, the live ones when unchanged.
+    pub revision: Option<String>,
+    pub url: Option<String>,
+    /// The secret mappings of the rendered target container.
+    pub mappings: Vec<Mapping>,
+    /// Optional entries not mapped because their secret is unusable.
+    pub left_out: Vec<String>,
+    /// Why it failed, was rejected or was not verified.
+    pub message: Option<String>,
+    /// The revision serving before the deploy, if any: where traffic stays when it fails.
+    pub serving: Option<String>,
+}
+
+impl Outcome {
+    /// A service about to be planned: nothing known yet but its name and place.
+    pub fn new(name: &str, project: &str, region: &str) -> Outcome {
+        Outcome {
+            name: name.to_string(),
+            project: project.to_string(),
+            region: region.to_string(),
+            status: Status::Planned,
+            plan: None,
+            revision: None,
+            url: None,
+            mappings: Vec::new(),
+            left_out: Vec::new(),
+            message: None,
+            serving: None,
+        }
+    }
+
+    /// Marks the outcome with `status` and a message saying why.
+    pub fn ended(&mut self, status: Status, message: String) {
+        self.status = status;
+        self.message = Some(message);
+    }
+}
+
 /// One secret mapping as a service carries it: names and versions only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Mapping {
@@ -344,7 +414,7 @@ const UNUSABLE: [&str; 5] = [
 /// The entries of `service` to leave out of the rendered spec: optional entries whose secret
 /// or version is missing, disabled or destroyed. Mapping one would stop the new revision from
 /// starting; the gate has already refused the deploy if such an entry were required. An entry
-/// that could not be verified is still mapped.
+/// that could not be verified never gets here: [`fail_closed`] makes the gate refuse it.
 pub fn leave_out(findings: &[Diagnostic], service: &str) -> std::collections::BTreeSet<String> {
     findings
         .iter()
@@ -361,7 +431,7 @@ pub fn render_deployment(
     options: &RenderOptions,
 ) -> Result<Node, String> {
     render::render(deployment, spec, container, options)
-        .map_err(|e| format!("cannot render `{}`: {}", deployment.service.name.value, e.0))
+        .map_err(|e| format!("cannot render `{}`: {}", deployment.service.name.value, e))
 }
 
 /// Sets the annotation of `--force-new-revision` on a request body's revision template, so that
@@ -501,10 +571,54 @@ pub fn blocks(findings: &[Diagnostic]) -> bool {
     findings.iter().any(|d| d.severity == Severity::Error)
 }
 
+/// What `check` adds to the message of an optional entry's finding when it downgrades it.
+const OPTIONAL_NOTE: &str = " (optional secret: warning only)";
+
+/// Makes every `verification-incomplete` finding an error, for the deploy gate. `check` warns
+/// about what it could not verify on an optional entry, or about an IAM policy it could not
+/// read, and carries on; a deploy that went on would roll out something nobody verified, so
+/// the gate refuses instead (exit 3 when nothing else is wrong) and the finding says what was
+/// not verified.
+pub fn fail_closed(findings: &mut [Diagnostic]) {
+    let code = crate::rules::verification_incomplete::RULE.code;
+    for d in findings.iter_mut().filter(|d| d.code == code && d.severity != Severity::Error) {
+        d.severity = Severity::Error;
+        if let Some(message) = d.message.strip_suffix(OPTIONAL_NOTE) {
+            d.message = format!("{message} (deploy refuses it, optional or not)");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::plan;
+    use super::{fail_closed, plan};
+    use crate::diagnostic::{Diagnostic, Severity};
+    use crate::rules::{latest_unusable, verification_incomplete};
     use crate::yaml::{self, Node};
+
+    /// What `check` only warns about (an optional entry not verified, an IAM policy not read)
+    /// is an error for the gate; other warnings stay warnings.
+    #[test]
+    fn fail_closed_makes_every_unverified_finding_an_error() {
+        let warning =
+            |rule, message: &str| Diagnostic::new(rule, message).severity(Severity::Warning);
+        let mut findings = vec![
+            warning(
+                &verification_incomplete::RULE,
+                "not verified: the versions of secret `x` (403) (optional secret: warning only)",
+            ),
+            warning(&verification_incomplete::RULE, "not verified: who may read secret `x` (503)"),
+            warning(&latest_unusable::RULE, "`latest` of secret `y` is DISABLED"),
+        ];
+        fail_closed(&mut findings);
+        let severities: Vec<Severity> = findings.iter().map(|d| d.severity).collect();
+        assert_eq!(severities, [Severity::Error, Severity::Error, Severity::Warning]);
+        assert_eq!(
+            findings[0].message,
+            "not verified: the versions of secret `x` (403) (deploy refuses it, optional or not)"
+        );
+        assert_eq!(findings[1].message, "not verified: who may read secret `x` (503)");
+    }
 
     /// A service whose only container has the env vars of `env`, YAML list items at column 0.
     fn service(env: &str) -> Node {

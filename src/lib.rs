@@ -17,6 +17,7 @@ pub mod import;
 pub mod inventory;
 pub mod lint;
 pub mod manifest;
+pub mod mounts;
 pub mod render;
 pub mod report;
 pub mod resolve;

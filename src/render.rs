@@ -3,9 +3,12 @@
 //! Env vars get `valueFrom.secretKeyRef`; files get a secret volume and one `volumeMount` per
 //! directory; secrets of another project get an alias in `run.googleapis.com/secrets`; the
 //! runtime service account comes from the manifest when the spec has none. Mappings the spec
-//! already has and that agree are kept; every other field is left where it is.
+//! already has and that agree are kept; every other field is left where it is. A directory
+//! the spec already mounts from something else than the declared secret's files is refused
+//! (see [`crate::mounts`]), as lint refuses it.
 
 use crate::manifest::Version;
+use crate::mounts;
 use crate::resolve::{Binding, Deployment};
 use crate::spec::{SECRETS_ANNOTATION, SecretName, ServiceSpec, normalize_path, parent_dir};
 use crate::yaml::{Node, Value};
@@ -27,9 +30,24 @@ pub struct RenderOptions {
 /// The annotation `--force-new-revision` sets on the revision template.
 pub const FORCE_ANNOTATION: &str = "secretgate.io/rollout";
 
-/// A spec whose shape does not allow the mappings to be added (a field of the wrong type).
+/// Why a spec cannot be rendered.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ShapeError(pub &'static str);
+pub enum RenderError {
+    /// A field has the wrong type for the mappings to be added.
+    Shape(&'static str),
+    /// A directory of declared files is already mounted from something else: another secret,
+    /// another kind of volume, or the whole secret under a file that would disappear.
+    Mount(String),
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderError::Shape(what) => f.write_str(what),
+            RenderError::Mount(why) => f.write_str(why),
+        }
+    }
+}
 
 /// Renders `spec` for `deployment`; `container` is the index of the target container.
 pub fn render(
@@ -37,7 +55,7 @@ pub fn render(
     spec: &ServiceSpec,
     container: usize,
     options: &RenderOptions,
-) -> Result<Node, ShapeError> {
+) -> Result<Node, RenderError> {
     let mut root = spec.root.clone();
     let project = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
     let mut r = Renderer { root: &mut root, spec, project, container };
@@ -81,6 +99,20 @@ fn resolved(binding: &Binding, options: &RenderOptions) -> Option<(SecretName, V
     Some((secret, version))
 }
 
+/// Whether the directory's volume already mounts the whole secret as the one declared file,
+/// at `latest`: listing it under `items` would say the same thing in more words.
+fn whole_secret_as_declared(
+    mounted: &mounts::Mounted,
+    files: &[(String, SecretName, Version)],
+) -> bool {
+    let Some(source) = mounted.volume.and_then(|v| v.secret.as_ref()) else { return false };
+    let Some(name) = &source.secret_name else { return false };
+    let declared_as_is = |(file, _, version): &(String, SecretName, Version)| {
+        *file == name.value && *version == Version::Latest
+    };
+    source.items.is_empty() && files.iter().all(declared_as_is)
+}
+
 /// Writes a pinned version into a mapping the spec already has at `latest` (written or by
 /// default); any other key already agrees with the manifest.
 fn pin_key(reference: &mut Node, version: &Version) {
@@ -106,10 +138,10 @@ fn empty_seq() -> Node {
 }
 
 /// The items of a list field; `entry` has already turned a missing field into an empty list.
-fn seq_mut<'n>(node: &'n mut Node, what: &'static str) -> Result<&'n mut Vec<Node>, ShapeError> {
+fn seq_mut<'n>(node: &'n mut Node, what: &'static str) -> Result<&'n mut Vec<Node>, RenderError> {
     match &mut node.value {
         Value::Seq(items) => Ok(items),
-        _ => Err(ShapeError(what)),
+        _ => Err(RenderError::Shape(what)),
     }
 }
 
@@ -118,8 +150,8 @@ fn child<'n>(
     node: &'n mut Node,
     key: &str,
     what: &'static str,
-) -> Result<&'n mut Node, ShapeError> {
-    node.entry(key, empty_map()).filter(|n| n.as_map().is_some()).ok_or(ShapeError(what))
+) -> Result<&'n mut Node, RenderError> {
+    node.entry(key, empty_map()).filter(|n| n.as_map().is_some()).ok_or(RenderError::Shape(what))
 }
 
 /// The list under `key`, created when missing.
@@ -127,36 +159,36 @@ fn list<'n>(
     node: &'n mut Node,
     key: &str,
     what: &'static str,
-) -> Result<&'n mut Vec<Node>, ShapeError> {
-    let node = node.entry(key, empty_seq()).ok_or(ShapeError(what))?;
+) -> Result<&'n mut Vec<Node>, RenderError> {
+    let node = node.entry(key, empty_seq()).ok_or(RenderError::Shape(what))?;
     seq_mut(node, what)
 }
 
 impl Renderer<'_> {
-    fn template(&mut self) -> Result<&mut Node, ShapeError> {
+    fn template(&mut self) -> Result<&mut Node, RenderError> {
         let spec = child(self.root, "spec", "`spec` is not a mapping")?;
         child(spec, "template", "`spec.template` is not a mapping")
     }
 
-    fn pod(&mut self) -> Result<&mut Node, ShapeError> {
+    fn pod(&mut self) -> Result<&mut Node, RenderError> {
         child(self.template()?, "spec", "`spec.template.spec` is not a mapping")
     }
 
-    fn annotations(&mut self) -> Result<&mut Node, ShapeError> {
+    fn annotations(&mut self) -> Result<&mut Node, RenderError> {
         let metadata =
             child(self.template()?, "metadata", "the template's metadata is not a mapping")?;
         child(metadata, "annotations", "the template's annotations are not a mapping")
     }
 
-    fn container(&mut self) -> Result<&mut Node, ShapeError> {
+    fn container(&mut self) -> Result<&mut Node, RenderError> {
         let index = self.container;
         let containers = list(self.pod()?, "containers", "`containers` is not a list")?;
-        containers.get_mut(index).ok_or(ShapeError("the target container is missing"))
+        containers.get_mut(index).ok_or(RenderError::Shape("the target container is missing"))
     }
 
     /// The name to write for a secret: its id in the service's own project, or an alias from
     /// the annotation (added when missing) for another project's secret.
-    fn secret_ref(&mut self, secret: &SecretName) -> Result<String, ShapeError> {
+    fn secret_ref(&mut self, secret: &SecretName) -> Result<String, RenderError> {
         if secret.project == self.project {
             return Ok(secret.secret.clone());
         }
@@ -193,7 +225,7 @@ impl Renderer<'_> {
         name: &str,
         secret: &SecretName,
         version: &Version,
-    ) -> Result<(), ShapeError> {
+    ) -> Result<(), RenderError> {
         let existing =
             self.spec.containers[self.container].env.iter().any(|v| v.name.value == name);
         if existing {
@@ -227,45 +259,32 @@ impl Renderer<'_> {
         Ok(())
     }
 
+    /// Mounts the files of one directory, all from one secret: into the secret volume the
+    /// container already mounts there, or into a new volume and mount.
     fn files(
         &mut self,
         dir: &str,
         files: &[(String, SecretName, Version)],
-    ) -> Result<(), ShapeError> {
+    ) -> Result<(), RenderError> {
         let secret = &files[0].1;
-        let mount = self.spec.containers[self.container]
-            .mounts
-            .iter()
-            .find(|m| normalize_path(&m.path.value) == dir)
-            .map(|m| m.volume.value.clone());
+        let names: Vec<&str> = files.iter().map(|(file, ..)| file.as_str()).collect();
+        let spec = self.spec;
+        if let Some(c) = mounts::conflict(spec, self.container, self.project, dir, secret, &names) {
+            let targets = names.iter().map(|n| format!("`{dir}/{n}`")).collect::<Vec<_>>();
+            let why = format!("{} cannot be mounted at {dir}: {}", targets.join(", "), c.reason());
+            return Err(RenderError::Mount(why));
+        }
+        let mounted = mounts::mounted(spec, self.container, dir);
+        if mounted.as_ref().is_some_and(|m| whole_secret_as_declared(m, files)) {
+            return Ok(());
+        }
+        let volume_name = match mounted {
+            Some(m) => m.mount.volume.value.clone(),
+            None => self.new_mount(dir)?,
+        };
         let reference = self.secret_ref(secret)?;
-        let volume_name = match mount {
-            Some(name) => name,
-            None => {
-                let name = self.new_volume_name(dir)?;
-                let mount = Node::map(vec![
-                    ("name", Node::string(&name)),
-                    ("mountPath", Node::string(dir)),
-                    ("readOnly", Node { value: Value::Bool(true), span: Default::default() }),
-                ]);
-                list(self.container()?, "volumeMounts", "`volumeMounts` is not a list")?
-                    .push(mount);
-                name
-            }
-        };
-        let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
-        let index = match volumes
-            .iter()
-            .position(|v| v.get("name").and_then(Node::as_str) == Some(volume_name.as_str()))
-        {
-            Some(i) => i,
-            None => {
-                volumes.push(Node::map(vec![("name", Node::string(&volume_name))]));
-                volumes.len() - 1
-            }
-        };
-        let volume_secret =
-            child(&mut volumes[index], "secret", "a volume's `secret` is not a mapping")?;
+        let volume = self.volume(&volume_name)?;
+        let volume_secret = child(volume, "secret", "a volume's `secret` is not a mapping")?;
         if volume_secret.get("secretName").is_none() {
             volume_secret.set("secretName", Node::string(&reference));
         }
@@ -284,8 +303,35 @@ impl Renderer<'_> {
         Ok(())
     }
 
+    /// Adds a read-only mount of a new volume at `dir` to the container; returns the volume's
+    /// name.
+    fn new_mount(&mut self, dir: &str) -> Result<String, RenderError> {
+        let name = self.new_volume_name(dir)?;
+        let mount = Node::map(vec![
+            ("name", Node::string(&name)),
+            ("mountPath", Node::string(dir)),
+            ("readOnly", Node { value: Value::Bool(true), span: Default::default() }),
+        ]);
+        list(self.container()?, "volumeMounts", "`volumeMounts` is not a list")?.push(mount);
+        Ok(name)
+    }
+
+    /// The pod's volume called `name`, added when the spec does not define it.
+    fn volume(&mut self, name: &str) -> Result<&mut Node, RenderError> {
+        let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
+        let index = volumes.iter().position(|v| v.get("name").and_then(Node::as_str) == Some(name));
+        let index = match index {
+            Some(i) => i,
+            None => {
+                volumes.push(Node::map(vec![("name", Node::string(name))]));
+                volumes.len() - 1
+            }
+        };
+        Ok(&mut volumes[index])
+    }
+
     /// `secret-` and the directory's segments, made unique among the spec's volumes.
-    fn new_volume_name(&mut self, dir: &str) -> Result<String, ShapeError> {
+    fn new_volume_name(&mut self, dir: &str) -> Result<String, RenderError> {
         let base: String = dir
             .trim_matches('/')
             .chars()

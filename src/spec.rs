@@ -86,6 +86,9 @@ pub struct Mount {
 pub struct Volume {
     pub name: Sp<String>,
     pub secret: Option<SecretVolume>,
+    /// The key of a source other than `secret` (`emptyDir`, `csi`, `nfs`...), when there is
+    /// one: rendering must not add a secret to such a volume, which would then have two.
+    pub other_source: Option<Sp<String>>,
 }
 
 /// `secret: {secretName, items}` of a volume.
@@ -345,7 +348,13 @@ impl SpecReader<'_> {
             let items = self.list(s, "items").iter().filter_map(|i| self.item(i)).collect();
             SecretVolume { secret_name, items }
         });
-        Some(Volume { name, secret })
+        let other_source = node.as_map().and_then(|entries| {
+            let (key, _) = entries
+                .iter()
+                .find(|(k, _)| k.as_str().is_some_and(|k| k != "name" && k != "secret"))?;
+            Some(Sp::new(key.scalar_text()?, key.span))
+        });
+        Some(Volume { name, secret, other_source })
     }
 
     fn item(&mut self, node: &Node) -> Option<VolumeItem> {

@@ -5,8 +5,11 @@
 //! services, `api` and `worker`; `secretmanager.json` seeds a Secret Manager in which every
 //! declared secret is usable. Tests break that seed in one place each, or seed Cloud Run with a
 //! live service, and look at the exit code, the output and the requests the fake recorded.
+//!
+//! Every fake is wrapped in [`Fake`], which fails the test if any request tried to read a secret
+//! payload.
 
-use fake_google::{FakeConfig, FakeGoogle, Fault, RequestRecord, Route};
+use fake_google::{FakeConfig, FakeGoogle, Fault, RequestRecord, Route, Target};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -61,14 +64,34 @@ fn remove_secret(seed: &mut Value, id: &str) {
     secrets.retain(|s| !s["secret"]["name"].as_str().unwrap().ends_with(&suffix));
 }
 
-fn start(seed: Value) -> FakeGoogle {
+/// A running fake that, when the test ends, fails it if any request tried to read a payload.
+struct Fake(FakeGoogle);
+
+impl std::ops::Deref for Fake {
+    type Target = FakeGoogle;
+    fn deref(&self) -> &FakeGoogle {
+        &self.0
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let accesses = self.0.accesses();
+        assert!(accesses.is_empty(), "secret payloads were requested: {accesses:?}");
+    }
+}
+
+fn start(seed: Value) -> Fake {
     start_with(seed, |_| {})
 }
 
-fn start_with(seed: Value, tweak: impl FnOnce(&mut FakeConfig)) -> FakeGoogle {
+fn start_with(seed: Value, tweak: impl FnOnce(&mut FakeConfig)) -> Fake {
     let mut config = FakeConfig { snapshot: Some(seed), ..FakeConfig::default() };
     tweak(&mut config);
-    FakeGoogle::spawn(config).expect("the fake starts")
+    Fake(FakeGoogle::spawn(config).expect("the fake starts"))
 }
 
 /// The output of one run of the binary.
@@ -133,10 +156,8 @@ fn deploy(fake: &FakeGoogle, args: &[&str]) -> Run {
     deploy_at(&fixtures(), &fake.host(), &fake.host(), args)
 }
 
-/// The fixture project with a mapping added to api's spec by hand: `LEGACY_TOKEN` from
-/// `legacy-token`, which secrets.yaml does not declare and Secret Manager does not have. The
-/// gate only warns (`undeclared-secret`); Cloud Run cannot start the revision.
-fn hand_mapped() -> tempfile::TempDir {
+/// A copy of the fixture project in which `edit` has changed api's spec.
+fn with_api_spec(edit: impl FnOnce(&str) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = fixtures();
     std::fs::copy(root.join("secrets.yaml"), dir.path().join("secrets.yaml")).unwrap();
@@ -147,13 +168,23 @@ fn hand_mapped() -> tempfile::TempDir {
     }
     let api = dir.path().join("deploy/api.yaml");
     let spec = std::fs::read_to_string(&api).unwrap();
-    let mapped = "        - name: MODE\n          value: staging\n";
-    assert!(spec.contains(mapped));
-    let legacy = "        - name: LEGACY_TOKEN\n          valueFrom:\n            \
-        secretKeyRef:\n              \
-                  name: legacy-token\n              key: latest\n";
-    std::fs::write(&api, spec.replace(mapped, &format!("{mapped}{legacy}"))).unwrap();
+    let edited = edit(&spec);
+    assert_ne!(edited, spec, "the edit changed the spec");
+    std::fs::write(&api, edited).unwrap();
     dir
+}
+
+/// The fixture project with a mapping added to api's spec by hand: `LEGACY_TOKEN` from
+/// `legacy-token`, which secrets.yaml does not declare and Secret Manager does not have. The
+/// gate only warns (`undeclared-secret`); Cloud Run cannot start the revision.
+fn hand_mapped() -> tempfile::TempDir {
+    with_api_spec(|spec| {
+        let mapped = "        - name: MODE\n          value: staging\n";
+        let legacy = "        - name: LEGACY_TOKEN\n          valueFrom:\n            \
+            secretKeyRef:\n              \
+                      name: legacy-token\n              key: latest\n";
+        spec.replace(mapped, &format!("{mapped}{legacy}"))
+    })
 }
 
 /// What the fake Cloud Run says of a revision that maps `legacy-token`.
@@ -385,6 +416,81 @@ fn an_unreachable_secret_manager_refuses_with_exit_3() {
     assert!(run.stderr.contains("could not be verified"), "{run}");
     assert!(run.stderr.contains("nothing was deployed"), "{run}");
     assert!(fake.requests().is_empty(), "Cloud Run is not touched: {:#?}", fake.requests());
+}
+
+/// Reading the versions of `sentry-dsn`, an optional entry of api, is refused: `check` only
+/// warns about it, but the deploy gate refuses with exit 3, says what was not verified, and
+/// writes nothing.
+#[test]
+fn an_optional_entry_that_cannot_be_verified_refuses_the_deploy() {
+    let fake = start(seed());
+    let versions = format!("/v1/projects/{NUMBER}/secrets/sentry-dsn/versions");
+    fake.inject_always(Target::Prefix(versions), Fault::Status(403));
+    let args = ["--env", "staging", "--service", "api", "--yes"];
+
+    let run = deploy(&fake, &args);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stdout.contains("verification-incomplete"), "{run}");
+    assert!(run.stdout.contains("not verified: the versions of secret `sentry-dsn`"), "{run}");
+    assert!(!run.stdout.contains("warning only"), "the deploy does not call it a warning\n{run}");
+    assert!(run.stderr.contains("deploy refused: 1 problem(s) could not be verified"), "{run}");
+    assert_no_write(&fake, &run);
+
+    let json = deploy(&fake, &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(json.code, 3, "{json}");
+    let report = json.json();
+    assert_eq!(report["exitCode"], 3);
+    assert_eq!(report["services"], json!([]));
+    let found = report["diagnostics"].as_array().unwrap();
+    let unverified = found.iter().find(|d| d["code"] == "verification-incomplete").unwrap();
+    assert_eq!(unverified["severity"], "error", "{unverified}");
+    assert_eq!(unverified["target"], "SENTRY_DSN", "{unverified}");
+    assert_no_write(&fake, &json);
+
+    // `check` keeps its own rule: an optional entry's problems are warnings there.
+    let check = assert_cmd::Command::new(env!("CARGO_BIN_EXE_secretgate"))
+        .current_dir(fixtures())
+        .env("SECRETMANAGER_EMULATOR_HOST", fake.host())
+        .args(["check", "--env", "staging", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stderr));
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let found = report["diagnostics"].as_array().unwrap();
+    let unverified = found.iter().find(|d| d["code"] == "verification-incomplete").unwrap();
+    assert_eq!(unverified["severity"], "warning", "{unverified}");
+}
+
+/// api's spec mounts `/etc/tls` from a volume of `sentry-dsn`, where secrets.yaml puts
+/// `/etc/tls/key.pem` from `tls-key`: the gate refuses (`mapping-conflict`) before anything is
+/// read from Cloud Run or written to it.
+#[test]
+fn a_directory_mounted_from_another_secret_refuses_the_deploy() {
+    let dir = with_api_spec(|spec| {
+        let volume = [
+            "        volumeMounts:",
+            "        - name: tls",
+            "          mountPath: /etc/tls",
+            "      volumes:",
+            "      - name: tls",
+            "        secret:",
+            "          secretName: sentry-dsn",
+            "          items:",
+            "          - key: latest",
+            "            path: dsn",
+            "  traffic:",
+        ];
+        spec.replace("  traffic:", &volume.join("\n"))
+    });
+    let fake = start(seed());
+    let args = ["--env", "staging", "--service", "api", "--yes"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("mapping-conflict"), "{run}");
+    assert!(run.stdout.contains("`/etc/tls/key.pem` cannot be mounted at /etc/tls"), "{run}");
+    assert!(run.stderr.contains("deploy refused"), "{run}");
+    let cloud_run = fake.requests().into_iter().filter(|r| r.path.starts_with("/apis/"));
+    assert_eq!(cloud_run.count(), 0, "Cloud Run is not touched\n{run}");
 }
 
 // Rollout.
@@ -634,6 +740,34 @@ fn a_dry_run_reports_what_cloud_run_rejects() {
     assert!(message.contains(&legacy_token_missing()), "{message}");
     assert_eq!(run.service("worker")["status"], "planned");
     assert!(fake.service(PROJECT, "api").is_none());
+}
+
+/// A dry run whose validation gets no answer (a hang past `--timeout`) or a server error has
+/// not been validated: the service is `unverified`, exit 3, not "rejected".
+#[test]
+fn a_dry_run_without_an_answer_from_cloud_run_is_not_verified() {
+    for (fault, said) in [(Fault::Hang, "UNAVAILABLE"), (Fault::Status(503), "HTTP 503")] {
+        let fake = start(seed());
+        fake.inject(Route::CreateService, vec![fault.clone()]);
+        let args = ["--env", "staging", "--dry-run", "--timeout", "2", "--format", "json"];
+        let run = deploy(&fake, &args);
+        assert_eq!(run.code, 3, "{fault:?}\n{run}");
+        assert_eq!(run.json()["exitCode"], 3);
+        let api = run.service("api");
+        assert_eq!(api["status"], "unverified", "{fault:?}\n{run}");
+        let message = api["message"].as_str().unwrap();
+        assert!(message.contains("no usable answer") && message.contains(said), "{message}");
+        assert_eq!(run.service("worker")["status"], "planned", "{run}");
+
+        let fake = start(seed());
+        fake.inject(Route::CreateService, vec![fault.clone()]);
+        let run = deploy(&fake, &["--env", "staging", "--dry-run", "--timeout", "2"]);
+        assert_eq!(run.code, 3, "{fault:?}\n{run}");
+        assert!(run.stdout.contains("api: not verified: Cloud Run's validation"), "{run}");
+        assert!(!run.all().contains("rejected"), "{run}");
+        assert!(run.stderr.contains("dry run: nothing was deployed"), "{run}");
+        assert!(fake.service(PROJECT, "api").is_none());
+    }
 }
 
 /// `--dry-run --snapshot` needs no Google access at all: with both emulator variables pointing at
@@ -1160,4 +1294,21 @@ fn quiet_keeps_the_rollout_report() {
     let run = deploy(&fake, &["-q", "--env", "staging", "--service", "api", "--yes"]);
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains("api: revision "), "{run}");
+}
+
+/// The guard of every test here: a payload read that reaches the fake fails the test.
+#[test]
+fn a_payload_read_fails_the_test() {
+    use std::io::{Read, Write};
+    let fake = start(seed());
+    let path = format!("/v1/projects/{PROJECT}/secrets/api-key/versions/2:access");
+    let mut stream = std::net::TcpStream::connect(fake.addr()).unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", fake.host());
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "the fake refuses it: {answer}");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(fake)));
+    assert!(dropped.is_err(), "the guard let a payload read pass");
 }

@@ -1,6 +1,9 @@
 //! Rendering: every declared secret mapped into the right container, nothing else lost.
 
 use assert_cmd::Command;
+use secretgate::lint::Project;
+use secretgate::render::{RenderError, RenderOptions};
+use secretgate::spec::{ServiceSpec, SpecMapping};
 use secretgate::yaml::{self, Node, Value};
 use std::path::{Path, PathBuf};
 
@@ -8,13 +11,32 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-/// Runs `secretgate render` and parses its YAML output.
-fn render(manifest: &Path, service: &str, extra: &[&str]) -> Node {
+/// Runs `secretgate render` on `staging`.
+fn render_run(manifest: &Path, service: &str, extra: &[&str]) -> std::process::Output {
     let mut cmd = Command::cargo_bin("secretgate").unwrap();
     cmd.arg("--manifest").arg(manifest).args(["render", "--env", "staging", "--service", service]);
-    let out = cmd.args(extra).env("NO_COLOR", "1").output().unwrap();
+    cmd.args(extra).env("NO_COLOR", "1").output().unwrap()
+}
+
+/// Runs `secretgate render` and parses its YAML output.
+fn render(manifest: &Path, service: &str, extra: &[&str]) -> Node {
+    let out = render_run(manifest, service, extra);
     assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
     yaml::parse(&out.stdout).expect("render prints valid YAML")
+}
+
+/// Renders a service of `staging` through the library alone, without lint in front: what the
+/// renderer itself accepts.
+fn render_library(manifest: &Path, service: &str) -> Result<Node, RenderError> {
+    let mut project = Project::load(manifest).unwrap();
+    let manifest = project.manifest.take().unwrap();
+    let env = manifest.environment("staging").unwrap();
+    let deployments = secretgate::resolve::resolve(&manifest, env, &mut Vec::new());
+    let deployment = deployments.iter().find(|d| d.service.name.value == service).unwrap();
+    let spec = project.spec_for(deployment, manifest.file).unwrap();
+    let container =
+        secretgate::rules::unknown_container::select(&manifest, deployment.service, spec).unwrap();
+    secretgate::render::render(deployment, spec, container, &RenderOptions::default())
 }
 
 fn read_tree(path: &Path) -> Node {
@@ -158,11 +180,57 @@ fn keeps_agreeing_mappings_of_the_spec() {
 /// Labels, annotations, sidecar arguments, traffic: every field of the spec survives.
 #[test]
 fn loses_no_field_of_the_spec() {
-    for (service, spec) in
-        [("api", "render/deploy/api.yaml"), ("worker", "render/deploy/worker.yaml")]
-    {
+    for (service, spec) in [
+        ("api", "render/deploy/api.yaml"),
+        ("worker", "render/deploy/worker.yaml"),
+        ("cron", "render/deploy/cron.yaml"),
+    ] {
         let tree = render(&fixture("render/secrets.yaml"), service, &[]);
         assert_contains(&read_tree(&fixture(spec)), &tree, service);
+    }
+}
+
+/// A volume that mounts the whole secret as the one file secrets.yaml declares is kept as
+/// written (no `items` added); the `emptyDir` beside it is left alone, and a file in a new
+/// directory gets a volume of its own.
+#[test]
+fn keeps_a_whole_secret_volume_that_agrees() {
+    let tree = render(&fixture("render/secrets.yaml"), "cron", &[]);
+    let original = read_tree(&fixture("render/deploy/cron.yaml"));
+    let volumes = |t: &Node| {
+        let list = t.path(&["spec", "template", "spec", "volumes"]).and_then(Node::as_seq);
+        list.unwrap().iter().map(Node::to_json).collect::<Vec<_>>()
+    };
+    let (before, after) = (volumes(&original), volumes(&tree));
+    assert_eq!(after[..2], before[..], "the spec's volumes are unchanged");
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert_eq!(after[2]["secret"]["secretName"], "queue-token");
+}
+
+/// A directory that the spec mounts from something else than the declared secret's files:
+/// another secret, the whole secret under an undeclared file, an `emptyDir`. `render` refuses
+/// with the lint finding, and the renderer refuses on its own too.
+#[test]
+fn refuses_a_directory_mounted_otherwise() {
+    let cases = [
+        ("rules/mapping-conflict/other-secret-volume", "mapping-conflict", "secret `other-bundle`"),
+        ("rules/mapping-conflict/whole-secret-volume", "mapping-conflict", "the whole secret"),
+        ("rules/invalid-mount-path/not-a-secret-volume", "invalid-mount-path", "`emptyDir`"),
+    ];
+    for (folder, code, reason) in cases {
+        let manifest = fixture(folder).join("secrets.yaml");
+        let out = render_run(&manifest, "api", &[]);
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{folder}\n{stdout}{stderr}");
+        assert!(stdout.contains(code) && stdout.contains(reason), "{folder}\n{stdout}");
+        assert!(!stdout.contains("apiVersion"), "{folder}: nothing is rendered\n{stdout}");
+        assert!(stderr.contains("`api` cannot be rendered"), "{folder}\n{stderr}");
+
+        let Err(RenderError::Mount(why)) = render_library(&manifest, "api") else {
+            panic!("{folder}: the renderer accepted it");
+        };
+        assert!(why.contains("cannot be mounted at") && why.contains(reason), "{folder}: {why}");
     }
 }
 
@@ -196,7 +264,12 @@ fn refuses_to_render_a_spec_with_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be rendered"));
 }
 
-/// Every real-world spec that is a valid Cloud Run service renders with no field lost.
+/// The project the real-world specs are rendered for.
+const REAL_WORLD_PROJECT: &str = "example-project";
+
+/// Every real-world spec that is a valid Cloud Run service, under a manifest that declares the
+/// secret mappings it already has, renders through the binary to the same tree, compared both
+/// ways, and keeps those mappings.
 #[test]
 fn real_world_specs_round_trip() {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld");
@@ -210,31 +283,123 @@ fn real_world_specs_round_trip() {
         if !matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "json")) {
             continue;
         }
-        let Some(tree) = render_alone(&path) else { continue };
-        assert_contains(&read_tree(&path), &tree, &path.display().to_string());
+        let Some(case) = RealWorld::prepare(&path) else { continue };
+        let tree = render(&case.dir.path().join("secrets.yaml"), &case.service, &[]);
+        let original = read_tree(&case.dir.path().join(&case.spec_file));
+        let name = path.display().to_string();
+        assert_contains(&original, &tree, &format!("{name} (rendered)"));
+        assert_contains(&tree, &original, &format!("{name} (original)"));
+        let container = case.container.as_deref();
+        let mut mapped = secretgate::deploy::mappings(&tree, REAL_WORLD_PROJECT, container);
+        mapped.sort_by(|a, b| a.target.cmp(&b.target));
+        let mapped: Vec<(String, String, String)> =
+            mapped.into_iter().map(|m| (m.target, m.secret, m.version)).collect();
+        assert_eq!(mapped, case.declared, "{name}: the declared mappings");
+        assert!(!case.declared.is_empty(), "{name} declares something");
         rendered += 1;
     }
     assert!(rendered >= 2, "the Knative services of the folder were rendered");
 }
 
-/// Renders a spec through the library with a manifest that declares no secret, so that the
-/// lint findings of other people's files (such as `PORT`) do not stop it; `None` when the file
-/// is not a Cloud Run service.
-fn render_alone(spec: &Path) -> Option<Node> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(spec, dir.path().join("spec.yaml")).unwrap();
-    let manifest = "version: 1\n\
-                    environments:\n  staging: {project: example-project, region: us-central1}\n\
-                    services:\n  svc:\n    spec: spec.yaml\n";
-    std::fs::write(dir.path().join("secrets.yaml"), manifest).unwrap();
-    let mut project = secretgate::lint::Project::load(&dir.path().join("secrets.yaml")).unwrap();
-    let manifest = project.manifest.take().unwrap();
-    let env = &manifest.environments[0];
-    let deployments = secretgate::resolve::resolve(&manifest, env, &mut Vec::new());
-    let deployment = &deployments[0];
-    let spec = project.spec_for(deployment, manifest.file)?;
-    let container =
-        secretgate::rules::unknown_container::select(&manifest, deployment.service, spec).ok()?;
-    let options = secretgate::render::RenderOptions::default();
-    Some(secretgate::render::render(deployment, spec, container, &options).unwrap())
+/// A real-world spec copied into a temporary folder beside a manifest that declares what it
+/// maps.
+struct RealWorld {
+    dir: tempfile::TempDir,
+    spec_file: String,
+    service: String,
+    /// The container that receives the secrets, when it has a name.
+    container: Option<String>,
+    /// The declared mappings, `(target, full secret name, version)`, sorted by target.
+    declared: Vec<(String, String, String)>,
+}
+
+impl RealWorld {
+    /// `None` when the file is not a Cloud Run service (other shapes, invalid YAML).
+    fn prepare(path: &Path) -> Option<RealWorld> {
+        let text = without_reserved_env(&std::fs::read_to_string(path).unwrap());
+        let tree = yaml::parse(text.as_bytes()).ok()?;
+        let spec = secretgate::spec::read(secretgate::source::FileId(0), tree, &mut Vec::new())?;
+        let service = spec.name.as_ref()?.value.clone();
+        let mappings = spec.mappings(REAL_WORLD_PROJECT);
+        let index = mappings.first().map_or(0, |m| m.container);
+        let mappings: Vec<&SpecMapping> =
+            mappings.iter().filter(|m| m.container == index).collect();
+        let container = spec.containers[index].name.as_ref().map(|n| n.value.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let spec_file = path.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(dir.path().join(&spec_file), &text).unwrap();
+        let manifest = manifest_for(&spec, &spec_file, &service, container.as_deref(), &mappings);
+        std::fs::write(dir.path().join("secrets.yaml"), manifest).unwrap();
+        let mut declared: Vec<(String, String, String)> = mappings
+            .iter()
+            .map(|m| (m.target.clone(), m.secret.as_ref().unwrap().to_string(), version(m)))
+            .collect();
+        declared.sort();
+        Some(RealWorld { dir, spec_file, service, container, declared })
+    }
+}
+
+/// The version a spec mapping asks for, as the manifest writes it.
+fn version(m: &SpecMapping) -> String {
+    m.key.as_ref().map_or_else(|| "latest".to_string(), |k| k.value.clone())
+}
+
+/// A manifest that declares, for the spec's one service, exactly the mappings it has.
+fn manifest_for(
+    spec: &ServiceSpec,
+    spec_file: &str,
+    service: &str,
+    container: Option<&str>,
+    mappings: &[&SpecMapping],
+) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap();
+    let mut text = format!(
+        "version: 1\nenvironments:\n  staging: {{project: {REAL_WORLD_PROJECT}, region: \
+         us-central1}}\nservices:\n  {service}:\n    spec: {}\n",
+        quote(spec_file)
+    );
+    if let (Some(name), true) = (container, spec.containers.len() > 1) {
+        text.push_str(&format!("    container: {}\n", quote(name)));
+    }
+    text.push_str("    secrets:\n");
+    for m in mappings {
+        let secret = m.secret.as_ref().expect("the real-world specs name valid secrets");
+        let secret = match secret.project.as_str() {
+            REAL_WORLD_PROJECT => secret.secret.clone(),
+            _ => secret.to_string(),
+        };
+        text.push_str(&format!(
+            "      {}: {{secret: {}, version: {}}}\n",
+            quote(&m.target),
+            quote(&secret),
+            quote(&version(m))
+        ));
+    }
+    text
+}
+
+/// The spec's text without the env vars Cloud Run reserves (`PORT`...): `render` refuses a spec
+/// that sets one (`reserved-env-name`), and one of the real-world files does. Each such list
+/// item is cut from its `- name:` line to the next line indented no deeper than its dash.
+fn without_reserved_env(text: &str) -> String {
+    let reserved = secretgate::rules::reserved_env_name::RESERVED;
+    let mut out = String::new();
+    let mut cutting: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(dash) = cutting {
+            if line.trim().is_empty() || indent > dash {
+                continue;
+            }
+            cutting = None;
+        }
+        let item = line.trim_start().strip_prefix("- name:").map(|n| n.trim().trim_matches('"'));
+        if item.is_some_and(|name| reserved.contains(&name)) {
+            cutting = Some(indent);
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

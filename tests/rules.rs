@@ -543,6 +543,104 @@ fn mapping_conflict_other_version_and_other_secret() {
     assert_message(&found[3], "`/secrets/cert/cert.pem` at version `2`, secrets.yaml at `1`");
 }
 
+/// Asserts that the human report of a fixture shows every one of `texts`: the places
+/// (`FILE:LINE:COLUMN`) and captions of a finding's labels, which JSON does not carry.
+fn assert_labels(fixture: &str, texts: &[&str]) {
+    let (_, stdout, _) = run(fixture, &[]);
+    for text in texts {
+        assert!(stdout.contains(text), "the report lacks {text:?}:\n{stdout}");
+    }
+}
+
+/// `/etc/tls` is mounted from a secret volume of `other-bundle`, where secrets.yaml puts
+/// `/etc/tls/cert.pem` from `tls-bundle`; `/etc/oauth`, a volume of the declared secret that
+/// lists another file, passes.
+#[test]
+fn mapping_conflict_directory_mounted_from_another_secret() {
+    let fixture = "mapping-conflict/other-secret-volume";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("mapping-conflict", "error", "deploy/api.yaml", 18, 23),
+            ("undeclared-secret", "warning", "deploy/api.yaml", 18, 23),
+        ]
+    );
+    assert_message(
+        &found[0],
+        "`/etc/tls/cert.pem` cannot be mounted at /etc/tls: the spec mounts secret \
+         `other-bundle` there (volume `tls`)",
+    );
+    assert_help(&found[0], "mount the declared secret in the spec");
+    let labels = ["deploy/api.yaml:18:23", "mounted here", "secrets.yaml:11:17"];
+    assert_labels(fixture, &[labels[0], labels[1], labels[2], "secrets.yaml's secret"]);
+}
+
+/// `/etc/tls` mounts the whole of `tls-bundle` (no `items`), as the file `tls-bundle`, which
+/// secrets.yaml does not declare beside `/etc/tls/cert.pem`; `/secrets/signing`, mounted whole
+/// and declared as `/secrets/signing/signing-key`, passes.
+#[test]
+fn mapping_conflict_whole_secret_volume_would_lose_its_file() {
+    let fixture = "mapping-conflict/whole-secret-volume";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("mapping-conflict", "error", "deploy/api.yaml", 18, 23)]);
+    assert_message(&found[0], "`/etc/tls/cert.pem` cannot be mounted at /etc/tls");
+    assert_message(&found[0], "as the file `tls-bundle`, which secrets.yaml does not declare");
+    assert_help(&found[0], "declare `/etc/tls/tls-bundle` in secrets.yaml too");
+    assert_labels(fixture, &["mounted here", "secrets.yaml:10:7", "a declared file"]);
+}
+
+/// `/var/cache` is mounted from an `emptyDir` volume, where secrets.yaml puts
+/// `/var/cache/token.json`; the `emptyDir` at `/tmp/scratch`, where nothing is declared, passes.
+#[test]
+fn invalid_mount_path_directory_mounted_from_another_kind_of_volume() {
+    let fixture = "invalid-mount-path/not-a-secret-volume";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("invalid-mount-path", "error", "deploy/api.yaml", 17, 9)]);
+    assert_message(
+        &found[0],
+        "`/var/cache/token.json` cannot be mounted at /var/cache: the spec mounts volume `cache` \
+         there, whose source is `emptyDir`, not a secret",
+    );
+    let labels = ["not a secret volume", "mounted here", "secrets.yaml:10:7", "a declared file"];
+    assert_labels(fixture, &labels);
+}
+
+/// `check` runs the lint rules first, so it reports the same mount conflicts; here against a
+/// snapshot in which the project has no secret at all.
+#[test]
+fn check_reports_mount_conflicts_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("snapshot.json");
+    let empty = r#"{"snapshotVersion": 1, "capturedAt": "2026-12-01T00:00:00Z",
+        "projects": {"acme-staging": {"secrets": []}}}"#;
+    std::fs::write(&snapshot, empty).unwrap();
+    for (fixture, code) in [
+        ("mapping-conflict/other-secret-volume", "mapping-conflict"),
+        ("mapping-conflict/whole-secret-volume", "mapping-conflict"),
+        ("invalid-mount-path/not-a-secret-volume", "invalid-mount-path"),
+    ] {
+        let output = Command::cargo_bin("secretgate")
+            .unwrap()
+            .arg("--manifest")
+            .arg(manifest(fixture))
+            .args(["check", "--env", "staging", "--format", "json", "--snapshot"])
+            .arg(&snapshot)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(FINDINGS), "{fixture}");
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let found: Vec<Finding> =
+            doc["diagnostics"].as_array().unwrap().iter().map(finding).collect();
+        let ours: Vec<_> = found.iter().filter(|f| f.code == code).collect();
+        assert_eq!(ours.len(), 1, "{fixture}: {found:#?}");
+        assert_message(ours[0], "cannot be mounted at");
+    }
+}
+
 /// Malformed annotation, full name, undefined alias, no `secretName`; a defined alias passes.
 #[test]
 fn alias_unresolved_names_and_malformed_annotation() {

@@ -1,6 +1,6 @@
 //! `secretgate check` and `secretgate snapshot`.
 
-use super::render;
+use super::output;
 use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, Cli, FetchArgs, SnapshotArgs};
 use crate::error::{Error, exit};
@@ -43,7 +43,7 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
     let mut extra = Map::new();
     extra.insert("requests".into(), json!(inventory.requests));
-    render::findings(cli, "check", args.format, &project, extra, color);
+    output::findings(cli, "check", args.format, &project, extra, color);
     Ok(check::exit_code(&project.diagnostics, args.deny_warnings))
 }
 

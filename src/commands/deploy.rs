@@ -1,96 +1,112 @@
-//! `secretgate deploy` and `secretgate render`.
+//! `secretgate deploy`: gate, render and plan every selected service, then either a dry run,
+//! or confirm, roll out one service after another, and report.
+//!
+//! [`run`] reads as the list of steps; each step is a method of [`Deploy`], which carries what
+//! the steps share. What is printed is built by [`crate::report::deploy`].
 
-use super::{print, render as output};
+use super::{output, print};
 use crate::check::{self, CheckOptions};
-use crate::cli::{Cli, DeployArgs, DeployFormat, RenderArgs};
-use crate::cloudrun::CloudRun;
-use crate::deploy::{self, Mapping, Plan, WaitOutcome};
-use crate::diagnostic::Diagnostic;
+use crate::cli::{Cli, DeployArgs, DeployFormat};
+use crate::cloudrun::{ApiError, CloudRun};
+use crate::deploy::{self, Outcome, Plan, Status, WaitOutcome};
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::{Error, exit};
 use crate::inventory::Inventory;
-use crate::inventory::snapshot::Snapshot;
 use crate::lint::{Project, lint};
 use crate::manifest::Manifest;
 use crate::render::RenderOptions;
-use crate::report::Format;
+use crate::report::{self, Format};
 use crate::resolve::{self, Deployment};
 use crate::rules::unknown_container;
 use crate::suggest::did_you_mean;
 use crate::yaml::Node;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// One service ready to go out.
-struct Prepared {
+/// One service rendered and ready to go out.
+pub(super) struct Prepared {
     name: String,
     project: String,
     region: String,
     container: usize,
-    rendered: Node,
-    /// The spec file's tree, used as "live" in snapshot mode.
+    pub(super) rendered: Node,
+    /// The spec file's tree, which stands in for the live service with `--snapshot`.
     spec_tree: Node,
     /// Optional entries left out because their secret is unusable.
     left_out: Vec<String>,
 }
 
-/// The outcome of one service, for the report.
-struct Outcome {
-    name: String,
-    status: &'static str,
-    plan: Option<Plan>,
-    revision: Option<String>,
-    url: Option<String>,
-    mappings: Vec<Mapping>,
-    /// Optional entries not mapped because their secret is unusable.
-    left_out: Vec<String>,
-    message: Option<String>,
-    /// The revision serving before the deploy, if any: where traffic stays when it fails.
-    serving: Option<String>,
+/// A planned service: what goes out, and the live service it replaces (`None`: a new one).
+struct Target {
+    prepared: Prepared,
+    live: Option<Value>,
 }
 
-impl Outcome {
-    /// A service whose live state could not be read, so nothing was planned or deployed.
-    fn unread(name: &str, message: String) -> Outcome {
-        Outcome {
-            name: name.to_string(),
-            status: "unverified",
-            plan: None,
-            revision: None,
-            url: None,
-            mappings: Vec::new(),
-            left_out: Vec::new(),
-            message: Some(message),
-            serving: None,
-        }
-    }
+/// How the gate ended.
+enum Gate {
+    Passed(Inventory),
+    /// Refused with this exit code; the findings are printed.
+    Refused(u8),
 }
 
-pub fn render(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
-    let mut project = Project::load(&cli.manifest)?;
-    let envs = [args.env.clone()];
-    lint(&mut project, &envs)?;
-    let services = select_services(&project, &args.env, std::slice::from_ref(&args.service))?;
-    let findings = deploy::gate_findings(&project.diagnostics, &services);
-    if deploy::blocks(&findings) {
-        show_findings(cli, &mut project, findings, color);
-        eprintln!("error: `{}` cannot be rendered until the errors above are fixed", args.service);
-        return Ok(exit::FINDINGS);
-    }
-    let options = RenderOptions { image: args.image.clone(), ..RenderOptions::default() };
-    let prepared = prepare(&mut project, &args.env, &services, &options, None, &[])?;
-    for p in prepared {
-        print(&p.rendered.to_yaml());
-    }
-    Ok(exit::OK)
+/// What the steps of one run share.
+struct Deploy<'a> {
+    cli: &'a Cli,
+    args: &'a DeployArgs,
+    color: bool,
+    runtime: tokio::runtime::Runtime,
+    project: Project,
+    services: Vec<String>,
+    /// The gate's findings about the selected services; only warnings once it has passed.
+    findings: Vec<Diagnostic>,
+    /// Secret Manager requests the gate made.
+    requests: usize,
 }
 
+/// Runs `deploy` step by step; returns the exit code.
 pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut project = Project::load(&cli.manifest)?;
-    let envs = [args.env.clone()];
-    lint(&mut project, &envs)?;
+    lint(&mut project, std::slice::from_ref(&args.env))?;
     let services = select_services(&project, &args.env, &args.services)?;
+    check_arguments(args, &services)?;
+    let runtime = super::check::runtime()?;
+    let findings = Vec::new();
+    let mut steps = Deploy { cli, args, color, runtime, project, services, findings, requests: 0 };
+
+    let inventory = match steps.gate(started)? {
+        Gate::Passed(inventory) => inventory,
+        Gate::Refused(code) => return Ok(code),
+    };
+
+    let prepared = steps.render(&inventory)?;
+    let client = steps.client()?;
+    let Some((targets, mut outcomes)) = steps.plan(prepared, client.as_ref()) else {
+        return Ok(exit::INCOMPLETE);
+    };
+
+    if args.dry_run {
+        return Ok(steps.dry_run(client.as_ref(), &targets, &mut outcomes));
+    }
+    let Some(client) = client else {
+        // clap lets `--snapshot` in only with `--dry-run`; this says so if that ever changes.
+        return Err(Error::Usage {
+            message: "--snapshot plans against the spec files, so it cannot deploy".into(),
+            help: Some("add --dry-run, or leave out --snapshot to deploy".into()),
+        });
+    };
+    if !steps.confirm(&targets, &mut outcomes)? {
+        eprintln!("nothing was deployed");
+        return Ok(exit::OK);
+    }
+    let code = steps.roll_out(&client, &targets, &mut outcomes);
+    steps.finish(&outcomes, code);
+    Ok(code)
+}
+
+/// Option combinations clap cannot express, refused before anything is read.
+fn check_arguments(args: &DeployArgs, services: &[String]) -> Result<(), Error> {
     if args.image.is_some() && services.len() != 1 {
         return Err(Error::Usage {
             message: "--image needs exactly one service".into(),
@@ -104,227 +120,297 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
             help: Some("pass --yes to deploy, or --dry-run to see the plan".into()),
         });
     }
-    let runtime = super::check::runtime()?;
-
-    // Gate: lint and check every selected service before anything is deployed.
-    let inventory = inventory(cli, &project, &envs, &services, args, &runtime)?;
-    let options = CheckOptions {
-        now: jiff::Timestamp::now(),
-        expiry_days: 30,
-        max_snapshot_age_days: args.max_snapshot_age,
-    };
-    check::check(&mut project, &envs, &inventory, &options);
-    let (requests, elapsed) = (inventory.requests, started.elapsed());
-    tracing::info!(?elapsed, requests, services = services.len(), "gate checked");
-    let findings = deploy::gate_findings(&project.diagnostics, &services);
-    if deploy::blocks(&findings) {
-        let code = check::exit_code(&findings, false);
-        let count =
-            findings.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
-        if args.format == DeployFormat::Json {
-            let outcomes: Vec<Outcome> = Vec::new();
-            print(&json_report(
-                &project,
-                &findings,
-                &outcomes,
-                &args.env,
-                code,
-                inventory.requests,
-            ));
-        } else {
-            show_findings(cli, &mut project, findings, color);
-            let why =
-                if code == exit::INCOMPLETE { "could not be verified" } else { "failed the gate" };
-            eprintln!("error: deploy refused: {count} problem(s) {why}; nothing was deployed");
-        }
-        return Ok(code);
-    }
-    if args.format == DeployFormat::Human && !cli.quiet && !findings.is_empty() {
-        // Warnings do not stop the deploy, but whoever deploys should see them first.
-        show_findings(cli, &mut project, findings.clone(), color);
-    }
-
-    // Render and plan.
-    let mut render_options =
-        RenderOptions { image: args.image.clone(), ..RenderOptions::default() };
-    if args.force_new_revision {
-        render_options.force_revision = Some(jiff::Timestamp::now().to_string());
-    }
-    let pin_inventory = args.pin_versions.then_some(&inventory);
-    let prepared =
-        prepare(&mut project, &args.env, &services, &render_options, pin_inventory, &findings)?;
-    let offline = !args.snapshots.is_empty();
-    let client = if offline {
-        None
-    } else {
-        let timeout = Duration::from_secs(args.fetch.timeout);
-        let client = runtime.block_on(async { CloudRun::new(timeout) });
-        let help = "run `gcloud auth application-default login`, or use --dry-run --snapshot FILE";
-        Some(client.map_err(|message| Error::Usage { message, help: Some(help.into()) })?)
-    };
-    let mut outcomes = Vec::new();
-    let mut lives = Vec::new();
-    for p in &prepared {
-        let live = match &client {
-            None => Some(p.spec_tree.to_json()),
-            Some(c) => match runtime.block_on(c.get(&p.region, &p.project, &p.name)) {
-                Ok(live) => live,
-                Err(e) => {
-                    let message = format!("cannot read the live service `{}`: {e}", p.name);
-                    if args.format == DeployFormat::Json {
-                        let outcome = Outcome::unread(&p.name, message);
-                        let code = exit::INCOMPLETE;
-                        print(&json_report(&project, &findings, &[outcome], &args.env, code, 0));
-                    } else {
-                        eprintln!("error: {message}; nothing was deployed");
-                    }
-                    return Ok(exit::INCOMPLETE);
-                }
-            },
-        };
-        let live_tree = live.as_ref().map(Node::from_json);
-        let plan = deploy::plan(&p.rendered, live_tree.as_ref(), &p.project, p.container);
-        if args.format == DeployFormat::Human {
-            print(&plan_text(p, &plan, offline));
-        }
-        outcomes.push(Outcome {
-            name: p.name.clone(),
-            status: "planned",
-            plan: Some(plan),
-            revision: None,
-            url: None,
-            mappings: deploy::mappings(
-                &p.rendered,
-                &p.project,
-                deploy::container_name(&p.rendered, p.container).as_deref(),
-            ),
-            left_out: p.left_out.clone(),
-            message: None,
-            serving: live
-                .as_ref()
-                .and_then(|l| l.pointer("/status/latestReadyRevisionName"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        });
-        lives.push(live);
-    }
-
-    if args.dry_run {
-        if let Some(client) = &client {
-            for ((p, live), outcome) in prepared.iter().zip(&lives).zip(&mut outcomes) {
-                let body = deploy::request_body(&p.rendered, live.as_ref());
-                let result = match live {
-                    Some(_) => runtime
-                        .block_on(client.replace(&p.region, &p.project, &p.name, &body, true)),
-                    None => runtime.block_on(client.create(&p.region, &p.project, &body, true)),
-                };
-                if let Err(e) = result {
-                    outcome.status = "rejected";
-                    outcome.message = Some(format!("Cloud Run rejected the service: {e}"));
-                    eprintln!("error: Cloud Run's validation of `{}` failed: {e}", p.name);
-                }
-            }
-        }
-        let rejected = outcomes.iter().any(|o| o.status == "rejected");
-        let code = if rejected { exit::FINDINGS } else { exit::OK };
-        finish(&project, &findings, &outcomes, args, code, inventory.requests);
-        if args.format == DeployFormat::Human && !cli.quiet {
-            eprintln!("dry run: nothing was deployed");
-        }
-        return Ok(code);
-    }
-
-    // A service whose plan is empty is left alone: replacing it would only start a revision
-    // identical to the running one. `--force-new-revision` always changes the plan.
-    for (live, outcome) in lives.iter().zip(&mut outcomes) {
-        if outcome.plan.as_ref().is_some_and(Plan::is_empty) {
-            outcome.status = "unchanged";
-            let status = |key: &str| {
-                live.as_ref()?.pointer(&format!("/status/{key}"))?.as_str().map(str::to_string)
-            };
-            outcome.revision = status("latestReadyRevisionName");
-            outcome.url = status("url");
-        }
-    }
-    let changed = outcomes.iter().filter(|o| o.status == "planned").count();
-
-    // Confirm, then apply and wait, one service after another.
-    let client = client.expect("not offline outside --dry-run, as clap requires");
-    if changed > 0 && !args.yes && !confirm(&args.env, changed)? {
-        eprintln!("nothing was deployed");
-        return Ok(exit::OK);
-    }
-    let mut code = exit::OK;
-    for ((p, live), outcome) in prepared.iter().zip(&lives).zip(&mut outcomes) {
-        if outcome.status == "unchanged" {
-            continue;
-        }
-        if code != exit::OK {
-            outcome.status = "skipped";
-            continue;
-        }
-        // The latest revision is not Ready: a new one is started even if the template did not
-        // change (or changed only outside the template), so that the wait follows a revision of
-        // this deploy, not the old failure.
-        let restart = outcome.plan.as_ref().is_some_and(|plan| plan.latest_not_ready);
-        match runtime.block_on(rollout(&client, p, live.as_ref(), restart, args, cli)) {
-            Ok((WaitOutcome::Ready { revision, url }, _)) => {
-                outcome.status = "deployed";
-                outcome.revision = Some(revision);
-                outcome.url = Some(url);
-            }
-            Ok((WaitOutcome::Failed { reason, message }, _)) => {
-                outcome.status = "failed";
-                outcome.message = Some(format!("{reason}: {message}"));
-                code = exit::ROLLOUT_FAILED;
-            }
-            Ok((WaitOutcome::TimedOut { last }, _)) => {
-                outcome.status = "failed";
-                let last = if last.is_empty() { "none was read".to_string() } else { last };
-                outcome.message =
-                    Some(format!("not Ready after {} s; last status: {last}", args.wait_timeout));
-                code = exit::ROLLOUT_FAILED;
-            }
-            Err(Refused::Failed(message)) => {
-                outcome.status = "failed";
-                outcome.message = Some(message);
-                code = exit::ROLLOUT_FAILED;
-            }
-            Err(Refused::Unknown(message)) => {
-                outcome.status = "unknown";
-                outcome.message = Some(message);
-                code = exit::ROLLOUT_FAILED;
-            }
-        }
-    }
-    finish(&project, &findings, &outcomes, args, code, inventory.requests);
-    Ok(code)
+    Ok(())
 }
 
-/// Reads Secret Manager (or the snapshots) for the selected services.
-fn inventory(
-    cli: &Cli,
-    project: &Project,
-    envs: &[String],
-    services: &[String],
-    args: &DeployArgs,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<Inventory, Error> {
-    let Some(manifest) = &project.manifest else { return Ok(Inventory::default()) };
-    if !args.snapshots.is_empty() {
-        let snapshots = args
-            .snapshots
-            .iter()
-            .map(|p| Snapshot::read(p).map_err(|e| Error::Usage { message: e.message, help: None }))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Inventory::from_snapshots(&snapshots));
+impl Deploy<'_> {
+    /// Lints and checks every selected service before anything is deployed. What could not be
+    /// verified refuses the deploy too, on optional entries as well (see
+    /// [`deploy::fail_closed`]).
+    fn gate(&mut self, started: Instant) -> Result<Gate, Error> {
+        let inventory = self.inventory()?;
+        let options = CheckOptions {
+            now: jiff::Timestamp::now(),
+            expiry_days: 30,
+            max_snapshot_age_days: self.args.max_snapshot_age,
+        };
+        check::check(&mut self.project, std::slice::from_ref(&self.args.env), &inventory, &options);
+        self.requests = inventory.requests;
+        let (elapsed, services) = (started.elapsed(), self.services.len());
+        tracing::info!(?elapsed, requests = self.requests, services, "gate checked");
+        self.findings = deploy::gate_findings(&self.project.diagnostics, &self.services);
+        deploy::fail_closed(&mut self.findings);
+        if deploy::blocks(&self.findings) {
+            return Ok(Gate::Refused(self.refuse()));
+        }
+        if self.args.format == DeployFormat::Human && !self.cli.quiet && !self.findings.is_empty() {
+            // Warnings do not stop the deploy, but whoever deploys should see them first.
+            show_findings(self.cli, &mut self.project, self.findings.clone(), self.color);
+        }
+        Ok(Gate::Passed(inventory))
     }
-    let wanted = check::wanted_for(manifest, envs, Some(services), !args.no_iam);
-    Ok(super::check::fetch_with(cli, &wanted, &args.fetch, runtime)?.inventory())
+
+    /// Reads Secret Manager (or the snapshots) for the selected services.
+    fn inventory(&self) -> Result<Inventory, Error> {
+        let Some(manifest) = &self.project.manifest else { return Ok(Inventory::default()) };
+        let args = self.args;
+        if !args.snapshots.is_empty() {
+            let inventory =
+                Inventory::from_snapshots(&super::check::read_snapshots(&args.snapshots)?);
+            return Ok(if args.no_iam { inventory.without_iam() } else { inventory });
+        }
+        let envs = std::slice::from_ref(&args.env);
+        let wanted = check::wanted_for(manifest, envs, Some(&self.services), !args.no_iam);
+        Ok(super::check::fetch_with(self.cli, &wanted, &args.fetch, &self.runtime)?.inventory())
+    }
+
+    /// Prints why the gate refused; returns the exit code: 3 when the only errors are about
+    /// what could not be verified, 1 otherwise.
+    fn refuse(&mut self) -> u8 {
+        let code = check::exit_code(&self.findings, false);
+        if self.args.format == DeployFormat::Json {
+            print(&self.json(&[], code));
+            return code;
+        }
+        let count = self.findings.iter().filter(|d| d.severity == Severity::Error).count();
+        show_findings(self.cli, &mut self.project, self.findings.clone(), self.color);
+        let why =
+            if code == exit::INCOMPLETE { "could not be verified" } else { "failed the gate" };
+        eprintln!("error: deploy refused: {count} problem(s) {why}; nothing was deployed");
+        code
+    }
+
+    /// Renders every selected service, with `--image`, `--pin-versions` and
+    /// `--force-new-revision` applied.
+    fn render(&mut self, inventory: &Inventory) -> Result<Vec<Prepared>, Error> {
+        let mut options = RenderOptions { image: self.args.image.clone(), ..Default::default() };
+        if self.args.force_new_revision {
+            options.force_revision = Some(jiff::Timestamp::now().to_string());
+        }
+        let pins = self.args.pin_versions.then_some(inventory);
+        let (env, services, findings) = (&self.args.env, &self.services, &self.findings);
+        prepare(&mut self.project, env, services, &options, pins, findings)
+    }
+
+    /// The Cloud Run client; `None` with `--snapshot`, which reaches no Google API.
+    fn client(&self) -> Result<Option<CloudRun>, Error> {
+        if !self.args.snapshots.is_empty() {
+            return Ok(None);
+        }
+        let timeout = Duration::from_secs(self.args.fetch.timeout);
+        let client = self.runtime.block_on(async { CloudRun::new(timeout) });
+        let help = "run `gcloud auth application-default login`, or use --dry-run --snapshot FILE";
+        client.map(Some).map_err(|message| Error::Usage { message, help: Some(help.into()) })
+    }
+
+    /// Reads each service as deployed now (its spec file without a client) and plans it,
+    /// printing the plans in the human format. A live service that cannot be read stops the
+    /// deploy: `None` once that is reported (exit 3).
+    fn plan(
+        &self,
+        prepared: Vec<Prepared>,
+        client: Option<&CloudRun>,
+    ) -> Option<(Vec<Target>, Vec<Outcome>)> {
+        let (mut targets, mut outcomes) = (Vec::new(), Vec::new());
+        for p in prepared {
+            let live = match client {
+                None => Some(p.spec_tree.to_json()),
+                Some(c) => match self.runtime.block_on(c.get(&p.region, &p.project, &p.name)) {
+                    Ok(live) => live,
+                    Err(e) => {
+                        self.unread(&p, &e);
+                        return None;
+                    }
+                },
+            };
+            let outcome = planned(&p, live.as_ref());
+            if self.args.format == DeployFormat::Human {
+                print(&report::deploy::plan(&outcome, client.is_none()));
+            }
+            outcomes.push(outcome);
+            targets.push(Target { prepared: p, live });
+        }
+        Some((targets, outcomes))
+    }
+
+    /// Reports a live service that could not be read: nothing is planned or deployed.
+    fn unread(&self, p: &Prepared, e: &ApiError) {
+        let message = format!("cannot read the live service `{}`: {e}", p.name);
+        if self.args.format == DeployFormat::Json {
+            let mut outcome = Outcome::new(&p.name, &p.project, &p.region);
+            outcome.ended(Status::Unverified, message);
+            print(&self.json(&[outcome], exit::INCOMPLETE));
+        } else {
+            eprintln!("error: {message}; nothing was deployed");
+        }
+    }
+
+    /// `--dry-run`: online, Cloud Run also validates each service without persisting it
+    /// (`dryRun=all`). Returns 1 when it rejected a service, 3 when a validation got no usable
+    /// answer, 0 otherwise.
+    fn dry_run(
+        &self,
+        client: Option<&CloudRun>,
+        targets: &[Target],
+        outcomes: &mut [Outcome],
+    ) -> u8 {
+        if let Some(client) = client {
+            for (target, outcome) in targets.iter().zip(outcomes.iter_mut()) {
+                if let Err(e) = self.runtime.block_on(validate(client, target)) {
+                    record_validation(outcome, &e);
+                }
+            }
+        }
+        let ended = |status| outcomes.iter().any(|o| o.status == status);
+        let code = if ended(Status::Rejected) {
+            exit::FINDINGS
+        } else if ended(Status::Unverified) {
+            exit::INCOMPLETE
+        } else {
+            exit::OK
+        };
+        self.finish(outcomes, code);
+        if self.args.format == DeployFormat::Human && !self.cli.quiet {
+            eprintln!("dry run: nothing was deployed");
+        }
+        code
+    }
+
+    /// Leaves unchanged services alone, then asks before the others are deployed, unless
+    /// `--yes`. False when the answer is no.
+    fn confirm(&self, targets: &[Target], outcomes: &mut [Outcome]) -> Result<bool, Error> {
+        let changed = skip_unchanged(targets, outcomes);
+        Ok(changed == 0 || self.args.yes || ask(&self.args.env, changed)?)
+    }
+
+    /// Applies and waits, one service after another; once one fails, the rest are skipped.
+    /// Returns the exit code.
+    fn roll_out(&self, client: &CloudRun, targets: &[Target], outcomes: &mut [Outcome]) -> u8 {
+        let mut code = exit::OK;
+        for (target, outcome) in targets.iter().zip(outcomes.iter_mut()) {
+            if outcome.status != Status::Planned {
+                continue;
+            }
+            if code != exit::OK {
+                outcome.status = Status::Skipped;
+                continue;
+            }
+            // The latest revision is not Ready: a new one is started even if the template did
+            // not change (or changed only outside the template), so that the wait follows a
+            // revision of this deploy, not the old failure.
+            let restart = outcome.plan.as_ref().is_some_and(|plan| plan.latest_not_ready);
+            let ended =
+                self.runtime.block_on(rollout(client, target, restart, self.args, self.cli));
+            code = record_rollout(outcome, ended, self.args.wait_timeout);
+        }
+        code
+    }
+
+    /// Prints the report at the end: the JSON document, or a paragraph per service.
+    fn finish(&self, outcomes: &[Outcome], code: u8) {
+        if self.args.format == DeployFormat::Json {
+            print(&self.json(outcomes, code));
+            return;
+        }
+        // The report is what was asked for: `-q` keeps it.
+        let text = report::deploy::summary(outcomes);
+        if !text.is_empty() {
+            print(&text);
+        }
+    }
+
+    /// The JSON document of this run, with the gate's findings and `outcomes`.
+    fn json(&self, outcomes: &[Outcome], code: u8) -> String {
+        let totals = report::deploy::Totals {
+            env: &self.args.env,
+            exit_code: code,
+            requests: self.requests,
+        };
+        report::deploy::json(&self.findings, &self.project.sources, outcomes, &totals)
+    }
+}
+
+/// The outcome of a service once planned against `live`.
+fn planned(p: &Prepared, live: Option<&Value>) -> Outcome {
+    let live_tree = live.map(Node::from_json);
+    let container = deploy::container_name(&p.rendered, p.container);
+    let mut outcome = Outcome::new(&p.name, &p.project, &p.region);
+    outcome.plan = Some(deploy::plan(&p.rendered, live_tree.as_ref(), &p.project, p.container));
+    outcome.mappings = deploy::mappings(&p.rendered, &p.project, container.as_deref());
+    outcome.left_out = p.left_out.clone();
+    outcome.serving = live_status(live, "latestReadyRevisionName");
+    outcome
+}
+
+/// A field of a live service's `status`.
+fn live_status(live: Option<&Value>, key: &str) -> Option<String> {
+    live?.pointer(&format!("/status/{key}"))?.as_str().map(str::to_string)
+}
+
+/// Sends a service with `dryRun=all`: Cloud Run validates it and persists nothing.
+async fn validate(client: &CloudRun, target: &Target) -> Result<Value, ApiError> {
+    let p = &target.prepared;
+    let body = deploy::request_body(&p.rendered, target.live.as_ref());
+    match target.live {
+        Some(_) => client.replace(&p.region, &p.project, &p.name, &body, true).await,
+        None => client.create(&p.region, &p.project, &body, true).await,
+    }
+}
+
+/// A failed validation: a refusal is Cloud Run's verdict on the service; anything else (no
+/// answer, a server error, throttling) leaves the service not validated.
+fn record_validation(outcome: &mut Outcome, e: &ApiError) {
+    if e.is_verdict() {
+        outcome.ended(Status::Rejected, format!("Cloud Run rejected the service: {e}"));
+    } else {
+        let message = format!("Cloud Run's validation of the service got no usable answer: {e}");
+        outcome.ended(Status::Unverified, message);
+    }
+}
+
+/// A service whose plan is empty is left alone: replacing it would only start a revision
+/// identical to the running one. `--force-new-revision` always changes the plan. Returns how
+/// many services are still to deploy.
+fn skip_unchanged(targets: &[Target], outcomes: &mut [Outcome]) -> usize {
+    for (target, outcome) in targets.iter().zip(outcomes.iter_mut()) {
+        if outcome.plan.as_ref().is_some_and(Plan::is_empty) {
+            outcome.status = Status::Unchanged;
+            outcome.revision = live_status(target.live.as_ref(), "latestReadyRevisionName");
+            outcome.url = live_status(target.live.as_ref(), "url");
+        }
+    }
+    outcomes.iter().filter(|o| o.status == Status::Planned).count()
+}
+
+/// Writes how a rollout ended into its outcome; returns the exit code that calls for.
+fn record_rollout(outcome: &mut Outcome, ended: Result<WaitOutcome, Refused>, waited: u64) -> u8 {
+    match ended {
+        Ok(WaitOutcome::Ready { revision, url }) => {
+            outcome.status = Status::Deployed;
+            outcome.revision = Some(revision);
+            outcome.url = Some(url);
+            return exit::OK;
+        }
+        Ok(WaitOutcome::Failed { reason, message }) => {
+            outcome.ended(Status::Failed, format!("{reason}: {message}"));
+        }
+        Ok(WaitOutcome::TimedOut { last }) => {
+            let last = if last.is_empty() { "none was read".to_string() } else { last };
+            let message = format!("not Ready after {waited} s; last status: {last}");
+            outcome.ended(Status::Failed, message);
+        }
+        Err(Refused::Failed(message)) => outcome.ended(Status::Failed, message),
+        Err(Refused::Unknown(message)) => outcome.ended(Status::Unknown, message),
+    }
+    exit::ROLLOUT_FAILED
 }
 
 /// The services to deploy: those named, or every service of the environment.
-fn select_services(project: &Project, env: &str, wanted: &[String]) -> Result<Vec<String>, Error> {
+pub(super) fn select_services(
+    project: &Project,
+    env: &str,
+    wanted: &[String],
+) -> Result<Vec<String>, Error> {
     project.select_environments(&[env.to_string()])?;
     let Some(manifest) = &project.manifest else { return Ok(wanted.to_vec()) };
     let in_env: Vec<&str> = manifest
@@ -352,7 +438,7 @@ fn select_services(project: &Project, env: &str, wanted: &[String]) -> Result<Ve
 }
 
 /// Renders every selected service.
-fn prepare(
+pub(super) fn prepare(
     project: &mut Project,
     env: &str,
     services: &[String],
@@ -450,12 +536,47 @@ enum Refused {
 /// Applies one service and waits for its new revision.
 async fn rollout(
     client: &CloudRun,
-    p: &Prepared,
-    live: Option<&Value>,
+    target: &Target,
     restart: bool,
     args: &DeployArgs,
     cli: &Cli,
-) -> Result<(WaitOutcome, i64), Refused> {
+) -> Result<WaitOutcome, Refused> {
+    let p = &target.prepared;
+    let generation = write(client, target, restart).await?;
+    let spinner = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar.set_message(format!("{}: rolling out", p.name));
+        bar
+    });
+    let show = |message: &str| {
+        if let Some(bar) = &spinner {
+            bar.set_message(format!("{}: {message}", p.name));
+        }
+    };
+    let wait = deploy::WaitFor {
+        region: &p.region,
+        project: &p.project,
+        name: &p.name,
+        generation,
+        timeout: Duration::from_secs(args.wait_timeout),
+        poll: Duration::from_secs_f64(args.poll_interval),
+    };
+    tracing::info!(service = %p.name, generation, "written; waiting for Ready");
+    let outcome = deploy::wait(client, &wait, &show).await;
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    outcome.map_err(|e| {
+        // The write went through; whether its revision became Ready is not known.
+        Refused::Unknown(format!("lost track of `{}` while waiting: {e}", p.name))
+    })
+}
+
+/// Creates or replaces the service; returns the generation the write produced.
+async fn write(client: &CloudRun, target: &Target, restart: bool) -> Result<i64, Refused> {
+    let p = &target.prepared;
+    let live = target.live.as_ref();
     let mut body = deploy::request_body(&p.rendered, live);
     if restart {
         // The template is unchanged, so Cloud Run would start no revision without this.
@@ -478,40 +599,11 @@ async fn rollout(
             Refused::Failed(format!("Cloud Run refused `{}`: {e}", p.name))
         }
     })?;
-    let generation = written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-    let spinner = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message(format!("{}: rolling out", p.name));
-        bar
-    });
-    let show = |message: &str| {
-        if let Some(bar) = &spinner {
-            bar.set_message(format!("{}: {message}", p.name));
-        }
-    };
-    let poll = Duration::from_secs_f64(args.poll_interval);
-    let wait = deploy::WaitFor {
-        region: &p.region,
-        project: &p.project,
-        name: &p.name,
-        generation,
-        timeout: Duration::from_secs(args.wait_timeout),
-        poll,
-    };
-    tracing::info!(service = %p.name, generation, "written; waiting for Ready");
-    let outcome = deploy::wait(client, &wait, &show).await;
-    if let Some(bar) = spinner {
-        bar.finish_and_clear();
-    }
-    outcome.map(|o| (o, generation)).map_err(|e| {
-        // The write went through; whether its revision became Ready is not known.
-        Refused::Unknown(format!("lost track of `{}` while waiting: {e}", p.name))
-    })
+    Ok(written.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1))
 }
 
 /// Asks on the terminal; refuses without one.
-fn confirm(env: &str, count: usize) -> Result<bool, Error> {
+fn ask(env: &str, count: usize) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(Error::Usage {
             message: "deploy needs confirmation, and there is no terminal to ask on".into(),
@@ -528,166 +620,13 @@ fn confirm(env: &str, count: usize) -> Result<bool, Error> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
-fn show_findings(cli: &Cli, project: &mut Project, findings: Vec<Diagnostic>, color: bool) {
+/// Prints the gate's findings in the human format.
+pub(super) fn show_findings(
+    cli: &Cli,
+    project: &mut Project,
+    findings: Vec<Diagnostic>,
+    color: bool,
+) {
     project.diagnostics = findings;
     output::findings(cli, "deploy", Format::Human, project, Default::default(), color);
-}
-
-/// The plan of one service as text: mappings, then image, then other fields.
-fn plan_text(p: &Prepared, plan: &Plan, offline: bool) -> String {
-    let against = if offline { "the spec file" } else { "the live service" };
-    let mut text =
-        format!("Plan for {} ({}/{}), against {against}:\n", p.name, p.project, p.region);
-    let own = format!("projects/{}/secrets/", p.project);
-    let short = |m: &Mapping| m.secret.strip_prefix(&own).unwrap_or(&m.secret).to_string();
-    if plan.new_service {
-        text.push_str("  new service: it does not exist yet and will be created\n");
-    }
-    if plan.is_empty() {
-        text.push_str("  no changes\n");
-    }
-    if plan.latest_not_ready {
-        text.push_str(
-            "  the latest revision is not Ready (an earlier rollout failed or is still going \
-             on): a new revision will be started\n",
-        );
-    }
-    if !p.left_out.is_empty() {
-        text.push_str(&format!(
-            "  left out (optional, and its secret is unusable): {}\n",
-            p.left_out.join(", ")
-        ));
-    }
-    if !plan.mappings.is_empty() {
-        text.push_str("  secret mappings:\n");
-        let width = plan.mappings.iter().map(|m| m.target.len()).max().unwrap_or(0);
-        for change in &plan.mappings {
-            let (sign, detail) = match (&change.before, &change.after) {
-                (None, Some(a)) => ("+", format!("{}@{}", short(a), a.version)),
-                (Some(b), None) => ("-", format!("{}@{}", short(b), b.version)),
-                (Some(b), Some(a)) if b.secret == a.secret => {
-                    ("~", format!("{}@{} -> @{}", short(a), b.version, a.version))
-                }
-                (Some(b), Some(a)) => {
-                    ("~", format!("{}@{} -> {}@{}", short(b), b.version, short(a), a.version))
-                }
-                (None, None) => continue,
-            };
-            text.push_str(&format!("    {sign} {:width$}  {detail}\n", change.target));
-        }
-    }
-    if let Some(image) = &plan.image {
-        text.push_str(&format!("  image:\n    {}\n    -> {}\n", image.before, image.after));
-    }
-    if !plan.diff.is_empty() {
-        text.push_str("  other changes:\n");
-        for line in plan.diff.lines() {
-            text.push_str(&format!("    {line}\n"));
-        }
-    }
-    text.push('\n');
-    text
-}
-
-fn finish(
-    project: &Project,
-    findings: &[Diagnostic],
-    outcomes: &[Outcome],
-    args: &DeployArgs,
-    code: u8,
-    requests: usize,
-) {
-    if args.format == DeployFormat::Json {
-        print(&json_report(project, findings, outcomes, &args.env, code, requests));
-        return;
-    }
-    let mut text = String::new();
-    for o in outcomes {
-        match o.status {
-            "deployed" => {
-                text.push_str(&format!(
-                    "{}: revision {} is Ready at {}\n",
-                    o.name,
-                    o.revision.as_deref().unwrap_or("?"),
-                    o.url.as_deref().unwrap_or("?")
-                ));
-                for m in &o.mappings {
-                    text.push_str(&format!("  {} <- {} @ {}\n", m.target, m.secret, m.version));
-                }
-            }
-            "failed" => {
-                text.push_str(&format!(
-                    "{}: rollout failed: {}\n",
-                    o.name,
-                    o.message.as_deref().unwrap_or("")
-                ));
-                match (&o.serving, o.plan.as_ref().is_some_and(|p| p.new_service)) {
-                    (_, true) => text.push_str(
-                        "  the new service has no ready revision and serves no traffic\n",
-                    ),
-                    (Some(r), false) => text.push_str(&format!(
-                        "  traffic stays on the previous ready revision, {r}\n"
-                    )),
-                    (None, false) => {
-                        text.push_str("  the service has no ready revision and serves no traffic\n")
-                    }
-                }
-            }
-            "unknown" => {
-                text.push_str(&format!(
-                    "{}: rollout outcome unknown: {}\n  the write may or may not have been \
-                     applied: look at the service (gcloud run services describe) before \
-                     deploying again\n",
-                    o.name,
-                    o.message.as_deref().unwrap_or("")
-                ));
-            }
-            "skipped" => {
-                text.push_str(&format!("{}: not deployed (an earlier service failed)\n", o.name))
-            }
-            "unchanged" => {
-                let revision = o.revision.as_deref().unwrap_or("?");
-                text.push_str(&format!(
-                    "{}: no changes, not deployed; revision {revision} keeps serving\n",
-                    o.name
-                ));
-            }
-            _ => {}
-        }
-    }
-    // The report is what was asked for: `-q` keeps it.
-    if !text.is_empty() {
-        print(&text);
-    }
-}
-
-fn json_report(
-    project: &Project,
-    findings: &[Diagnostic],
-    outcomes: &[Outcome],
-    env: &str,
-    code: u8,
-    requests: usize,
-) -> String {
-    let services: Vec<Value> = outcomes
-        .iter()
-        .map(|o| {
-            json!({
-                "service": o.name,
-                "environment": env,
-                "status": o.status,
-                "revision": o.revision,
-                "url": o.url,
-                "message": o.message,
-                "mappings": o.mappings,
-                "leftOut": o.left_out,
-                "plan": o.plan,
-            })
-        })
-        .collect();
-    let mut extra = serde_json::Map::new();
-    extra.insert("requests".into(), json!(requests));
-    extra.insert("exitCode".into(), json!(code));
-    extra.insert("services".into(), Value::Array(services));
-    crate::report::json::render("deploy", findings, &project.sources, extra)
 }

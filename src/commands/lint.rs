@@ -1,6 +1,6 @@
 //! `secretgate lint`.
 
-use super::render;
+use super::output;
 use crate::cli::{Cli, LintArgs};
 use crate::error::Error;
 use crate::lint::{Project, lint};
@@ -12,6 +12,6 @@ pub fn run(cli: &Cli, args: &LintArgs, color: bool) -> Result<u8, Error> {
     lint(&mut project, &args.envs)?;
     let findings = project.diagnostics.len();
     tracing::info!(elapsed = ?started.elapsed(), findings, "lint finished");
-    render::findings(cli, "lint", args.format, &project, Default::default(), color);
+    output::findings(cli, "lint", args.format, &project, Default::default(), color);
     Ok(crate::check::exit_code(&project.diagnostics, args.deny_warnings))
 }

@@ -5,6 +5,7 @@ mod check;
 mod deploy;
 mod import;
 mod lint;
+mod output;
 mod render;
 mod rules;
 
@@ -21,7 +22,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Check(args) => check::run(&cli, args, color),
         Command::Snapshot(args) => check::snapshot(&cli, args),
         Command::Deploy(args) => deploy::run(&cli, args, color),
-        Command::Render(args) => deploy::render(&cli, args, color),
+        Command::Render(args) => render::run(&cli, args, color),
         Command::Audit(args) => audit::run(&cli, args),
         Command::Import(args) => import::run(&cli, args),
         Command::Rules => Ok(rules::list()),

@@ -1,32 +1,28 @@
-//! Writes findings in the format asked for.
+//! `secretgate render`: one service's spec with every declared secret mapped, offline.
 
+use super::deploy::{prepare, select_services, show_findings};
 use super::print;
-use crate::cli::Cli;
-use crate::lint::Project;
-use crate::report::{Format, github, human, json, sarif};
-use serde_json::{Map, Value};
+use crate::cli::{Cli, RenderArgs};
+use crate::deploy;
+use crate::error::{Error, exit};
+use crate::lint::{Project, lint};
+use crate::render::RenderOptions;
 
-/// Prints the project's findings; `extra` adds top-level JSON fields.
-pub fn findings(
-    cli: &Cli,
-    command: &str,
-    format: Format,
-    project: &Project,
-    extra: Map<String, Value>,
-    color: bool,
-) {
-    let diagnostics = &project.diagnostics;
-    let text = match format {
-        Format::Human => {
-            let mut text = human::render(diagnostics, &project.sources, color);
-            if !cli.quiet {
-                text.push_str(&human::summary(diagnostics));
-            }
-            text
-        }
-        Format::Json => json::render(command, diagnostics, &project.sources, extra),
-        Format::Sarif => sarif::render(diagnostics, &project.sources),
-        Format::Github => github::render(diagnostics, &project.sources),
-    };
-    print(&text);
+/// Prints the rendered spec, or the lint errors that stop it (exit 1).
+pub fn run(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
+    let mut project = Project::load(&cli.manifest)?;
+    let envs = [args.env.clone()];
+    lint(&mut project, &envs)?;
+    let services = select_services(&project, &args.env, std::slice::from_ref(&args.service))?;
+    let findings = deploy::gate_findings(&project.diagnostics, &services);
+    if deploy::blocks(&findings) {
+        show_findings(cli, &mut project, findings, color);
+        eprintln!("error: `{}` cannot be rendered until the errors above are fixed", args.service);
+        return Ok(exit::FINDINGS);
+    }
+    let options = RenderOptions { image: args.image.clone(), ..RenderOptions::default() };
+    for prepared in prepare(&mut project, &args.env, &services, &options, None, &[])? {
+        print(&prepared.rendered.to_yaml());
+    }
+    Ok(exit::OK)
 }

@@ -2,6 +2,7 @@
 //!
 //! The library never prints; each reporter returns the text to write.
 
+pub mod deploy;
 pub mod github;
 #[cfg(feature = "cli")]
 pub mod human;

@@ -3,6 +3,7 @@
 use super::{Rule, SpecContext};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::Manifest;
+use crate::mounts::{self, Conflict};
 use crate::resolve::Deployment;
 use crate::spec::{normalize_path, parent_dir};
 
@@ -10,11 +11,13 @@ pub static RULE: Rule = Rule {
     code: "invalid-mount-path",
     severity: Severity::Error,
     summary: "a relative path, a path under /dev, /proc or /sys, two secrets in one directory, \
-        one path twice",
+        one path twice, a declared directory mounted from another kind of volume",
     flags: "A secret file path that is relative, ends with `/`, contains `..`, lies under \
 `/dev`, `/proc` or `/sys`, or is `/` itself; two different secrets mounted in the same \
 directory; a file whose path is the directory of another; in a spec, a relative or system \
-`mountPath`, or two volume mounts on one path in one container.",
+`mountPath`, two volume mounts on one path in one container, or a directory of declared \
+secret files that the target container already mounts from a volume that is not a secret \
+(`emptyDir`, `csi`...).",
     why: "Cloud Run mounts one secret volume per directory, and the directory hides whatever the \
 image had there. Two secrets cannot share a directory, and a mount over a system directory \
 breaks the container. Cloud Run rejects such a revision at deploy time.",
@@ -122,6 +125,37 @@ pub fn check_environment(
 }
 
 pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    check_spec_mounts(ctx, out);
+    check_declared_dirs(ctx, out);
+}
+
+/// A declared directory that the target container mounts from a volume of another kind: a
+/// secret added to that volume would give it two sources.
+fn check_declared_dirs(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    let Some(container) = ctx.container else { return };
+    let bindings = &ctx.deployment.bindings;
+    for found in mounts::declared_conflicts(ctx.spec, container, ctx.project(), bindings) {
+        let Conflict::NotSecret { mount, volume } = &found.conflict else { continue };
+        let Some(source) = &volume.other_source else { continue };
+        let entry = found.entries[0];
+        let d = ctx
+            .diagnostic(&RULE, found.message())
+            .at(ctx.spec.file, source.span, "not a secret volume")
+            .also(ctx.spec.file, mount.path.span, "mounted here")
+            .also(ctx.manifest.file, entry.entry.target.span, "a declared file")
+            .help(format!(
+                "give the secret files a directory the spec does not mount, or mount the `{}` \
+                 volume elsewhere",
+                source.value
+            ))
+            .target(Some(entry.target()))
+            .secret(entry.secret.as_ref().map(|s| s.secret.as_str()));
+        out.push(d);
+    }
+}
+
+/// Mount paths of the spec itself: relative or system paths, one path mounted twice.
+fn check_spec_mounts(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     for (index, container) in ctx.spec.containers.iter().enumerate() {
         for (i, mount) in container.mounts.iter().enumerate() {
             let path = &mount.path.value;

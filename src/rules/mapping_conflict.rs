@@ -4,19 +4,23 @@
 use super::{Rule, SpecContext};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::Version;
+use crate::mounts::{self, Conflict, DirectoryConflict};
 use crate::resolve::Binding;
 use crate::spec::{SecretName, SpecMapping, normalize_path};
 
 pub static RULE: Rule = Rule {
     code: "mapping-conflict",
     severity: Severity::Error,
-    summary: "a spec maps a declared env var or path to another secret or version than the \
-        manifest, or names another runtime service account",
+    summary: "a spec maps a declared env var, path or directory to another secret or version \
+        than the manifest, or names another runtime service account",
     flags: "A mapping in the spec's target container for an env var or file that secrets.yaml \
-declares, but from another secret or at another version than secrets.yaml says. Also a spec \
-`serviceAccountName` that differs from the runtime service account secrets.yaml names: an error \
-against the service's own `service_account`, a warning against the environment's default. With \
-`check --live`, a deployed service that maps the number `latest` resolves to now, as `deploy \
+declares, but from another secret or at another version than secrets.yaml says. Also a \
+directory of declared files that the container already mounts from a secret volume of another \
+secret, or from a volume that mounts a whole secret (no `items`) as a file secrets.yaml does \
+not declare: `deploy` would have to mount a secret the gate did not check, or drop that file. \
+Also a spec `serviceAccountName` that differs from the runtime service account secrets.yaml \
+names: an error against the service's own `service_account`, a warning against the \
+environment's default. With `check --live`, a deployed service that maps the number `latest` resolves to now, as `deploy \
 --pin-versions` writes it, agrees with `latest`.",
     why: "secrets.yaml is the single source of truth. A spec that disagrees shows that one of \
 the two was edited by hand; `deploy` refuses to guess which is right.",
@@ -52,6 +56,58 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
         let found = ctx.mappings.iter().filter(|m| m.container == container && matches(binding, m));
         out.extend(found.filter_map(|mapping| conflict(ctx, binding, mapping)));
     }
+    check_mounts(ctx, container, out);
+}
+
+/// Directories of declared files that the container mounts from another secret, or from the
+/// whole secret under an undeclared file name.
+fn check_mounts(ctx: &SpecContext, container: usize, out: &mut Vec<Diagnostic>) {
+    let bindings = &ctx.deployment.bindings;
+    for found in mounts::declared_conflicts(ctx.spec, container, ctx.project(), bindings) {
+        let entry = found.entries[0];
+        let (help, manifest_span, manifest_label) = match &found.conflict {
+            // An unknown name is `alias-unresolved`; a mapped file, the comparison above.
+            Conflict::OtherSecret { secret: Some(_), .. } if !compared(ctx, container, &found) => (
+                "mount the declared secret in the spec, or give the declared files a directory \
+                 of their own"
+                    .to_string(),
+                entry.secret_span,
+                "secrets.yaml's secret",
+            ),
+            Conflict::WholeSecret { file, .. } => (
+                format!(
+                    "declare `{}/{file}` in secrets.yaml too, or list the files the container \
+                     needs under the volume's `items`",
+                    found.dir
+                ),
+                entry.entry.target.span,
+                "a declared file",
+            ),
+            _ => continue,
+        };
+        let volume = found.conflict.volume();
+        let Some(name) = volume.secret.as_ref().and_then(|s| s.secret_name.as_ref()) else {
+            continue;
+        };
+        let d = ctx
+            .diagnostic(&RULE, found.message())
+            .at(ctx.spec.file, name.span, format!("the spec's secret for {}", found.dir))
+            .also(ctx.spec.file, found.conflict.mount().path.span, "mounted here")
+            .also(ctx.manifest.file, manifest_span, manifest_label)
+            .help(help)
+            .target(Some(entry.target()))
+            .secret(entry.secret.as_ref().map(|s| s.secret.as_str()));
+        out.push(d);
+    }
+}
+
+/// Whether a declared file of the directory is also mapped by the spec: the comparison of
+/// mappings above has then reported the other secret already.
+fn compared(ctx: &SpecContext, container: usize, found: &DirectoryConflict) -> bool {
+    ctx.mappings
+        .iter()
+        .filter(|m| m.container == container)
+        .any(|m| found.entries.iter().any(|b| matches(b, m)))
 }
 
 /// The finding for one spec mapping of a declared target, if it disagrees with secrets.yaml.

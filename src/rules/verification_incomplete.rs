@@ -17,10 +17,12 @@ unavailable or rate limiting past the retries, a timeout, a malformed answer, or
 missing from the snapshot, versions or an IAM policy a snapshot did not capture; with \
 `--live`, a service whose deployed form could not be read. An IAM policy counts only where the \
 runtime service account is known, since only then is it checked. The message says what was not \
-verified and why. When these are the only errors, `check` and `deploy` exit with 3.",
+verified and why. When these are the only errors, `check` and `deploy` exit with 3. The \
+deploy gate refuses on every one, also on an entry that is not required.",
     why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
-fine, so `deploy` refuses rather than rolling out blind. Only for an optional entry \
-(`required: false`) is it a warning, and `deploy` then maps the entry as declared.",
+fine, so `deploy` refuses rather than rolling out blind, optional entries included. `check` \
+reports it as a warning for an optional entry (`required: false`), which does not fail the \
+check.",
     example: "not verified: whether secret `jwt-secret-key` exists and its version can be used \
 (listing secrets of project netra-staging: PERMISSION_DENIED: ...)",
     fix: "Give the identity running secretgate `roles/secretmanager.viewer` on the project, \
