@@ -1,7 +1,7 @@
 //! The command line: arguments, global options and the help text.
 
 use crate::report::Format;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -88,7 +88,7 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write a secrets.yaml from existing Cloud Run specs.
     #[command(after_help = IMPORT_EXAMPLES)]
-    Import(ImportArgs),
+    Import(ImportCommand),
     /// List every rule with its code, severity and summary.
     #[command(after_help = "Examples:\n  secretgate rules\n  secretgate explain accessor-missing")]
     Rules,
@@ -388,8 +388,13 @@ const IMPORT_EXAMPLES: &str = "\
 Examples:
   secretgate import deploy/                       folders deploy/<env>/<service>.yaml
   secretgate import api.yaml --env staging -o secrets.yaml
+  secretgate import --env staging s/api.yaml --env production p/api.yaml p/web.yaml
+  secretgate import s/api.yaml --env staging p/api.yaml --env production
   secretgate import deploy/ --merge               add what secrets.yaml lacks
-  secretgate import --live --env production --project shop-prod --service api --service web";
+  secretgate import --live --env production --project shop-prod --service api --service web
+
+One --env applies to every spec file given. With several, write each --env before the files
+it applies to, or each after them; a file that cannot be tied to one --env is refused.";
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -398,39 +403,84 @@ pub struct ImportArgs {
     pub inputs: Vec<PathBuf>,
 
     /// Read the services as deployed now (Cloud Run Admin API v1) instead of files; needs
-    /// --env, --project and --service.
-    #[arg(long, requires_all = ["env", "project", "services"])]
+    /// one --env, --project and --service.
+    #[arg(long, requires_all = ["envs", "project", "services"])]
     pub live: bool,
 
     /// With --live: a service to import (repeatable).
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
 
-    /// The environment of spec files given directly (default: `default`); in a folder, each
-    /// <env> subfolder names its own.
+    /// The environment of the spec files given directly (default: `default`); repeatable,
+    /// each before (or each after) its files. In a folder, each <env> subfolder names its own.
     #[arg(long = "env", value_name = "NAME")]
-    pub env: Option<String>,
+    pub envs: Vec<String>,
 
     /// Where to write the manifest (`-` for standard output).
     #[arg(short, long, value_name = "FILE", default_value = "secrets.yaml")]
     pub output: PathBuf,
 
-    /// Overwrite an existing output file.
-    #[arg(long, conflicts_with = "merge")]
+    /// Overwrite existing files: the output (unless --merge) and, with --live, the exported
+    /// deploy/<env>/<service>.yaml.
+    #[arg(long)]
     pub force: bool,
 
-    /// Add to the existing manifest only what it lacks.
+    /// Add to the existing manifest only what it lacks, environments included.
     #[arg(long)]
     pub merge: bool,
 
     /// The Google Cloud project of every imported environment (default: `PROJECT_ID-<env>`,
-    /// marked as a guess to fill in).
+    /// marked as a guess; with --merge, derived from the other environments' projects).
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
 
-    /// The region of the imported environment.
-    #[arg(long, value_name = "REGION", default_value = "us-central1")]
-    pub region: String,
+    /// The region of the imported environments (default: us-central1; with --merge, the
+    /// region the other environments share).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+/// A spec file or folder, or an `--env`, in the order of the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportItem {
+    Env(String),
+    Input(PathBuf),
+}
+
+/// `import`'s options, and the order its files and `--env` options were written in: which
+/// environment a file belongs to depends on where its `--env` stands, which a derived parser
+/// does not keep.
+#[derive(Debug)]
+pub struct ImportCommand {
+    pub args: ImportArgs,
+    pub items: Vec<ImportItem>,
+}
+
+impl FromArgMatches for ImportCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let args = ImportArgs::from_arg_matches(matches)?;
+        let at = |id: &str| matches.indices_of(id).into_iter().flatten();
+        let envs = at("envs").zip(&args.envs).map(|(i, e)| (i, ImportItem::Env(e.clone())));
+        let inputs = at("inputs").zip(&args.inputs).map(|(i, p)| (i, ImportItem::Input(p.clone())));
+        let mut items: Vec<(usize, ImportItem)> = envs.chain(inputs).collect();
+        items.sort_by_key(|(index, _)| *index);
+        Ok(ImportCommand { args, items: items.into_iter().map(|(_, item)| item).collect() })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = ImportCommand::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for ImportCommand {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        ImportArgs::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        ImportArgs::augment_args_for_update(cmd)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! After an intended change of output, review `INSTA_UPDATE=always cargo test --test audit`.
 
 use assert_cmd::Command;
+use fake_google::{FakeConfig, FakeGoogle, Route};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -603,6 +604,8 @@ fn html_renders_in_a_browser() {
         "api STRIPE_API_KEY yes ok destroyed",
         "worker /etc/worker/tls.pem yes ok ok",
         "billing BILLING_API_KEY yes n/a ok",
+        "Counts per service",
+        "service required ok coverage ok missing disabled destroyed api 3 of 6 50.0% 3 1 1 1",
         "api / DATABASE_PASSWORD: ok in staging, not in production (missing)",
         "acme-production/queue-token-staging (production)",
         "acme-staging/old-api-key (staging)",
@@ -617,22 +620,210 @@ fn html_renders_in_a_browser() {
     assert!(!text.contains("CACHE_URL: projects"), "CACHE_URL's secret exists");
 }
 
-/// An environment whose project no snapshot holds is audited as `unverified`, and stderr says
-/// why once, so that an all-`unverified` column is never a mystery; `--quiet` leaves it out.
+/// An environment whose project no snapshot holds is audited as `unverified`, and the report
+/// says why once, so that an all-`unverified` column is never a mystery: the table on stderr
+/// beside it (not with `--quiet`), the other formats inside the report, with nothing on stderr.
 #[test]
 fn an_unread_project_is_named_with_the_reason() {
     let manifest = Path::new(FIXTURE).join("secrets.yaml");
     let staging = Path::new(FIXTURE).join("snapshots/staging.json");
-    let run = audit_with(&manifest, std::slice::from_ref(&staging), &["--format", "json"]);
+    let only_staging = std::slice::from_ref(&staging);
+    let reason = "project `acme-production` was not verified (not in the snapshots given); its \
+                  cells are `unverified`";
+
+    let run = audit_with(&manifest, only_staging, &["--format", "table"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let expected = "warning: project `acme-production` was not verified (not in the snapshots \
-                    given); its cells are `unverified`";
-    assert!(run.stderr.contains(expected), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("warning: {reason}")), "{}", run.stderr);
     assert!(!run.stderr.contains("acme-staging"), "staging was read: {}", run.stderr);
+    let quiet = audit_with(&manifest, only_staging, &["-q"]);
+    assert!(!quiet.stderr.contains("was not verified"), "{}", quiet.stderr);
+
+    let run = audit_with(&manifest, only_staging, &["--format", "json"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "nothing on stderr with JSON");
     let report: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let expected = serde_json::json!([
+        {"project": "acme-production", "reason": "not in the snapshots given"}
+    ]);
+    assert_eq!(report["unverifiedProjects"], expected);
     let cell = &row(&report, "api", "DATABASE_PASSWORD")["cells"]["production"];
     assert_eq!(cell, "unverified");
 
-    let quiet = audit_with(&manifest, &[staging], &["--format", "json", "-q"]);
-    assert!(!quiet.stderr.contains("was not verified"), "{}", quiet.stderr);
+    let run = audit_with(&manifest, only_staging, &["--format", "markdown"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "nothing on stderr with Markdown");
+    let line = "> **Not verified:** project `acme-production` (not in the snapshots given); its \
+                cells are `unverified`\n";
+    assert!(run.stdout.contains(line), "{}", run.stdout);
+    let run = audit_with(&manifest, only_staging, &["--format", "html"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "nothing on stderr with HTML");
+    assert!(run.stdout.contains("<strong>Not verified:</strong> project `acme-production`"));
+    assert_eq!(report_of(&["--format", "json"])["unverifiedProjects"], serde_json::json!([]));
+}
+
+/// The JSON report of the fixture with both snapshots and `args`.
+fn report_of(args: &[&str]) -> Value {
+    let run = audit(args);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("JSON")
+}
+
+/// Counts per service and per environment, of required mappings that resolve and of every
+/// mapping by state, in every format (they were in JSON only, without the states).
+#[test]
+fn counts_per_service_environment_and_state_in_every_format() {
+    let report = report();
+    let states = |kind: &str, name: &str| report[kind][name].clone();
+    let api = serde_json::json!({"ok": 3, "missing": 1, "disabled": 1, "destroyed": 1});
+    assert_eq!(states("perServiceStates", "api"), api);
+    assert_eq!(states("perServiceStates", "worker"), serde_json::json!({"ok": 4, "missing": 4}));
+    assert_eq!(states("perServiceStates", "billing"), serde_json::json!({"ok": 1}));
+    let production = serde_json::json!({"ok": 3, "missing": 3, "disabled": 1, "destroyed": 1});
+    assert_eq!(states("perEnvironmentStates", "production"), production);
+    assert_eq!(
+        states("perEnvironmentStates", "staging"),
+        serde_json::json!({"ok": 5, "missing": 2})
+    );
+
+    let table = audit(&["--ignore-orphan", "ci-*"]).stdout;
+    let expected = "\
+Counts per service (required ok: required mappings that resolve; then every applicable mapping by \
+state):
+  service  required ok  coverage  ok  missing  disabled  destroyed
+  api      3 of 6       50.0%     3   1        1         1
+  billing  1 of 1       100.0%    1   0        0         0
+  worker   4 of 4       100.0%    4   4        0         0
+";
+    assert!(table.contains(expected), "{table}");
+    assert!(table.contains("  production   3 of 6       50.0%     3   3        1         1\n"));
+    assert!(table.lines().all(|l| !l.ends_with(' ')), "no line ends in spaces:\n{table}");
+
+    let markdown = audit(&["--format", "markdown"]).stdout;
+    assert!(markdown.contains("| api | 3 of 6 | 50.0% | 3 | 1 | 1 | 1 |\n"), "{markdown}");
+    assert!(markdown.contains("| staging | 5 of 5 | 100.0% | 5 | 2 | 0 | 0 |\n"), "{markdown}");
+    let html = audit(&["--format", "html"]).stdout;
+    let row = "<tr><td>worker</td><td>4 of 4</td><td>100.0%</td><td>4</td><td>4</td><td>0</td>\
+               <td>0</td></tr>";
+    assert!(html.contains("<h2>Counts per service</h2>") && html.contains(row), "{html}");
+}
+
+// --- Spec references, --live and request reuse (tests/fixtures/audit/live) -------------------
+
+fn live_fixture() -> PathBuf {
+    Path::new(FIXTURE).join("live")
+}
+
+/// A secret that only the spec maps (a sidecar's, which the manifest does not declare) is in
+/// use: no orphan. A secret no spec or manifest entry maps still is one.
+#[test]
+fn secrets_the_specs_map_are_no_orphans() {
+    let dir = live_fixture();
+    let snapshot = vec![dir.join("snapshot.json")];
+    let run = audit_with(&dir.join("secrets.yaml"), &snapshot, &["--format", "json"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(orphans(&report), ["acme-live/hand-given-token", "acme-live/stray-token"]);
+}
+
+/// A running fake Google server seeded with the `live` fixture's snapshot.
+fn live_fake() -> FakeGoogle {
+    let config = FakeConfig::default().with_snapshot_file(&live_fixture().join("snapshot.json"));
+    FakeGoogle::spawn(config.expect("the snapshot reads")).expect("the fake starts")
+}
+
+/// `api` as deployed: `DB_PASSWORD` mapped, `API_KEY` dropped by hand, and a token given to
+/// the app that no file mentions.
+fn deployed_api() -> Value {
+    let from = |name: &str| serde_json::json!({"secretKeyRef": {"name": name, "key": "latest"}});
+    serde_json::json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "api", "labels": {"cloud.googleapis.com/location": "us-central1"}},
+        "spec": {"template": {"spec": {
+            "serviceAccountName": "api-runtime@acme-live.iam.gserviceaccount.com",
+            "containers": [{
+                "name": "app",
+                "image": "us-central1-docker.pkg.dev/acme-live/apps/api:2.4.0",
+                "ports": [{"containerPort": 8080}],
+                "env": [
+                    {"name": "DB_PASSWORD", "valueFrom": from("db-password")},
+                    {"name": "HAND_TOKEN", "valueFrom": from("hand-given-token")},
+                ],
+            }],
+        }}},
+    })
+}
+
+/// `audit --format json ARGS` of the `live` fixture against `fake`, with no rate limit to wait
+/// on and no credentials from the environment.
+fn audit_fake(fake: &FakeGoogle, args: &[&str]) -> Run {
+    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    cmd.arg("--manifest").arg(live_fixture().join("secrets.yaml"));
+    cmd.args(["audit", "--format", "json", "--max-rps", "1000"]).args(args);
+    cmd.env("SECRETMANAGER_EMULATOR_HOST", fake.host()).env("RUN_EMULATOR_HOST", fake.host());
+    cmd.env_remove("GOOGLE_APPLICATION_CREDENTIALS").env_remove("RUST_LOG");
+    let output = cmd.timeout(Duration::from_secs(120)).output().expect("secretgate runs");
+    let run = Run {
+        code: output.status.code().expect("secretgate exits with a code"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(!run.stderr.contains("panicked"), "audit {args:?} panicked:\n{}", run.stderr);
+    assert!(fake.accesses().is_empty(), "secret payloads were requested");
+    run
+}
+
+/// With `--live`, a required secret the deployed service lacks is `unmapped` in the matrix,
+/// counted against coverage, and a secret only the deployed service maps is no orphan.
+#[test]
+fn live_audit_marks_unmapped_cells() {
+    let fake = live_fake();
+    fake.set_service("acme-live", deployed_api()).expect("the service is set");
+    let run = audit_fake(&fake, &["--live"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let both = |cell: &str| serde_json::json!({"staging": cell, "production": cell});
+    assert_eq!(row(&report, "api", "API_KEY")["cells"], both("unmapped"));
+    assert_eq!(row(&report, "api", "DB_PASSWORD")["cells"], both("ok"));
+    assert_eq!(report["coverage"], serde_json::json!({"ok": 2, "total": 4}));
+    assert_eq!(report["perServiceStates"]["api"], serde_json::json!({"ok": 2, "unmapped": 2}));
+    assert_eq!(orphans(&report), ["acme-live/stray-token"], "HAND_TOKEN's secret is in use");
+    let reads = fake.requests().into_iter().filter(|r| r.route == Route::GetService).count();
+    assert_eq!(reads, 2, "one read of the service per environment");
+
+    let without = audit_fake(&fake, &[]);
+    let report: Value = serde_json::from_str(&without.stdout).expect("JSON");
+    assert_eq!(row(&report, "api", "API_KEY")["cells"], both("ok"), "no --live, no unmapped");
+    assert_eq!(orphans(&report), ["acme-live/hand-given-token", "acme-live/stray-token"]);
+}
+
+/// The secret id a Secret Manager request is about, if any: `…/secrets/ID[/…|:…]`.
+fn requested_secret(path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or_default();
+    let rest = path.split("/secrets/").nth(1)?;
+    Some(rest.split(['/', ':']).next().unwrap_or_default().to_string())
+}
+
+/// Two environments in one project, sharing `db-password`: the project is listed once, and
+/// each declared secret's versions and IAM policy are read once, whatever the number of
+/// environments using it. The report's `requests` matches the fake's log.
+#[test]
+fn environments_sharing_a_project_read_each_secret_once() {
+    let fake = live_fake();
+    let run = audit_fake(&fake, &[]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let requests = fake.requests();
+    let lists: Vec<_> = requests.iter().filter(|r| r.route == Route::ListSecrets).collect();
+    assert_eq!(lists.len(), 1, "{lists:#?}");
+    assert!(lists[0].path.contains("/projects/acme-live/secrets"), "{lists:#?}");
+    for route in [Route::ListVersions, Route::GetIamPolicy] {
+        let mut seen: Vec<String> = requests
+            .iter()
+            .filter(|r| r.route == route)
+            .filter_map(|r| requested_secret(&r.path))
+            .collect();
+        seen.sort();
+        let declared = ["api-key-production", "api-key-staging", "db-password"];
+        assert_eq!(seen, declared, "{route:?}: each declared secret once");
+    }
+    assert_eq!(report["requests"], serde_json::json!(requests.len()), "{requests:#?}");
 }

@@ -6,7 +6,10 @@
 //! Fixtures live in tests/fixtures/import/<case>/deploy/<env>/<service>.yaml; each test copies
 //! the specs into a temporary folder and writes the manifest beside them, as a user would.
 
+use fake_google::{FakeConfig, FakeGoogle, Route};
+use proptest::prelude::*;
 use secretgate::error::exit;
+use secretgate::import::{ImportOptions, Input};
 use secretgate::yaml::{self, Node};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -415,6 +418,88 @@ fn plaintext_credential_is_reported_never_imported_never_shown() {
     assert!(findings.iter().any(|f| f.code == "plaintext-secret"), "lint sees it too");
 }
 
+// Names that YAML cannot write plainly.
+
+/// A spec of service `api` whose target container maps `API_TOKEN` from `secret`, whose
+/// sidecar is named `sidecar` and maps `SIDE_KEY`, and which sets `plaintext` (a credential
+/// name) to a literal value.
+fn odd_spec(secret: &str, sidecar: &str, plaintext: &str) -> Value {
+    let from = |name: &str, key: &str| json!({"secretKeyRef": {"name": name, "key": key}});
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "api"},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "app:1", "ports": [{"containerPort": 8080}], "env": [
+                {"name": "API_TOKEN", "valueFrom": from(secret, "latest")},
+                {"name": plaintext, "value": "pasted-credential-value"},
+            ]},
+            {"name": sidecar, "image": "side:1", "env": [
+                {"name": "SIDE_KEY", "valueFrom": from("side-key", "1")},
+            ]},
+        ]}}},
+    })
+}
+
+/// Regression: a secret name holding a zero-width space (pasted with it) was written with
+/// Rust's escape `\u{200b}`, which YAML does not know, and a sidecar name or an env var name
+/// holding a control character went raw into a comment: the manifest did not parse. It now
+/// parses, and keeps the secret name exactly.
+#[test]
+fn invisible_characters_keep_the_manifest_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("deploy/staging");
+    std::fs::create_dir_all(&folder).unwrap();
+    let spec = odd_spec("api\u{200b}token", "side\ncar", "DB_PASSWORD\u{7}");
+    std::fs::write(folder.join("api.yaml"), Node::from_json(&spec).to_yaml()).unwrap();
+
+    import(dir.path(), &[]);
+    let (text, tree) = manifest(dir.path());
+    assert!(text.contains("secret: \"api\\u200Btoken\""), "{text}");
+    let secret = entry(&tree, "api", "API_TOKEN").get("secret").and_then(Node::as_str);
+    assert_eq!(secret, Some("api\u{200b}token"));
+    assert!(text.contains("container `side\\ncar` maps `SIDE_KEY`"), "{text}");
+    assert!(text.contains("api: DB_PASSWORD\\x07:"), "{text}");
+}
+
+/// Any text, or a usual name.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-z][a-z0-9-]{0,8}", any::<String>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever names two specs of one service hold, in whatever environments, the manifest
+    /// `import` writes parses.
+    #[test]
+    fn the_imported_manifest_always_parses(
+        envs in (name(), name()),
+        secrets in (name(), name()),
+        sidecar in name(),
+        plaintext in name(),
+    ) {
+        let inputs = [(&envs.0, &secrets.0), (&envs.1, &secrets.1)].map(|(env, secret)| {
+            let spec = Node::from_json(&odd_spec(secret, &sidecar, &plaintext)).to_yaml();
+            Input {
+                path: PathBuf::from("deploy").join(env).join("api.yaml"),
+                env: env.clone(),
+                content: Some(spec.into_bytes()),
+            }
+        });
+        let options = ImportOptions {
+            base: PathBuf::from("."),
+            project: None,
+            region: "us-central1".into(),
+            known_envs: Vec::new(),
+        };
+        let imported = secretgate::import::import(&inputs, &options);
+        prop_assert_eq!(imported.services, 1);
+        let parsed = yaml::parse(imported.manifest.as_bytes());
+        prop_assert!(parsed.is_ok(), "{:?}\n{}", parsed.err(), imported.manifest);
+    }
+}
+
 // Existing files.
 
 /// Without `--force` an existing output is refused with the usage exit code and left as it
@@ -509,24 +594,169 @@ fn merge_adds_only_what_is_missing_and_keeps_every_line() {
     assert_eq!(twice, merged, "the second merge changed the manifest");
 }
 
-// Comments on guesses.
+/// A manifest kept by hand with two environments whose projects follow one pattern; `api`
+/// agrees with the specs of tests/fixtures/import/gaps on DB_PASSWORD.
+const TWO_ENVIRONMENTS: &str = "\
+version: 1
+environments:
+  staging:
+    project: shop-staging
+    region: europe-west1
+  production:
+    project: shop-production
+    region: europe-west1
+services:
+  api:
+    spec: deploy/{env}/api.yaml
+    secrets:
+      DB_PASSWORD:
+        secret: db-password
+        version: {staging: 2, production: 3}
+";
 
-/// The header asks to review the guesses; the project of each environment and the class of
-/// each entry are marked `GUESS`.
-/// Entries for an environment the manifest does not declare would not lint: `--merge` refuses,
-/// names the environment and leaves the file alone.
+/// The specs use `dev`, which the manifest lacks: `--merge` declares it with a project named
+/// like the others' (marked as a guess) and their shared region, keeps the existing service to
+/// the environments it had (it was written for those), says so, and the result lints clean.
 #[test]
-fn merge_refuses_environments_the_manifest_lacks() {
+fn merge_declares_a_new_environment_named_like_the_others() {
     let dir = workspace("gaps");
-    let existing = std::fs::read_to_string(Path::new(FIXTURES).join("merge/secrets.yaml")).unwrap();
+    std::fs::write(dir.path().join("secrets.yaml"), TWO_ENVIRONMENTS).unwrap();
+
+    let run = import(dir.path(), &["--merge"]);
+    let (merged, tree) = manifest(dir.path());
+    assert_keeps_lines(TWO_ENVIRONMENTS, &merged);
+    let dev = tree.path(&["environments", "dev"]).expect("dev is declared").to_json();
+    assert_eq!(dev, json!({"project": "shop-dev", "region": "europe-west1"}), "{merged}");
+    let project = line_of(&merged, tree.path(&["environments", "dev"]).unwrap(), "project");
+    assert!(project.ends_with("# GUESS: named like the other environments' projects"), "{merged}");
+    let api = service(&tree, "api");
+    assert_eq!(api.get("environments").unwrap().to_json(), json!(["staging", "production"]));
+    assert_eq!(targets(&tree, "api"), ["DB_PASSWORD", "API_TOKEN"]);
+    assert!(
+        run.stderr.contains("environment `dev` added to secrets.yaml: project shop-dev"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("the specs show `api` in dev too"), "{run}");
+
+    let (lint_run, findings) = lint(dir.path());
+    assert!(findings.is_empty() && lint_run.code == 0, "lint of\n{merged}\nsays:\n{lint_run}");
+}
+
+/// When the new environment's project cannot be derived (the others follow no pattern and
+/// differ), `--merge` says what to add and changes nothing; `--project` gives it.
+#[test]
+fn merge_without_a_derivable_project_says_what_to_add() {
+    let dir = workspace("gaps");
     let output = dir.path().join("secrets.yaml");
+    let existing =
+        TWO_ENVIRONMENTS.replace("shop-staging", "alpha-main").replace("shop-production", "omega");
     std::fs::write(&output, &existing).unwrap();
 
     let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
     assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
-    assert!(run.stderr.contains("environment(s) `dev`"), "{run}");
-    assert!(run.stderr.contains("add them under `environments:`"), "{run}");
+    assert!(
+        run.stderr.contains("environment `dev`, which the existing manifest does not"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("pass --project ID, or declare `dev` under `environments:`"));
     assert_eq!(std::fs::read_to_string(&output).unwrap(), existing, "the file changed");
+
+    import(dir.path(), &["--merge", "--project", "shop-dev"]);
+    let (merged, tree) = manifest(dir.path());
+    let dev = tree.path(&["environments", "dev"]).unwrap();
+    assert_eq!(dev.to_json(), json!({"project": "shop-dev", "region": "europe-west1"}));
+    assert_eq!(
+        line_of(&merged, dev, "project"),
+        "    project: shop-dev",
+        "a given project is no guess"
+    );
+}
+
+/// A service new to a manifest with more environments than the import (here `production`
+/// only, merged into staging and production) is given an `environments:` list: without it,
+/// the service would be deployed to staging too.
+#[test]
+fn merge_limits_a_new_service_to_the_environments_it_was_found_in() {
+    let dir = workspace("templates");
+    std::fs::remove_dir_all(dir.path().join("deploy/staging")).unwrap();
+    let existing = "version: 1\nenvironments:\n  staging:\n    project: shop-staging\n    \
+                    region: europe-west1\n  production:\n    project: shop-production\n    \
+                    region: europe-west1\nservices:\n";
+    std::fs::write(dir.path().join("secrets.yaml"), existing).unwrap();
+    import(dir.path(), &["--merge"]);
+    let (merged, tree) = manifest(dir.path());
+    for name in ["api", "worker"] {
+        let envs = service(&tree, name).get("environments").map(Node::to_json);
+        assert_eq!(envs, Some(json!(["production"])), "{name}:\n{merged}");
+    }
+    let (lint_run, findings) = lint(dir.path());
+    assert!(findings.is_empty() && lint_run.code == 0, "lint of\n{merged}\nsays:\n{lint_run}");
+}
+
+// Several environments from loose files.
+
+/// `--env` per file: every `--env` before its files, or every one after them, imports the same
+/// services as the folder layout does.
+#[test]
+fn env_per_file_imports_several_environments() {
+    let dir = workspace("templates");
+    import(dir.path(), &[]);
+    let (_, from_folders) = manifest(dir.path());
+    let services = from_folders.get("services").unwrap().to_json();
+    let orders: [&[&str]; 2] = [
+        &[
+            "--env",
+            "staging",
+            "deploy/staging/api.yaml",
+            "--env",
+            "production",
+            "deploy/production/api.yaml",
+            "deploy/production/worker.yaml",
+        ],
+        &[
+            "deploy/staging/api.yaml",
+            "--env",
+            "staging",
+            "deploy/production/api.yaml",
+            "deploy/production/worker.yaml",
+            "--env",
+            "production",
+        ],
+    ];
+    for args in orders {
+        let mut all = vec!["import", "-o", "files.yaml"];
+        all.extend_from_slice(args);
+        let run = secretgate(dir.path(), &all);
+        assert_eq!(run.code, 0, "{args:?}:\n{run}");
+        let text = std::fs::read_to_string(dir.path().join("files.yaml")).unwrap();
+        let tree = yaml::parse(text.as_bytes()).expect("YAML");
+        assert_eq!(tree.get("services").unwrap().to_json(), services, "{args:?}:\n{text}");
+        let envs = tree.get("environments").unwrap().to_json();
+        assert_eq!(envs.as_object().unwrap().len(), 2, "{text}");
+        std::fs::remove_file(dir.path().join("files.yaml")).unwrap();
+    }
+}
+
+/// Several `--env` in an order that does not tie every file to one of them are refused with
+/// the usage exit code, the way to write it, and nothing written.
+#[test]
+fn env_options_that_tie_no_file_are_refused() {
+    let dir = workspace("templates");
+    let (s, p) = ("deploy/staging/api.yaml", "deploy/production/api.yaml");
+    let cases: [(&[&str], &str); 3] = [
+        (&[s, "--env", "staging", p, "--env", "production", s], "cannot be tied to one --env"),
+        (&["--env", "staging", s, "--env", "production"], "--env `production` applies to no"),
+        (&["--env", "staging", "--env", "production", p], "--env `staging` applies to no"),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["import", "-o", "secrets.yaml"];
+        all.extend_from_slice(args);
+        let run = secretgate(dir.path(), &all);
+        assert_eq!(run.code, i32::from(exit::USAGE), "{args:?}:\n{run}");
+        assert!(run.stderr.contains(message), "{args:?}: expected `{message}`:\n{run}");
+        assert!(run.stderr.contains("write each before its files"), "{args:?}:\n{run}");
+        assert!(!dir.path().join("secrets.yaml").exists(), "{args:?} wrote a manifest");
+    }
 }
 
 /// A folder import reads `<env>/<service>.yaml` only: the JSON snapshots kept beside the specs
@@ -550,6 +780,10 @@ fn folder_import_leaves_json_files_alone() {
     assert_eq!(names, ["production", "staging"], "{text}");
 }
 
+// Comments on guesses.
+
+/// The header asks to review the guesses; the project of each environment and the class of
+/// each entry are marked `GUESS`.
 #[test]
 fn guessed_projects_and_classes_are_marked() {
     let dir = workspace("templates");
@@ -633,6 +867,127 @@ fn files_that_are_not_services_are_reported_and_skipped() {
     assert_eq!(names, ["api"], "\n{text}");
     let (lint_run, findings) = lint(dir.path());
     assert!(findings.is_empty(), "lint of\n{text}\nsays:\n{lint_run}");
+}
+
+// --live: the services as deployed, from the fake Google server.
+
+/// The literal credential of the service deployed by [`live_fake`], which no output may show.
+const LIVE_VALUE: &str = "sk_live_51HXYZZY0123456789abcdefLIVE";
+
+/// A fake Google server where service `web` of project `shop-staging` runs: it maps
+/// `DB_PASSWORD` from Secret Manager, and carries a Stripe key as a literal value under an
+/// innocent name and a password under a credential's name.
+fn live_fake() -> FakeGoogle {
+    let fake = FakeGoogle::spawn(FakeConfig::default()).expect("the fake starts");
+    let service = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "labels": {"cloud.googleapis.com/location": "us-central1"}},
+        "spec": {"template": {"spec": {"containers": [{
+            "name": "web",
+            "image": "us-central1-docker.pkg.dev/shop-staging/apps/web:3.0.1",
+            "env": [
+                {"name": "LOG_LEVEL", "value": "info"},
+                {"name": "PAYMENTS", "value": LIVE_VALUE},
+                {"name": "SMTP_PASSWORD", "value": "hunter2-live"},
+                {"name": "DB_PASSWORD",
+                 "valueFrom": {"secretKeyRef": {"name": "db-password", "key": "4"}}},
+            ],
+        }]}}},
+    });
+    fake.set_service("shop-staging", service).expect("the service is set");
+    fake
+}
+
+/// `secretgate import --live --env staging --project shop-staging --service web ARGS` in `dir`
+/// against `fake`.
+fn import_live(dir: &Path, fake: &FakeGoogle, args: &[&str]) -> Run {
+    let mut all = vec!["import", "--live", "--env", "staging", "--project", "shop-staging"];
+    all.extend_from_slice(&["--service", "web", "-o", "secrets.yaml"]);
+    all.extend_from_slice(args);
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_secretgate"))
+        .current_dir(dir)
+        .args(&all)
+        .env("NO_COLOR", "1")
+        .env("RUN_EMULATOR_HOST", fake.host())
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("the secretgate binary runs");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: text(output.stdout),
+        stderr: text(output.stderr),
+    };
+    assert!(!run.stderr.contains("panicked"), "import --live panicked:\n{run}");
+    run
+}
+
+/// The live service is written to deploy/staging/web.yaml in the exported form (no status,
+/// none of the metadata Cloud Run sets), with both credentials replaced by `<redacted>`, and
+/// imported from there: its secret becomes an entry, the credentials findings; no output shows
+/// either value.
+#[test]
+fn live_import_writes_the_service_with_credentials_masked() {
+    let fake = live_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let run = import_live(dir.path(), &fake, &[]);
+    assert_eq!(run.code, 0, "{run}");
+
+    let exported = std::fs::read_to_string(dir.path().join("deploy/staging/web.yaml")).unwrap();
+    let spec = yaml::parse(exported.as_bytes()).expect("the export is YAML");
+    assert!(spec.get("status").is_none(), "{exported}");
+    for key in ["generation", "resourceVersion", "uid", "creationTimestamp"] {
+        assert!(spec.path(&["metadata", key]).is_none(), "{key} kept:\n{exported}");
+    }
+    assert_eq!(exported.matches("value: <redacted>").count(), 2, "{exported}");
+    assert!(exported.contains("value: info"), "configuration is kept:\n{exported}");
+    let (text, tree) = manifest(dir.path());
+    for (what, shown) in [("export", &exported), ("manifest", &text), ("stderr", &run.stderr)] {
+        assert!(!shown.contains(LIVE_VALUE) && !shown.contains("hunter2-live"), "{what}: {shown}");
+    }
+    assert_eq!(
+        entry(&tree, "web", "DB_PASSWORD").to_json(),
+        json!({"secret": "db-password",
+        "version": 4, "class": "db"})
+    );
+    assert_eq!(targets(&tree, "web"), ["DB_PASSWORD"]);
+    assert_eq!(run.stderr.matches("plaintext-secret").count(), 2, "{run}");
+    assert!(
+        run.stderr.contains("`PAYMENTS` as a plaintext value (its value was replaced"),
+        "{run}"
+    );
+    let environment = tree.path(&["environments", "staging"]).unwrap().to_json();
+    assert_eq!(environment, json!({"project": "shop-staging", "region": "us-central1"}));
+    assert!(fake.accesses().is_empty());
+}
+
+/// An existing deploy/staging/web.yaml may differ from the live service: without `--force` the
+/// import refuses before asking Cloud Run anything, and writes nothing; with it, the file is
+/// replaced by the live service.
+#[test]
+fn live_import_refuses_an_existing_spec_unless_forced() {
+    let fake = live_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("deploy/staging/web.yaml");
+    std::fs::create_dir_all(spec.parent().unwrap()).unwrap();
+    let before = "# An older export, edited by hand.\napiVersion: serving.knative.dev/v1\n";
+    std::fs::write(&spec, before).unwrap();
+
+    let run = import_live(dir.path(), &fake, &[]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("web.yaml exists and may differ from the live service"), "{run}");
+    assert!(run.stderr.contains("pass --force to replace it"), "{run}");
+    assert_eq!(std::fs::read_to_string(&spec).unwrap(), before);
+    assert!(!dir.path().join("secrets.yaml").exists());
+    assert!(fake.requests().iter().all(|r| r.route != Route::GetService), "Cloud Run was read");
+
+    let run = import_live(dir.path(), &fake, &["--force"]);
+    assert_eq!(run.code, 0, "{run}");
+    let replaced = std::fs::read_to_string(&spec).unwrap();
+    assert!(replaced.contains("db-password") && !replaced.contains("edited by hand"), "{replaced}");
 }
 
 // Real-world specs.

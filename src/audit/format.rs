@@ -1,6 +1,7 @@
 //! The audit report as a terminal table, Markdown, JSON or a self-contained HTML page.
 
-use super::{Audit, Cell};
+use super::{Audit, Cell, Count, StateCounts};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// Terminal table; `color` marks problem cells in red and ok in green.
@@ -42,7 +43,99 @@ pub fn table(audit: &Audit, color: bool) -> String {
         }
         out.push('\n');
     }
+    for table in count_tables(audit) {
+        let _ = writeln!(out, "\n{} ({COUNTS_NOTE}):", table.title);
+        out.push_str(&aligned(&table.header, &table.rows));
+    }
     sections(audit, &mut out, false);
+    out
+}
+
+/// What the count tables hold, said once under each title.
+const COUNTS_NOTE: &str =
+    "required ok: required mappings that resolve; then every applicable mapping by state";
+
+/// One count table: its title, its header and its rows.
+struct CountTable {
+    title: &'static str,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// The two count tables: per service and per environment.
+fn count_tables(audit: &Audit) -> [CountTable; 2] {
+    [
+        count_table(
+            audit,
+            ("Counts per service", "service"),
+            &audit.per_service,
+            &audit.per_service_states,
+        ),
+        count_table(
+            audit,
+            ("Counts per environment", "environment"),
+            &audit.per_environment,
+            &audit.per_environment_states,
+        ),
+    ]
+}
+
+/// A count table titled `title`, with a row per `kind` (service or environment): the name,
+/// the required mappings that resolve (`3 of 6`), their share, and how many mappings are in
+/// each state that occurs in the report.
+fn count_table(
+    audit: &Audit,
+    (title, kind): (&'static str, &str),
+    counts: &BTreeMap<String, Count>,
+    states: &BTreeMap<String, StateCounts>,
+) -> CountTable {
+    let columns = occurring_states(audit);
+    let mut header = vec![kind.to_string(), "required ok".into(), "coverage".into()];
+    header.extend(columns.iter().map(|c| c.as_str().to_string()));
+    let names: BTreeSet<&String> = counts.keys().chain(states.keys()).collect();
+    let rows = names
+        .into_iter()
+        .map(|name| {
+            let count = counts.get(name).copied().unwrap_or_default();
+            let mut row = vec![
+                name.clone(),
+                format!("{} of {}", count.ok, count.total),
+                format!("{:.1}%", count.percent()),
+            ];
+            let by_state = states.get(name);
+            let n = |c: &Cell| by_state.and_then(|s| s.get(c)).copied().unwrap_or(0);
+            row.extend(columns.iter().map(|c| n(c).to_string()));
+            row
+        })
+        .collect();
+    CountTable { title, header, rows }
+}
+
+/// The states of applicable mappings that occur anywhere in the report, in a fixed order.
+fn occurring_states(audit: &Audit) -> Vec<Cell> {
+    let found: BTreeSet<Cell> =
+        audit.per_service_states.values().flat_map(|s| s.keys().copied()).collect();
+    found.into_iter().collect()
+}
+
+/// Columns aligned with two spaces between them and an indent of two; the last column is not
+/// padded, so that no line ends in spaces.
+fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for line in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        out.push_str("  ");
+        for (i, cell) in line.iter().enumerate() {
+            if i + 1 == line.len() {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:0$}  ", widths[i]);
+            }
+        }
+        out.push('\n');
+    }
     out
 }
 
@@ -63,6 +156,9 @@ fn coverage_line(audit: &Audit) -> String {
 pub fn markdown(audit: &Audit) -> String {
     let mut out = String::from("# Secret coverage\n\n");
     let _ = writeln!(out, "Coverage: **{}**\n", coverage_line(audit));
+    for p in &audit.unverified_projects {
+        let _ = writeln!(out, "> **Not verified:** {}\n", unverified_text(p));
+    }
     let _ = write!(out, "| service | target | required |");
     for env in &audit.environments {
         let _ = write!(out, " {env} |");
@@ -92,8 +188,26 @@ pub fn markdown(audit: &Audit) -> String {
         }
         out.push('\n');
     }
+    for table in count_tables(audit) {
+        let _ = writeln!(out, "\n## {}\n\n{}.\n", table.title, capitalized(COUNTS_NOTE));
+        let _ = writeln!(out, "| {} |", table.header.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(table.header.len()));
+        for row in table.rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+    }
     sections(audit, &mut out, true);
     out
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// Which project was not verified, and why.
+fn unverified_text(p: &super::UnverifiedProject) -> String {
+    format!("project `{}` ({}); its cells are `unverified`", p.project, p.reason)
 }
 
 /// The sections after the matrix, as plain text or Markdown.
@@ -204,6 +318,7 @@ pub fn html(audit: &Audit) -> String {
         "th{background:#f0f2f4}td{white-space:nowrap}td.rotation{white-space:normal}\n",
         "td.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}",
         "td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n",
+        "p.warn{background:#fff1c2;padding:.4em .6em}\n",
         ".legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\n",
         "code{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;",
         "font-size:.95em}\n",
@@ -214,6 +329,13 @@ pub fn html(audit: &Audit) -> String {
         "<p>Required secret mappings that would resolve: <strong>{}</strong>.</p>",
         escape(&coverage_line(audit))
     );
+    for p in &audit.unverified_projects {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\"><strong>Not verified:</strong> {}</p>",
+            escape(&unverified_text(p))
+        );
+    }
     out.push_str(
         "<p class=\"legend\">Each cell says whether the secret a service needs would \
         reach it in that environment: <span class=\"ok\" \
@@ -250,6 +372,9 @@ pub fn html(audit: &Audit) -> String {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
+    for table in count_tables(audit) {
+        table_html(&mut out, &table);
+    }
     list_html(
         &mut out,
         "Gaps between environments",
@@ -308,6 +433,25 @@ pub fn html(audit: &Audit) -> String {
     }
     out.push_str("</table>\n</body></html>\n");
     out
+}
+
+/// A count table in HTML, under its title and what it holds.
+fn table_html(out: &mut String, table: &CountTable) {
+    let (header, rows) = (&table.header, &table.rows);
+    let _ = writeln!(out, "<h2>{}</h2>", escape(table.title));
+    let _ = writeln!(out, "<p>{}.</p>\n<table><tr>", escape(&capitalized(COUNTS_NOTE)));
+    for cell in header {
+        let _ = write!(out, "<th>{}</th>", escape(cell));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", escape(cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
 }
 
 fn list_html(out: &mut String, title: &str, items: impl Iterator<Item = String>) {

@@ -7,12 +7,14 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::inventory::{Inventory, ProjectInventory, SecretInfo, VersionState};
 use crate::manifest::{Manifest, Version};
 use crate::resolve::{self, Binding};
+use crate::source::{FileId, Sources};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// The state of one declared mapping in one environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cell {
     Ok,
@@ -120,6 +122,17 @@ pub struct Gap {
     pub broken_in: BTreeMap<String, Cell>,
 }
 
+/// How many mappings are in each state, for every applicable mapping (required or not).
+pub type StateCounts = BTreeMap<Cell, usize>;
+
+/// An environment's project whose Secret Manager could not be read: its cells are
+/// `unverified`, and the report says why once.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnverifiedProject {
+    pub project: String,
+    pub reason: String,
+}
+
 /// A secret that exists but that no service uses.
 #[derive(Clone, Debug, Serialize)]
 pub struct Orphan {
@@ -166,6 +179,9 @@ pub struct Audit {
     pub coverage: Count,
     pub per_environment: BTreeMap<String, Count>,
     pub per_service: BTreeMap<String, Count>,
+    pub per_environment_states: BTreeMap<String, StateCounts>,
+    pub per_service_states: BTreeMap<String, StateCounts>,
+    pub unverified_projects: Vec<UnverifiedProject>,
     pub gaps: Vec<Gap>,
     pub orphans: Vec<Orphan>,
     pub dangling: Vec<Dangling>,
@@ -173,21 +189,32 @@ pub struct Audit {
     pub requests: usize,
 }
 
+/// What the report is built from besides the manifest and the findings of `check`.
+pub struct Inputs<'a> {
+    pub inventory: &'a Inventory,
+    /// Secrets the specs (and live services) map, as (project, secret): see [`spec_references`].
+    pub references: &'a BTreeSet<(String, String)>,
+    pub ignore_orphans: &'a [String],
+    pub now: Timestamp,
+}
+
 /// Builds the report from the manifest, the findings of `check` and the inventory.
 pub fn build(
     manifest: &Manifest,
     envs: &[String],
     diagnostics: &[Diagnostic],
-    inventory: &Inventory,
-    ignore_orphans: &[String],
-    now: Timestamp,
+    from: &Inputs,
 ) -> Audit {
+    let (inventory, now) = (from.inventory, from.now);
     let mut audit = Audit {
         environments: envs.to_vec(),
         rows: Vec::new(),
         coverage: Count::default(),
         per_environment: BTreeMap::new(),
         per_service: BTreeMap::new(),
+        per_environment_states: BTreeMap::new(),
+        per_service_states: BTreeMap::new(),
+        unverified_projects: unverified_projects(manifest, envs, inventory),
         gaps: Vec::new(),
         orphans: Vec::new(),
         dangling: Vec::new(),
@@ -225,6 +252,8 @@ pub fn build(
                     audit.hygiene.extend(hygiene(name, &service.name.value, b, inventory, now));
                 }
                 row.cells.insert(name.clone(), cell);
+                count_state(&mut audit.per_environment_states, name, cell);
+                count_state(&mut audit.per_service_states, &row.service, cell);
                 if row.required {
                     let ok = cell == Cell::Ok;
                     audit.coverage.add(ok);
@@ -239,8 +268,72 @@ pub fn build(
             audit.rows.push(row);
         }
     }
-    audit.orphans = orphans(manifest, envs, inventory, ignore_orphans);
+    audit.orphans = orphans(manifest, envs, from);
     audit
+}
+
+fn count_state(counts: &mut BTreeMap<String, StateCounts>, name: &str, cell: Cell) {
+    *counts.entry(name.to_string()).or_default().entry(cell).or_default() += 1;
+}
+
+/// The environments' own projects whose Secret Manager could not be read, with why.
+fn unverified_projects(
+    manifest: &Manifest,
+    envs: &[String],
+    inventory: &Inventory,
+) -> Vec<UnverifiedProject> {
+    let mut unread: BTreeMap<String, String> = BTreeMap::new();
+    for env in envs.iter().filter_map(|e| manifest.environment(e)) {
+        let Some(project) = &env.project else { continue };
+        let reason = match inventory.projects.get(&project.value) {
+            Some(ProjectInventory::Listed(_)) => continue,
+            Some(ProjectInventory::Unverified(reason)) => reason.clone(),
+            None if inventory.captured_at.is_some() => "not in the snapshots given".to_string(),
+            None => "not read".to_string(),
+        };
+        unread.insert(project.value.clone(), reason);
+    }
+    unread.into_iter().map(|(project, reason)| UnverifiedProject { project, reason }).collect()
+}
+
+/// Secrets that the services' specs map, and with `--live` the services as deployed, in every
+/// environment, as (project, secret). The manifest is not the only user of a secret: a
+/// sidecar's secret, which `import` leaves out of the manifest on purpose, or one a service
+/// was given by hand, is in use all the same and is no orphan.
+pub fn spec_references(
+    manifest: &Manifest,
+    root: &Path,
+    sources: &Sources,
+) -> BTreeSet<(String, String)> {
+    let mut used = BTreeSet::new();
+    for env in &manifest.environments {
+        let project = env.project.as_ref().map_or("", |p| p.value.as_str());
+        for deployment in resolve::resolve(manifest, env, &mut Vec::new()) {
+            let file = deployment.spec_path.as_ref().map(|p| root.join(&p.value));
+            // `check --live` keeps the service as deployed under this name.
+            let live = env.region.as_ref().map(|region| {
+                let name = &deployment.service.name.value;
+                PathBuf::from(format!("cloud-run:{project}/{}/{name}", region.value))
+            });
+            for path in [file, live].into_iter().flatten() {
+                let Some(spec) = spec_at(&path, sources) else { continue };
+                let secrets = spec.mappings(project).into_iter().filter_map(|m| m.secret);
+                used.extend(secrets.map(|s| (s.project, s.secret)));
+            }
+        }
+    }
+    used
+}
+
+/// The spec read from `path`: from the files this run has read (specs, live services), else
+/// from disk for an environment that was not audited; `None` when it is no readable service.
+fn spec_at(path: &Path, sources: &Sources) -> Option<crate::spec::ServiceSpec> {
+    let text = match sources.find(path) {
+        Some(id) => sources.get(id).text.clone().into_bytes(),
+        None => std::fs::read(path).ok()?,
+    };
+    let tree = crate::yaml::parse(&text).ok()?;
+    crate::spec::read(FileId(usize::MAX), tree, &mut Vec::new())
 }
 
 fn cell_for(diagnostics: &[Diagnostic], env: &str, row: &Row) -> Cell {
@@ -347,14 +440,10 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     true
 }
 
-fn orphans(
-    manifest: &Manifest,
-    envs: &[String],
-    inventory: &Inventory,
-    ignore: &[String],
-) -> Vec<Orphan> {
+fn orphans(manifest: &Manifest, envs: &[String], from: &Inputs) -> Vec<Orphan> {
+    let (inventory, ignore) = (from.inventory, from.ignore_orphans);
     // Secrets in use by any environment, audited or not: two environments may share a project.
-    let mut used: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut used: BTreeSet<(String, String)> = from.references.clone();
     for env in &manifest.environments {
         for deployment in resolve::resolve(manifest, env, &mut Vec::new()) {
             let secrets = deployment.bindings.into_iter().filter_map(|b| b.secret);

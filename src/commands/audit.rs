@@ -4,7 +4,7 @@ use crate::audit::{self, format};
 use crate::check::{self, CheckOptions};
 use crate::cli::{AuditArgs, AuditFormat, Cli};
 use crate::error::{Error, exit};
-use crate::inventory::{Inventory, ProjectInventory};
+use crate::inventory::Inventory;
 use crate::lint::{Project, lint};
 use std::io::IsTerminal;
 
@@ -12,57 +12,31 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let started = std::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(args.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
-    lint(&mut project, &args.envs)?;
     let envs = project.select_environments(&args.envs)?;
     let Some(manifest) = &project.manifest else {
         return Ok(super::invalid_manifest(cli, &project));
     };
     let runtime = super::check::runtime()?;
-    let inventory = if args.snapshots.is_empty() {
-        let wanted = check::wanted(manifest, &envs, !args.no_iam);
-        super::check::fetch_until(cli, &wanted, &args.fetch, &runtime, deadline).inventory()
-    } else {
-        Inventory::from_snapshots(&super::check::read_snapshots(&args.snapshots)?)
-    };
-    let inventory = if args.no_iam { inventory.without_iam() } else { inventory };
+    let inventory = read_inventory(cli, args, manifest, &envs, &runtime, deadline)?;
     let now = jiff::Timestamp::now();
     let options = CheckOptions { now, expiry_days: 30, max_snapshot_age_days: 7 };
-    check::check(&mut project, &envs, &inventory, &options);
-    if args.live {
-        let live = super::check::live(&mut project, &envs, &inventory, &args.fetch, deadline);
-        runtime.block_on(live);
+    for env in &envs {
+        findings_of(&mut project, env, &inventory, &options, args, &runtime, deadline)?;
     }
-    let manifest = project.manifest.as_ref().expect("checked above");
-    if !cli.quiet {
-        for (name, reason) in unread_projects(manifest, &envs, &inventory) {
+    let report = build(&project, &envs, &inventory, args, now);
+    // The table is for a person at a terminal: the reason goes to stderr beside it. Other
+    // formats are read by programs and carry it in the report; their stderr stays clean.
+    if args.format == AuditFormat::Table && !cli.quiet {
+        for p in &report.unverified_projects {
             eprintln!(
-                "warning: project `{name}` was not verified ({reason}); its cells are `unverified`"
+                "warning: project `{}` was not verified ({}); its cells are `unverified`",
+                p.project, p.reason
             );
         }
     }
-    let mut ignore: Vec<String> =
-        manifest.policy.ignore_orphans.iter().map(|p| p.value.clone()).collect();
-    ignore.extend(args.ignore_orphans.iter().cloned());
-    let report = audit::build(manifest, &envs, &project.diagnostics, &inventory, &ignore, now);
     let rows = report.rows.len();
     tracing::info!(elapsed = ?started.elapsed(), requests = report.requests, rows, "audit built");
-    let color =
-        args.output.is_none() && super::use_color(cli.color, std::io::stdout().is_terminal());
-    let text = match args.format {
-        AuditFormat::Table => format::table(&report, color),
-        AuditFormat::Markdown => format::markdown(&report),
-        AuditFormat::Json => format::json(&report),
-        AuditFormat::Html => format::html(&report),
-    };
-    match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| Error::Usage {
-            message: format!("cannot write {}: {e}", path.display()),
-            help: None,
-        })?,
-        None => {
-            super::print(&text);
-        }
-    }
+    write_report(cli, args, &report)?;
     let coverage = report.coverage.percent();
     match args.fail_under {
         Some(limit) if coverage < limit => {
@@ -73,23 +47,83 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     }
 }
 
-/// The environments' own projects whose Secret Manager could not be read, with why: an audit
-/// still reports on them (as `unverified`), so the reason is said once per project here.
-fn unread_projects(
+/// Secret Manager's metadata, from the snapshots given or read now.
+fn read_inventory(
+    cli: &Cli,
+    args: &AuditArgs,
     manifest: &crate::manifest::Manifest,
     envs: &[String],
+    runtime: &tokio::runtime::Runtime,
+    deadline: std::time::Instant,
+) -> Result<Inventory, Error> {
+    let inventory = if args.snapshots.is_empty() {
+        let wanted = check::wanted(manifest, envs, !args.no_iam);
+        super::check::fetch_until(cli, &wanted, &args.fetch, runtime, deadline).inventory()
+    } else {
+        Inventory::from_snapshots(&super::check::read_snapshots(&args.snapshots)?)
+    };
+    Ok(if args.no_iam { inventory.without_iam() } else { inventory })
+}
+
+fn build(
+    project: &Project,
+    envs: &[String],
     inventory: &Inventory,
-) -> std::collections::BTreeMap<String, String> {
-    let mut unread = std::collections::BTreeMap::new();
-    for env in envs.iter().filter_map(|e| manifest.environment(e)) {
-        let Some(project) = &env.project else { continue };
-        let reason = match inventory.projects.get(&project.value) {
-            Some(ProjectInventory::Listed(_)) => continue,
-            Some(ProjectInventory::Unverified(reason)) => reason.clone(),
-            None if inventory.captured_at.is_some() => "not in the snapshots given".to_string(),
-            None => "not read".to_string(),
-        };
-        unread.insert(project.value.clone(), reason);
+    args: &AuditArgs,
+    now: jiff::Timestamp,
+) -> audit::Audit {
+    let manifest = project.manifest.as_ref().expect("the manifest was read");
+    let mut ignore: Vec<String> =
+        manifest.policy.ignore_orphans.iter().map(|p| p.value.clone()).collect();
+    ignore.extend(args.ignore_orphans.iter().cloned());
+    let references = audit::spec_references(manifest, &project.root, &project.sources);
+    let inputs = audit::Inputs { inventory, references: &references, ignore_orphans: &ignore, now };
+    audit::build(manifest, envs, &project.diagnostics, &inputs)
+}
+
+fn write_report(cli: &Cli, args: &AuditArgs, report: &audit::Audit) -> Result<(), Error> {
+    let color =
+        args.output.is_none() && super::use_color(cli.color, std::io::stdout().is_terminal());
+    let text = match args.format {
+        AuditFormat::Table => format::table(report, color),
+        AuditFormat::Markdown => format::markdown(report),
+        AuditFormat::Json => format::json(report),
+        AuditFormat::Html => format::html(report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| Error::Usage {
+            message: format!("cannot write {}: {e}", path.display()),
+            help: None,
+        }),
+        None => {
+            super::print(&text);
+            Ok(())
+        }
     }
-    unread
+}
+
+/// Adds the findings of `lint`, `check` and, with `--live`, of the deployed services, for one
+/// environment. Each environment is run on its own because a run keeps one of two equal
+/// findings, and a spec or a live service that two environments share gives equal findings
+/// for both: the matrix needs each in its own column.
+fn findings_of(
+    project: &mut Project,
+    env: &str,
+    inventory: &Inventory,
+    options: &CheckOptions,
+    args: &AuditArgs,
+    runtime: &tokio::runtime::Runtime,
+    deadline: std::time::Instant,
+) -> Result<(), Error> {
+    let earlier = std::mem::take(&mut project.diagnostics);
+    let env = [env.to_string()];
+    lint(project, &env)?;
+    check::check(project, &env, inventory, options);
+    if args.live {
+        let live = super::check::live(project, &env, inventory, &args.fetch, deadline);
+        runtime.block_on(live);
+    }
+    let mut found = std::mem::replace(&mut project.diagnostics, earlier);
+    project.diagnostics.append(&mut found);
+    Ok(())
 }

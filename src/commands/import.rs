@@ -1,48 +1,26 @@
 //! `secretgate import`.
 
 use super::print;
-use crate::cli::{Cli, ImportArgs};
+use crate::cli::{Cli, ImportArgs, ImportCommand, ImportItem};
 use crate::error::{Error, exit};
-use crate::import::{self, ImportOptions};
+use crate::import::{self, ImportOptions, MergeOptions, Merged};
 use crate::manifest::{valid_project, valid_region, valid_service_name};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
-    let to_stdout = args.output == Path::new("-");
-    if !to_stdout && args.output.exists() && !args.force && !args.merge {
-        return Err(Error::Usage {
-            message: format!("{} exists; nothing was written", args.output.display()),
-            help: Some("pass --force to overwrite it, or --merge to add only what it lacks".into()),
-        });
-    }
-    if let Some(missing) = args.inputs.iter().find(|p| !p.exists()) {
-        return Err(Error::Usage {
-            message: format!("{} does not exist; nothing was written", missing.display()),
-            help: Some("give spec files, or folders laid out as <env>/<service>.yaml".into()),
-        });
-    }
+pub fn run(cli: &Cli, command: &ImportCommand) -> Result<u8, Error> {
+    let args = &command.args;
+    check_paths(args)?;
     check_names(args)?;
-    let default_env = args.env.clone().unwrap_or_else(|| "default".to_string());
-    let mut inputs = import::inputs(&args.inputs, &default_env).map_err(|e| Error::Usage {
-        message: format!("cannot read the folders given: {e}; nothing was written"),
-        help: None,
-    })?;
-
-    let base = if to_stdout {
-        std::env::current_dir().unwrap_or_default()
-    } else {
-        args.output
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| ".".into())
+    let base = manifest_folder(args);
+    let inputs = gather_inputs(command, &base)?;
+    let existing = read_existing(args)?;
+    let options = ImportOptions {
+        base,
+        project: args.project.clone(),
+        region: args.region.clone().unwrap_or_else(|| import::DEFAULT_REGION.to_string()),
+        known_envs: existing.as_deref().map(import::declared_environments).unwrap_or_default(),
     };
-    if args.live {
-        inputs.extend(live_inputs(args, &default_env, &base)?);
-    }
-    let options =
-        ImportOptions { base, project: args.project.clone(), region: args.region.clone() };
     let imported = import::import(&inputs, &options);
     let findings = imported.diagnostics.len();
     tracing::info!(specs = inputs.len(), findings, "specs imported");
@@ -61,46 +39,239 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<u8, Error> {
             ),
         });
     }
-    let text = if args.merge && args.output.exists() {
-        let existing = std::fs::read_to_string(&args.output).map_err(|e| Error::Usage {
-            message: format!("cannot read {} to merge into it: {e}", args.output.display()),
-            help: None,
-        })?;
-        let (merged, added) = import::merge(&existing, &imported.manifest)
-            .map_err(|message| Error::Usage { message, help: None })?;
-        if !cli.quiet {
-            eprintln!("{added} service(s) or entries added to {}", args.output.display());
-        }
-        merged
-    } else {
-        imported.manifest
+    let text = match existing {
+        Some(existing) => merge(cli, args, &existing, &imported.manifest)?,
+        None => imported.manifest,
     };
-    if to_stdout {
-        print(&text);
+    write_manifest(cli, args, &text)?;
+    Ok(exit::OK)
+}
+
+/// Refuses an output that exists (without `--force` or `--merge`) and inputs that do not.
+fn check_paths(args: &ImportArgs) -> Result<(), Error> {
+    if args.output != Path::new("-") && args.output.exists() && !args.force && !args.merge {
+        return Err(Error::Usage {
+            message: format!("{} exists; nothing was written", args.output.display()),
+            help: Some("pass --force to overwrite it, or --merge to add only what it lacks".into()),
+        });
+    }
+    if let Some(missing) = args.inputs.iter().find(|p| !p.exists()) {
+        return Err(Error::Usage {
+            message: format!("{} does not exist; nothing was written", missing.display()),
+            help: Some("give spec files, or folders laid out as <env>/<service>.yaml".into()),
+        });
+    }
+    Ok(())
+}
+
+/// The folder the manifest goes to: spec paths are written relative to it.
+fn manifest_folder(args: &ImportArgs) -> PathBuf {
+    if args.output == Path::new("-") {
+        return std::env::current_dir().unwrap_or_default();
+    }
+    args.output
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| ".".into())
+}
+
+/// The spec files to import, each with its environment: those given, those found in the
+/// folders given, and with `--live` the services as deployed.
+fn gather_inputs(command: &ImportCommand, base: &Path) -> Result<Vec<import::Input>, Error> {
+    let mut inputs = Vec::new();
+    for (path, env) in place_environments(&command.items)? {
+        let env = env.unwrap_or_default();
+        let found =
+            import::inputs(std::slice::from_ref(&path), &env).map_err(|e| Error::Usage {
+                message: format!("cannot read {}: {e}; nothing was written", path.display()),
+                help: None,
+            })?;
+        inputs.extend(found);
+    }
+    if command.args.live {
+        inputs.extend(live_inputs(&command.args, base)?);
+    }
+    Ok(inputs)
+}
+
+/// The manifest to merge into, with `--merge` when it exists.
+fn read_existing(args: &ImportArgs) -> Result<Option<String>, Error> {
+    if !args.merge || !args.output.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&args.output).map_err(|e| Error::Usage {
+        message: format!("cannot read {} to merge into it: {e}", args.output.display()),
+        help: None,
+    })?;
+    Ok(Some(text))
+}
+
+/// Merges the imported manifest into the existing one and says on stderr what was added.
+fn merge(cli: &Cli, args: &ImportArgs, existing: &str, imported: &str) -> Result<String, Error> {
+    // Services read with --live come from one region: an environment they add is in it.
+    let live_region = args.live.then(|| import::DEFAULT_REGION.to_string());
+    let region = args.region.clone().or(live_region);
+    let options = MergeOptions { project: args.project.clone(), region };
+    let merged = import::merge(existing, imported, &options)
+        .map_err(|message| Error::Usage { message, help: None })?;
+    if !cli.quiet {
+        eprint!("{}", merge_summary(&merged, &args.output));
+    }
+    Ok(merged.text)
+}
+
+fn merge_summary(merged: &Merged, output: &Path) -> String {
+    let shown = output.display();
+    let mut text = String::new();
+    for env in &merged.environments {
+        let guess = if env.guessed { " (GUESS: check the project)" } else { "" };
+        text.push_str(&format!(
+            "environment `{}` added to {shown}: project {}{guess}, region {}\n",
+            env.name, env.project, env.region
+        ));
+    }
+    for kept in &merged.kept {
+        let envs = kept.seen_in.join(", ");
+        text.push_str(&format!(
+            "note: the specs show `{}` in {envs} too; {shown} keeps it to the environments it \
+             had: add {envs} to its `environments:` once its entries fit there\n",
+            kept.name,
+        ));
+    }
+    text.push_str(&format!("{} service(s) or entries added to {shown}\n", merged.added));
+    text
+}
+
+fn write_manifest(cli: &Cli, args: &ImportArgs, text: &str) -> Result<(), Error> {
+    if args.output == Path::new("-") {
+        print(text);
+        return Ok(());
+    }
+    std::fs::write(&args.output, text).map_err(|e| Error::Usage {
+        message: format!("cannot write {}: {e}", args.output.display()),
+        help: None,
+    })?;
+    if !cli.quiet {
+        eprintln!(
+            "wrote {}; check it with `secretgate --manifest {} lint`",
+            args.output.display(),
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// Each spec file or folder with the environment of its `--env` (`None` for folders, whose
+/// subfolders name theirs). One `--env` applies to every file. With several, each file must be
+/// tied to exactly one: either every `--env` comes before its files or every one after them.
+/// Anything else is refused rather than guessed, since a file imported under the wrong
+/// environment would put one environment's secrets in another's entries.
+fn place_environments(items: &[ImportItem]) -> Result<Vec<(PathBuf, Option<String>)>, Error> {
+    let is_file = |item: &ImportItem| matches!(item, ImportItem::Input(p) if !p.is_dir());
+    let envs: Vec<&String> = items
+        .iter()
+        .filter_map(|item| match item {
+            ImportItem::Env(env) => Some(env),
+            ImportItem::Input(_) => None,
+        })
+        .collect();
+    let placed: Vec<Option<String>> = if envs.len() <= 1 {
+        let env = envs.first().map_or_else(|| "default".to_string(), |e| e.to_string());
+        items.iter().map(|item| is_file(item).then(|| env.clone())).collect()
     } else {
-        std::fs::write(&args.output, text).map_err(|e| Error::Usage {
-            message: format!("cannot write {}: {e}", args.output.display()),
-            help: None,
-        })?;
-        if !cli.quiet {
-            eprintln!(
-                "wrote {}; check it with `secretgate --manifest {} lint`",
-                args.output.display(),
-                args.output.display()
-            );
+        // Folders take no `--env`: only files and `--env` decide which way they are tied.
+        let relevant: Vec<usize> = (0..items.len()).filter(|i| !is_folder(&items[*i])).collect();
+        let is_env = |i: Option<&usize>| i.is_some_and(|i| matches!(items[*i], ImportItem::Env(_)));
+        match (is_env(relevant.first()), is_env(relevant.last())) {
+            (true, _) => tie(items, relevant.iter().copied())?,
+            (false, true) => tie(items, relevant.iter().rev().copied())?,
+            (false, false) => return Err(untied_file(items)),
+        }
+    };
+    let inputs = items.iter().zip(placed).filter_map(|(item, env)| match item {
+        ImportItem::Input(path) => Some((path.clone(), env)),
+        ImportItem::Env(_) => None,
+    });
+    Ok(inputs.collect())
+}
+
+fn is_folder(item: &ImportItem) -> bool {
+    matches!(item, ImportItem::Input(p) if p.is_dir())
+}
+
+/// The environment of each item (by index), walking `order`: each file takes the `--env` met
+/// last. An `--env` followed by no file before the next one is refused.
+fn tie(
+    items: &[ImportItem],
+    order: impl Iterator<Item = usize>,
+) -> Result<Vec<Option<String>>, Error> {
+    let mut placed = vec![None; items.len()];
+    let mut current: Option<(&String, usize)> = None;
+    for index in order {
+        match &items[index] {
+            ImportItem::Env(env) => {
+                unused_env(current)?;
+                current = Some((env, 0));
+            }
+            ImportItem::Input(_) => {
+                let Some((env, count)) = current.as_mut() else { continue };
+                *count += 1;
+                placed[index] = Some(env.to_string());
+            }
         }
     }
-    Ok(exit::OK)
+    unused_env(current)?;
+    Ok(placed)
+}
+
+fn unused_env(current: Option<(&String, usize)>) -> Result<(), Error> {
+    match current {
+        Some((env, 0)) => {
+            Err(untied(&format!("--env `{env}` applies to no spec file; nothing was written")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error for files and several `--env` in an order that ties no file to one of them.
+fn untied_file(items: &[ImportItem]) -> Error {
+    let file = items.iter().find_map(|item| match item {
+        ImportItem::Input(p) if !p.is_dir() => Some(p.display().to_string()),
+        _ => None,
+    });
+    untied(&format!(
+        "`{}` cannot be tied to one --env; nothing was written",
+        file.unwrap_or_default()
+    ))
+}
+
+fn untied(message: &str) -> Error {
+    Error::Usage {
+        message: message.to_string(),
+        help: Some(
+            "with several --env, write each before its files (`--env staging s/api.yaml --env \
+             production p/api.yaml`) or each after them (`s/api.yaml --env staging p/api.yaml \
+             --env production`)"
+                .into(),
+        ),
+    }
 }
 
 /// Refuses, before anything is read or written, the option values that would produce a
 /// manifest `lint` rejects: the imported manifest must pass it as written.
 fn check_names(args: &ImportArgs) -> Result<(), Error> {
     let usage = |message: String, help: &str| Error::Usage { message, help: Some(help.into()) };
-    if let Some(env) = args.env.as_deref().filter(|e| !valid_env_name(e)) {
+    if let Some(env) = args.envs.iter().find(|e| !valid_env_name(e)) {
         return Err(usage(
             format!("`{env}` is not an environment name; nothing was written"),
             "use letters, digits, `-` and `_`, such as `staging` or `prod-eu`",
+        ));
+    }
+    if args.live && args.envs.len() > 1 {
+        return Err(usage(
+            "--live reads the services of one environment; nothing was written".into(),
+            "give one --env with --live, and import each environment in its own run",
         ));
     }
     if let Some(project) = args.project.as_deref().filter(|p| !valid_project(p)) {
@@ -109,9 +280,9 @@ fn check_names(args: &ImportArgs) -> Result<(), Error> {
             "use letters, digits, `-`, `_`, `.` and `:`, such as `shop-prod`",
         ));
     }
-    if !valid_region(&args.region) {
+    if let Some(region) = args.region.as_deref().filter(|r| !valid_region(r)) {
         return Err(usage(
-            format!("`{}` is not a Cloud Run region; nothing was written", args.region),
+            format!("`{region}` is not a Cloud Run region; nothing was written"),
             "use a region such as `us-central1` or `europe-west4`",
         ));
     }
@@ -131,45 +302,70 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 /// The services as deployed now: each is written, in the form `gcloud run services describe
-/// --format export` gives, to `deploy/<env>/<service>.yaml` beside the manifest (an existing
-/// file is kept), and imported from there.
-fn live_inputs(args: &ImportArgs, env: &str, base: &Path) -> Result<Vec<import::Input>, Error> {
-    let project = args.project.clone().unwrap_or_default();
-    let runtime = super::check::runtime()?;
-    let services = runtime.block_on(async {
-        let client = crate::cloudrun::CloudRun::new(std::time::Duration::from_secs(30))
-            .map_err(|message| Error::Usage { message, help: None })?;
-        let mut services = Vec::new();
-        for name in &args.services {
-            let service = client.get(&args.region, &project, name).await.map_err(|e| {
-                Error::Usage { message: format!("cannot read service `{name}`: {e}"), help: None }
-            })?;
-            let Some(service) = service else {
-                let message =
-                    format!("service `{name}` does not exist in {project}/{}", args.region);
-                return Err(Error::Usage { message, help: None });
-            };
-            services.push((name.clone(), service));
-        }
-        Ok(services)
-    })?;
+/// --format export` gives and with credentials masked, to `deploy/<env>/<service>.yaml` beside
+/// the manifest, and imported from there. An existing file is refused unless `--force`: it may
+/// differ from the live service, and importing it instead would be silent.
+fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Error> {
+    let env = args.envs.first().cloned().unwrap_or_default();
+    let paths: Vec<PathBuf> = args
+        .services
+        .iter()
+        .map(|name| base.join("deploy").join(&env).join(format!("{name}.yaml")))
+        .collect();
+    if let Some(existing) = paths.iter().find(|p| p.exists()).filter(|_| !args.force) {
+        return Err(Error::Usage {
+            message: format!(
+                "{} exists and may differ from the live service; nothing was written",
+                existing.display()
+            ),
+            help: Some(format!(
+                "pass --force to replace it with the live service, or import the file itself \
+                 with `secretgate import {} --env {env}`",
+                existing.display()
+            )),
+        });
+    }
+    let services = fetch_services(args)?;
     let mut inputs = Vec::new();
-    for (name, service) in services {
-        let path = base.join("deploy").join(env).join(format!("{name}.yaml"));
-        if !path.exists() {
-            let unwritable = |e: std::io::Error| Error::Usage {
-                message: format!("cannot write {}: {e}", path.display()),
-                help: None,
-            };
-            std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
-            std::fs::write(&path, export_form(&service).to_yaml()).map_err(unwritable)?;
-        }
-        inputs.push(import::Input { path, env: env.to_string(), content: None });
+    for (path, service) in paths.into_iter().zip(services) {
+        let unwritable = |e: std::io::Error| Error::Usage {
+            message: format!("cannot write {}: {e}", path.display()),
+            help: None,
+        };
+        std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
+        std::fs::write(&path, export_form(&service).to_yaml()).map_err(unwritable)?;
+        inputs.push(import::Input { path, env: env.clone(), content: None });
     }
     Ok(inputs)
 }
 
-/// A live service without its status and the metadata Cloud Run sets itself.
+/// Reads each service named with `--service`; one that does not exist is a usage error.
+fn fetch_services(args: &ImportArgs) -> Result<Vec<serde_json::Value>, Error> {
+    let project = args.project.clone().unwrap_or_default();
+    let region = args.region.clone().unwrap_or_else(|| import::DEFAULT_REGION.to_string());
+    let runtime = super::check::runtime()?;
+    runtime.block_on(async {
+        let client = crate::cloudrun::CloudRun::new(std::time::Duration::from_secs(30))
+            .map_err(|message| Error::Usage { message, help: None })?;
+        let mut services = Vec::new();
+        for name in &args.services {
+            let service = client.get(&region, &project, name).await.map_err(|e| Error::Usage {
+                message: format!("cannot read service `{name}`: {e}"),
+                help: None,
+            })?;
+            let Some(service) = service else {
+                let message = format!("service `{name}` does not exist in {project}/{region}");
+                return Err(Error::Usage { message, help: None });
+            };
+            services.push(service);
+        }
+        Ok(services)
+    })
+}
+
+/// A live service without its status and the metadata Cloud Run sets itself, with every literal
+/// env value that `plaintext-secret` calls a credential replaced by `<redacted>`: the file goes
+/// into the repository, the credential must not.
 fn export_form(service: &serde_json::Value) -> crate::yaml::Node {
     let mut tree = crate::yaml::Node::from_json(service);
     tree.remove("status");
@@ -179,5 +375,28 @@ fn export_form(service: &serde_json::Value) -> crate::yaml::Node {
             crate::deploy::SERVER_ANNOTATIONS.iter().for_each(|k| annotations.remove(k));
         }
     }
+    if let Some(pod) = tree.path_mut(&["spec", "template", "spec"]) {
+        mask_credentials(pod);
+    }
     tree
+}
+
+fn mask_credentials(pod: &mut crate::yaml::Node) {
+    use crate::rules::plaintext_secret::{MASKED, looks_like_credential};
+    use crate::yaml::{Node, Value};
+    let Some(Value::Seq(containers)) = pod.get_mut("containers").map(|c| &mut c.value) else {
+        return;
+    };
+    for container in containers {
+        let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) else {
+            continue;
+        };
+        for var in env {
+            let name = var.get("name").and_then(Node::scalar_text).unwrap_or_default();
+            let Some(value) = var.get("value").and_then(Node::scalar_text) else { continue };
+            if looks_like_credential(&name, &value).is_some() {
+                var.set("value", Node::string(MASKED));
+            }
+        }
+    }
 }

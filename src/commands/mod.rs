@@ -24,7 +24,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Deploy(args) => deploy::run(&cli, args, color),
         Command::Render(args) => render::run(&cli, args, color),
         Command::Audit(args) => audit::run(&cli, args),
-        Command::Import(args) => import::run(&cli, args),
+        Command::Import(command) => import::run(&cli, command),
         Command::Rules => Ok(rules::list()),
         Command::Explain { code } => rules::explain(code),
         Command::Schema => Ok(print(&crate::schema::json())),

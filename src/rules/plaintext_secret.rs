@@ -13,8 +13,9 @@ for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*
 `*API_KEY*`, `*PRIVATE_KEY*`, ...), or whose value carries a password \
 (`postgres://user:pass@host/db`), or whose value, under any name, looks like a credential as \
 `secret-value-in-manifest` reads one (a PEM block, a JSON Web Token, a key with a well-known \
-prefix such as `ghp_`, `sk_live_`, `xoxb-` or `AKIA`, a long random token). Empty values and \
-`${...}` placeholders are ignored. The value is never printed.",
+prefix such as `ghp_`, `sk_live_`, `xoxb-` or `AKIA`, a long random token), or whose value \
+is `<redacted>` (a credential `import --live` masked when it exported the service). Empty \
+values and `${...}` placeholders are ignored. The value is never printed.",
     why: "A literal value is stored in the spec file, in the repository, in the revision's \
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
@@ -23,6 +24,11 @@ Manager's access control, audit log and rotation.",
 the secret in secrets.yaml; `deploy` then adds the mapping:\n  JWT_SECRET_KEY:\n    \
 secret: jwt-secret-key\n    class: auth",
 };
+
+/// What `import --live` writes in place of a credential it found as a literal value, so that
+/// the exported spec carries no credential and is still flagged until the value is moved to
+/// Secret Manager: deploying it as written would replace the credential with this text.
+pub const MASKED: &str = "<redacted>";
 
 /// Parts of a name that mark a credential.
 const MARKERS: &[&str] = &[
@@ -72,6 +78,11 @@ pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
     let value = value.trim();
     if value.is_empty() || value.contains("${") || value.starts_with('%') {
         return None;
+    }
+    if value == MASKED {
+        return Some(format!(
+            "its value was replaced by `{MASKED}` when the live service was exported"
+        ));
     }
     let upper = name.to_ascii_uppercase();
     if url_with_password(value) {
@@ -140,6 +151,13 @@ mod tests {
         assert!(looks_like_credential("DB_PASSWORD", "hunter2").is_some());
         assert!(looks_like_credential("DATABASE_URL", "postgres://app:pw@db/app").is_some());
         assert!(looks_like_credential("GITHUB_TOKEN", "ghp_x").is_some());
+    }
+
+    /// A value masked by `import --live` stays a finding whatever the name.
+    #[test]
+    fn flags_values_masked_on_export() {
+        let reason = looks_like_credential("SOME_SETTING", super::MASKED);
+        assert!(reason.is_some_and(|r| r.contains("live service was exported")));
     }
 
     #[test]
