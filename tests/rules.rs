@@ -353,7 +353,8 @@ fn invalid_mount_path_two_secrets_one_directory() {
     assert_message(&found[0], "share the directory /secrets/oauth");
 }
 
-/// A spec container mounting `/secrets/tls` and `/secrets/tls/`; `/secrets/jwt` passes.
+/// A spec container mounting `/secrets/tls` and `/secrets/tls/`; `/secrets/jwt` passes, and so
+/// does `/cache`: a mount path is the directory itself, so one level below `/` is fine.
 #[test]
 fn invalid_mount_path_same_mount_twice_in_spec() {
     let (code, found) = lint("invalid-mount-path/spec-same-mount");

@@ -27,8 +27,20 @@ breaks the container. Cloud Run rejects such a revision at deploy time.",
         google-oauth-client}\n/secrets/jwt/jwt.pem: {secret: jwt-signing-key}",
 };
 
-/// Why a path cannot be mounted, or `None` when it can.
+/// Why a secret file path cannot be mounted, or `None` when it can. Its directory is what gets
+/// mounted, so a file directly under `/` would hide the root directory.
 pub fn problem(path: &str) -> Option<&'static str> {
+    if let Some(reason) = dir_problem(path) {
+        return Some(reason);
+    }
+    if crate::spec::parent_dir(&normalize_path(path)) == "/" {
+        return Some("a secret volume would be mounted over the root directory");
+    }
+    None
+}
+
+/// Why a directory cannot be a mount path, or `None` when it can.
+fn dir_problem(path: &str) -> Option<&'static str> {
     if !path.starts_with('/') {
         return Some("it is not an absolute path");
     }
@@ -38,9 +50,6 @@ pub fn problem(path: &str) -> Option<&'static str> {
     let normal = normalize_path(path);
     if normal == "/" {
         return Some("it is the root directory");
-    }
-    if crate::spec::parent_dir(&normal) == "/" {
-        return Some("a secret volume would be mounted over the root directory");
     }
     let system = ["/dev", "/proc", "/sys"];
     if system.iter().any(|s| normal == *s || normal.starts_with(&format!("{s}/"))) {
@@ -159,7 +168,7 @@ fn check_spec_mounts(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     for (index, container) in ctx.spec.containers.iter().enumerate() {
         for (i, mount) in container.mounts.iter().enumerate() {
             let path = &mount.path.value;
-            if let Some(reason) = problem(path) {
+            if let Some(reason) = dir_problem(path) {
                 let message = format!("{} mounts `{path}`: {reason}", container.label(index));
                 let d = ctx
                     .diagnostic(&RULE, message)
