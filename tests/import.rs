@@ -250,7 +250,7 @@ fn without_mappings(spec: &Node) -> String {
             mounts.retain(|m| !on_secret(m));
         }
     }
-    Node::from_json(&tree).to_yaml()
+    Node::from_json(&tree).to_yaml().expect("the tree is YAML")
 }
 
 /// The spec files under `dir/deploy`, as (environment, path).
@@ -451,7 +451,7 @@ fn invisible_characters_keep_the_manifest_valid() {
     let folder = dir.path().join("deploy/staging");
     std::fs::create_dir_all(&folder).unwrap();
     let spec = odd_spec("api\u{200b}token", "side\ncar", "DB_PASSWORD\u{7}");
-    std::fs::write(folder.join("api.yaml"), Node::from_json(&spec).to_yaml()).unwrap();
+    std::fs::write(folder.join("api.yaml"), Node::from_json(&spec).to_yaml().unwrap()).unwrap();
 
     import(dir.path(), &[]);
     let (text, tree) = manifest(dir.path());
@@ -480,7 +480,7 @@ proptest! {
         plaintext in name(),
     ) {
         let inputs = [(&envs.0, &secrets.0), (&envs.1, &secrets.1)].map(|(env, secret)| {
-            let spec = Node::from_json(&odd_spec(secret, &sidecar, &plaintext)).to_yaml();
+            let spec = Node::from_json(&odd_spec(secret, &sidecar, &plaintext)).to_yaml().unwrap();
             Input {
                 path: PathBuf::from("deploy").join(env).join("api.yaml"),
                 env: env.clone(),

@@ -320,7 +320,14 @@ fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Err
     for (path, service) in paths.into_iter().zip(services) {
         let unwritable = |e: std::io::Error| output::unwritable(&path, &e);
         std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
-        std::fs::write(&path, export_form(&service).to_yaml()).map_err(unwritable)?;
+        let text = export_form(&service).to_yaml().map_err(|e| Error::Usage {
+            message: format!(
+                "the live service cannot be written as YAML to {}: {e}",
+                path.display()
+            ),
+            help: None,
+        })?;
+        std::fs::write(&path, text).map_err(unwritable)?;
         inputs.push(import::Input { path, env: env.clone(), content: None });
     }
     Ok(inputs)

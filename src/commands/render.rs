@@ -29,7 +29,14 @@ pub fn run(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
         findings: &[],
     };
     for prepared in prepare(&mut project, &rendering)? {
-        print(&prepared.rendered.to_yaml());
+        let text = prepared.rendered.to_yaml().map_err(|e| Error::Usage {
+            message: format!(
+                "the rendered spec of `{}` cannot be written as YAML: {e}",
+                args.service
+            ),
+            help: None,
+        })?;
+        print(&text);
     }
     Ok(exit::OK)
 }
