@@ -3,7 +3,7 @@
 //!
 //! Requests per run: one paged `ListSecrets` per project, then per declared secret that exists
 //! one `ListSecretVersions` and, when a runtime service account is known, one `GetIamPolicy`.
-//! Secret payloads are never read: no call here reaches a version's `:access` method.
+//! Secret payloads are never read: no call here reaches a version's `access` method.
 
 use super::snapshot::{ProjectSnapshot, SNAPSHOT_VERSION, SecretSnapshot, Snapshot};
 use super::{Inventory, ProjectInventory, read_secret};
