@@ -63,7 +63,8 @@ per_service=$(((SECRETS + SERVICES - 1) / SERVICES))
 mkdir -p "$work/deploy"
 {
     printf 'version: 1\nenvironments:\n  bench:\n'
-    printf '    project: %s\n    region: us-central1\n    service_account: %s\n' "$PROJECT" "$ACCOUNT"
+    printf '    project: %s\n    region: us-central1\n' "$PROJECT"
+    printf '    service_account: %s\n' "$ACCOUNT"
     printf 'services:\n'
     for ((s = 0; s < SERVICES; s++)); do
         printf '  svc-%d:\n    spec: deploy/svc-%d.yaml\n    secrets:\n' "$s" "$s"
@@ -92,19 +93,24 @@ EOF
 
 # --- the seed: 3 versions each (1 DISABLED, 2 and 3 ENABLED), a policy granting the account -----
 {
-    printf '{"snapshotVersion": 1, "capturedAt": "2026-01-01T00:00:00Z", "projects": {"%s": {"secrets": [\n' "$PROJECT"
+    printf '{"snapshotVersion": 1, "capturedAt": "2026-01-01T00:00:00Z", '
+    printf '"projects": {"%s": {"secrets": [\n' "$PROJECT"
     for ((i = 0; i < SECRETS; i++)); do
         name="projects/$NUMBER/secrets/secret-$i"
         ((i == 0)) || printf ',\n'
-        printf '{"secret": {"name": "%s", "replication": {"automatic": {}}, "createTime": "2026-01-01T00:00:00Z"},' "$name"
+        printf '{"secret": {"name": "%s", "replication": {"automatic": {}}, ' "$name"
+        printf '"createTime": "2026-01-01T00:00:00Z"},'
         printf ' "versions": ['
         for v in 3 2 1; do
             state=ENABLED
             ((v == 1)) && state=DISABLED
             ((v == 3)) || printf ', '
-            printf '{"name": "%s/versions/%d", "state": "%s", "createTime": "2026-0%d-01T00:00:00Z"}' "$name" "$v" "$state" "$v"
+            printf '{"name": "%s/versions/%d", "state": "%s", ' "$name" "$v" "$state"
+            printf '"createTime": "2026-0%d-01T00:00:00Z"}' "$v"
         done
-        printf '], "iamPolicy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [{"role": "roles/secretmanager.secretAccessor", "members": ["serviceAccount:%s"]}]}}' "$ACCOUNT"
+        printf '], "iamPolicy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": ['
+        printf '{"role": "roles/secretmanager.secretAccessor", '
+        printf '"members": ["serviceAccount:%s"]}]}}' "$ACCOUNT"
     done
     printf '\n]}}}\n'
 } >"$work/seed.json"
@@ -203,7 +209,8 @@ echo
 printf 'secretgate check: %d secrets, %d services, %d ms latency, --concurrency %d\n\n' \
     "$SECRETS" "$SERVICES" "$LATENCY_MS" "$CONCURRENCY"
 printf '%-34s %12s %18s %8s\n' "" "measured" "reference" "ratio"
-printf '%-34s %12d %18s %8s\n' "requests" "$requests" "$minimum (minimum)" "$(ratio "$requests" "$minimum")"
+printf '%-34s %12d %18s %8s\n' "requests" "$requests" "$minimum (minimum)" \
+    "$(ratio "$requests" "$minimum")"
 printf '%-34s %12s %18s %8s\n' "secretgate wall time" "$(seconds "$wall_ms")" \
     "$(seconds "$bound_ms") (bound)" "$(ratio "$wall_ms" "$bound_ms")"
 if [[ -n "$gcloud_sample_ms" ]]; then
@@ -211,7 +218,8 @@ if [[ -n "$gcloud_sample_ms" ]]; then
     printf '%-34s %12s\n' "gcloud describe loop ($SAMPLE secrets)" "$(seconds "$gcloud_sample_ms")"
     printf '%-34s %12s\n' "gcloud per call" "$(seconds $((gcloud_sample_ms / SAMPLE)))"
     printf '%-34s %12s\n' "gcloud loop extrapolated ($SECRETS)" "$(seconds "$extrapolated_ms")"
-    printf '%-34s %11sx\n' "speed-up of secretgate" "$(awk -v a="$extrapolated_ms" -v b="$wall_ms" 'BEGIN { printf "%.0f", a / b }')"
+    speed_up=$(awk -v a="$extrapolated_ms" -v b="$wall_ms" 'BEGIN { printf "%.0f", a / b }')
+    printf '%-34s %11sx\n' "speed-up of secretgate" "$speed_up"
 fi
 echo
 

@@ -23,6 +23,25 @@ pub struct CheckOptions {
     pub max_snapshot_age_days: i64,
 }
 
+/// How many days ahead `secret-expiring` warns unless told otherwise (`--expiry-days`).
+pub const DEFAULT_EXPIRY_DAYS: i64 = 30;
+
+/// The age in days past which `snapshot-stale` warns unless told otherwise
+/// (`--max-snapshot-age`).
+pub const DEFAULT_MAX_SNAPSHOT_AGE_DAYS: i64 = 7;
+
+impl CheckOptions {
+    /// A check made now with the default limits; the commands that take the options change
+    /// what they were given.
+    pub fn now() -> CheckOptions {
+        CheckOptions {
+            now: Timestamp::now(),
+            expiry_days: DEFAULT_EXPIRY_DAYS,
+            max_snapshot_age_days: DEFAULT_MAX_SNAPSHOT_AGE_DAYS,
+        }
+    }
+}
+
 /// One declared secret of one service, with what the inventory says about it.
 pub struct SecretContext<'a> {
     pub manifest: &'a Manifest,

@@ -122,6 +122,10 @@ SECRETMANAGER_EMULATOR_HOST=HOST:PORT and RUN_EMULATOR_HOST=HOST:PORT send reque
 emulator over plain HTTP, anonymously.
 With GOOGLE_APPLICATION_CREDENTIALS also set, Secret Manager requests to the emulator use it.";
 
+/// How long the commands that read Google APIs wait for answers unless `--timeout` says
+/// otherwise; `import --live`, which has no such option, waits as long.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
+
 /// Options shared by the commands that talk to Secret Manager.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
@@ -136,11 +140,55 @@ pub struct FetchArgs {
     /// Give up on what is not answered after this many seconds (exit 3).
     #[arg(
         long,
-        default_value_t = 60,
+        default_value_t = DEFAULT_TIMEOUT_SECONDS,
         value_name = "SECONDS",
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub timeout: u64,
+}
+
+/// Options of the commands that check the declared secrets against Secret Manager.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Do not read IAM policies (skips accessor-missing).
+    #[arg(long)]
+    pub no_iam: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// The environments a command looks at.
+#[derive(Debug, Args)]
+pub struct EnvFilter {
+    /// Only this environment (repeatable); default: every environment.
+    #[arg(long = "env", value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+/// Snapshot files that stand in for Secret Manager.
+#[derive(Debug, Args)]
+pub struct SnapshotFiles {
+    /// Read Secret Manager metadata from this snapshot instead of the API (repeatable).
+    #[arg(long = "snapshot", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// How the commands that only report findings print them.
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Exit with 1 when there are warnings, too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// A number of days, up to a hundred years.
+fn days() -> clap::builder::RangedI64ValueParser<i64> {
+    clap::value_parser!(i64).range(0..=36_500)
 }
 
 /// An image reference: no spaces, not empty (Cloud Run would refuse it only at rollout).
@@ -163,17 +211,11 @@ fn between(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone +
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Check only this environment (repeatable); default: every environment.
-    #[arg(long = "env", value_name = "NAME")]
-    pub envs: Vec<String>,
+    #[command(flatten)]
+    pub envs: EnvFilter,
 
-    /// Read Secret Manager metadata from this snapshot instead of the API (repeatable).
-    #[arg(long = "snapshot", value_name = "FILE")]
-    pub snapshots: Vec<PathBuf>,
-
-    /// Do not read IAM policies (skips accessor-missing).
-    #[arg(long)]
-    pub no_iam: bool,
+    #[command(flatten)]
+    pub snapshots: SnapshotFiles,
 
     /// Also fetch each service as deployed now (Cloud Run Admin API v1) and check it.
     #[arg(long)]
@@ -182,31 +224,26 @@ pub struct CheckArgs {
     /// Warn about secrets that expire within this many days.
     #[arg(
         long,
-        default_value_t = 30,
+        default_value_t = crate::check::DEFAULT_EXPIRY_DAYS,
         value_name = "DAYS",
-        value_parser = clap::value_parser!(i64).range(0..=36_500)
+        value_parser = days()
     )]
     pub expiry_days: i64,
 
     /// Warn about snapshots older than this many days.
     #[arg(
         long,
-        default_value_t = 7,
+        default_value_t = crate::check::DEFAULT_MAX_SNAPSHOT_AGE_DAYS,
         value_name = "DAYS",
-        value_parser = clap::value_parser!(i64).range(0..=36_500)
+        value_parser = days()
     )]
     pub max_snapshot_age: i64,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-
-    /// Exit with 1 when there are warnings, too.
-    #[arg(long)]
-    pub deny_warnings: bool,
+    #[command(flatten)]
+    pub report: FindingsArgs,
 
     #[command(flatten)]
-    pub fetch: FetchArgs,
+    pub verify: VerifyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -286,17 +323,13 @@ pub struct DeployArgs {
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = between(0.05, 60.0))]
     pub poll_interval: f64,
 
-    /// Do not read IAM policies (skips accessor-missing).
-    #[arg(long)]
-    pub no_iam: bool,
-
     /// Warn about snapshots older than this many days.
     #[arg(
         long,
-        default_value_t = 7,
+        default_value_t = crate::check::DEFAULT_MAX_SNAPSHOT_AGE_DAYS,
         value_name = "DAYS",
         requires = "snapshots",
-        value_parser = clap::value_parser!(i64).range(0..=36_500)
+        value_parser = days()
     )]
     pub max_snapshot_age: i64,
 
@@ -305,7 +338,7 @@ pub struct DeployArgs {
     pub format: DeployFormat,
 
     #[command(flatten)]
-    pub fetch: FetchArgs,
+    pub verify: VerifyArgs,
 }
 
 /// Output formats of `deploy`.
@@ -338,13 +371,11 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Audit only this environment (repeatable); default: every environment.
-    #[arg(long = "env", value_name = "NAME")]
-    pub envs: Vec<String>,
+    #[command(flatten)]
+    pub envs: EnvFilter,
 
-    /// Read Secret Manager metadata from this snapshot instead of the API (repeatable).
-    #[arg(long = "snapshot", value_name = "FILE")]
-    pub snapshots: Vec<PathBuf>,
+    #[command(flatten)]
+    pub snapshots: SnapshotFiles,
 
     /// Also compare with the services as deployed now.
     #[arg(long)]
@@ -367,12 +398,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "PERCENT", value_parser = between(0.0, 100.0))]
     pub fail_under: Option<f64>,
 
-    /// Do not read IAM policies.
-    #[arg(long)]
-    pub no_iam: bool,
-
     #[command(flatten)]
-    pub fetch: FetchArgs,
+    pub verify: VerifyArgs,
 }
 
 /// Output formats of `audit`.
@@ -485,15 +512,9 @@ impl Args for ImportCommand {
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Check only this environment (repeatable); default: every environment.
-    #[arg(long = "env", value_name = "NAME")]
-    pub envs: Vec<String>,
+    #[command(flatten)]
+    pub envs: EnvFilter,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-
-    /// Exit with 1 when there are warnings, too.
-    #[arg(long)]
-    pub deny_warnings: bool,
+    #[command(flatten)]
+    pub report: FindingsArgs,
 }

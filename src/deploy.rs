@@ -272,8 +272,14 @@ fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
     if !forced && let Some(annotations) = live.path_mut(&path) {
         annotations.remove(render::FORCE_ANNOTATION);
     }
-    let before = comparable(&live, secret_vars).to_yaml();
-    let after = comparable(rendered, secret_vars).to_yaml();
+    let texts =
+        (comparable(&live, secret_vars).to_yaml(), comparable(rendered, secret_vars).to_yaml());
+    let (before, after) = match texts {
+        (Ok(before), Ok(after)) => (before, after),
+        // Not a change that could be shown, and not "no change" either: the plan says so, and
+        // the service is not skipped as unchanged.
+        (Err(e), _) | (_, Err(e)) => return format!("the other fields cannot be compared: {e}\n"),
+    };
     if before == after {
         return String::new();
     }

@@ -43,6 +43,16 @@ impl Error {
         exit::USAGE
     }
 
+    /// The same error with `note` (what was left undone) after its message.
+    pub fn noting(self, note: &str) -> Error {
+        match self {
+            Error::Usage { message, help } => {
+                Error::Usage { message: format!("{message}; {note}"), help }
+            }
+            unreadable => unreadable,
+        }
+    }
+
     pub fn help(&self) -> Option<&str> {
         match self {
             Error::Usage { help, .. } => help.as_deref(),

@@ -177,6 +177,7 @@ fn relative_to(base: &Path, path: &Path) -> String {
     if out.is_empty() { display_path(&base, path) } else { out.join("/") }
 }
 
+/// Adds a spec's mappings to its service, and reports the credentials it sets as plaintext.
 fn add_spec(
     service: &mut ServiceImport,
     spec: &ServiceSpec,
@@ -189,6 +190,12 @@ fn add_spec(
     if spec.containers.len() > 1 {
         service.container = spec.containers[index].name.as_ref().map(|n| n.value.clone());
     }
+    add_mappings(service, spec, index, env);
+    report_plaintext(spec, env, name, out, suggestions);
+}
+
+/// The target container's mappings as entries of `env`; those of other containers as notes.
+fn add_mappings(service: &mut ServiceImport, spec: &ServiceSpec, index: usize, env: &str) {
     for mapping in spec.mappings("") {
         if mapping.container != index {
             let note = format!(
@@ -214,18 +221,29 @@ fn add_spec(
             .or_default()
             .insert(env.to_string(), Found { secret, version });
     }
+}
+
+/// A `plaintext-secret` finding for every env value of any container that looks like a
+/// credential, and the entry to create instead in `suggestions`.
+fn report_plaintext(
+    spec: &ServiceSpec,
+    env: &str,
+    name: &str,
+    out: &mut Vec<Diagnostic>,
+    suggestions: &mut Vec<String>,
+) {
     for (i, container) in spec.containers.iter().enumerate() {
         for var in &container.env {
             let Some(value) = &var.value else { continue };
-            let Some(reason) =
-                plaintext_secret::looks_like_credential(&var.name.value, &value.value)
+            let var_name = &var.name.value;
+            let Some(reason) = plaintext_secret::looks_like_credential(var_name, &value.value)
             else {
                 continue;
             };
             let message = format!(
-                "{} of `{name}` sets `{}` as a plaintext value ({reason}); it was not imported",
+                "{} of `{name}` sets `{var_name}` as a plaintext value ({reason}); it was not \
+                 imported",
                 container.label(i),
-                var.name.value
             );
             let mut d = Diagnostic::new(&plaintext_secret::RULE, message)
                 .at(spec.file, value.span, "plaintext value (hidden)")
@@ -235,20 +253,21 @@ fn add_spec(
                 )
                 .env(Some(env))
                 .service(Some(name))
-                .target(Some(&var.name.value));
+                .target(Some(var_name));
             d.redact.push((spec.file, value.span));
             out.push(d);
-            let id = var.name.value.to_ascii_lowercase().replace('_', "-");
-            let suggestion = format!(
-                "  {name}: {}: {{secret: {id}, class: {}}}",
-                var.name.value,
-                suggest_class(&var.name.value)
-            );
+            let suggestion = suggested_entry(name, var_name);
             if !suggestions.contains(&suggestion) {
                 suggestions.push(suggestion);
             }
         }
     }
+}
+
+/// The manifest entry suggested for a credential found as the plaintext value of `var`.
+fn suggested_entry(service: &str, var: &str) -> String {
+    let id = var.to_ascii_lowercase().replace('_', "-");
+    format!("  {service}: {var}: {{secret: {id}, class: {}}}", suggest_class(var))
 }
 
 /// The container that gets secrets: the only one, the one with a port, or the one that maps
@@ -368,6 +387,8 @@ fn version_scalar(text: &str) -> String {
     if number { text.to_string() } else { yaml_scalar(text) }
 }
 
+/// The manifest text: the environments, each service with its entries, and the entries
+/// suggested for plaintext credentials as comments.
 fn write(
     envs: &[String],
     services: &BTreeMap<String, ServiceImport>,
@@ -378,74 +399,13 @@ fn write(
         "# Written by `secretgate import`. Review the comments marked GUESS, then run\n# \
         `secretgate lint` and `secretgate check`.\nversion: 1\n\nenvironments:",
     );
-    out.push_str(if envs.is_empty() { " {}\n" } else { "\n" });
-    let project = options.project.clone().unwrap_or_else(|| "PROJECT_ID".to_string());
+    write_environments(&mut out, envs, options);
     let mut all_envs: Vec<&String> = envs.iter().chain(&options.known_envs).collect();
     all_envs.sort();
     all_envs.dedup();
-    for env in envs {
-        out.push_str(&format!("  {}:\n", yaml_scalar(env)));
-        let guess = if options.project.is_none() { "  # GUESS: set the project id" } else { "" };
-        let project =
-            if options.project.is_none() { format!("{project}-{env}") } else { project.clone() };
-        out.push_str(&format!("    project: {}{guess}\n", yaml_scalar(&project)));
-        out.push_str(&format!("    region: {}\n", yaml_scalar(&options.region)));
-    }
     out.push_str(if services.is_empty() { "\nservices: {}\n" } else { "\nservices:\n" });
     for (name, service) in services {
-        for note in &service.notes {
-            out.push_str(&comment(2, note));
-        }
-        out.push_str(&format!("  {}:\n", yaml_scalar(name)));
-        let specs: BTreeMap<String, String> = service.specs.clone();
-        let spec = merge_values(&specs, all_envs.len(), yaml_scalar);
-        out.push_str(&format!("    spec: {spec}\n"));
-        if let Some(container) = &service.container {
-            out.push_str(&format!("    container: {}\n", yaml_scalar(container)));
-        }
-        if service.specs.len() < all_envs.len() {
-            let list: Vec<String> = service.specs.keys().map(|e| yaml_scalar(e)).collect();
-            out.push_str(&format!("    environments: [{}]\n", list.join(", ")));
-        }
-        if service.entries.is_empty() {
-            continue;
-        }
-        out.push_str("    secrets:\n");
-        for (target, by_env) in &service.entries {
-            let count = service.specs.len();
-            let mut secrets: BTreeMap<String, String> =
-                by_env.iter().map(|(e, f)| (e.clone(), f.secret.clone())).collect();
-            let mut versions: BTreeMap<String, String> =
-                by_env.iter().map(|(e, f)| (e.clone(), f.version.clone())).collect();
-            if by_env.len() < count {
-                let missing: Vec<&String> =
-                    service.specs.keys().filter(|e| !by_env.contains_key(*e)).collect();
-                let names = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-                out.push_str(&comment(
-                    6,
-                    &format!("GAP: not mapped today in {names} (GUESS: the secret there)"),
-                ));
-                // The entry will apply there too, and a per-environment map must name every
-                // environment: guess the name from the others, and `latest`.
-                for env in missing {
-                    secrets.insert(env.clone(), guess_secret(by_env, env));
-                    versions.insert(env.clone(), "latest".to_string());
-                }
-            }
-            out.push_str(&format!("      {}:\n", yaml_scalar(target)));
-            out.push_str(&format!(
-                "        secret: {}\n",
-                merge_values(&secrets, secrets.len(), yaml_scalar)
-            ));
-            let version = merge_values(&versions, versions.len(), version_scalar);
-            if version != "latest" {
-                out.push_str(&format!("        version: {version}\n"));
-            }
-            out.push_str(&format!(
-                "        class: {}  # GUESS: suggested from the name\n",
-                suggest_class(target)
-            ));
-        }
+        write_service(&mut out, name, service, all_envs.len());
     }
     if !suggestions.is_empty() {
         out.push_str(
@@ -457,6 +417,80 @@ fn write(
         }
     }
     out
+}
+
+/// The imported environments, after `environments:`; the project is a marked guess unless
+/// given.
+fn write_environments(out: &mut String, envs: &[String], options: &ImportOptions) {
+    out.push_str(if envs.is_empty() { " {}\n" } else { "\n" });
+    for env in envs {
+        out.push_str(&format!("  {}:\n", yaml_scalar(env)));
+        let (project, guess) = match &options.project {
+            Some(project) => (project.clone(), ""),
+            None => (format!("PROJECT_ID-{env}"), "  # GUESS: set the project id"),
+        };
+        out.push_str(&format!("    project: {}{guess}\n", yaml_scalar(&project)));
+        out.push_str(&format!("    region: {}\n", yaml_scalar(&options.region)));
+    }
+}
+
+/// One service: its notes, spec, container, environments (when not all `all_envs` of them)
+/// and entries.
+fn write_service(out: &mut String, name: &str, service: &ServiceImport, all_envs: usize) {
+    for note in &service.notes {
+        out.push_str(&comment(2, note));
+    }
+    out.push_str(&format!("  {}:\n", yaml_scalar(name)));
+    let spec = merge_values(&service.specs, all_envs, yaml_scalar);
+    out.push_str(&format!("    spec: {spec}\n"));
+    if let Some(container) = &service.container {
+        out.push_str(&format!("    container: {}\n", yaml_scalar(container)));
+    }
+    if service.specs.len() < all_envs {
+        let list: Vec<String> = service.specs.keys().map(|e| yaml_scalar(e)).collect();
+        out.push_str(&format!("    environments: [{}]\n", list.join(", ")));
+    }
+    if service.entries.is_empty() {
+        return;
+    }
+    out.push_str("    secrets:\n");
+    for (target, by_env) in &service.entries {
+        write_entry(out, target, by_env, service);
+    }
+}
+
+/// One entry. An environment of the service that does not map it today gets a guessed secret
+/// and `latest`, under a GAP comment: the entry applies there too, and a per-environment map
+/// must name every environment.
+fn write_entry(
+    out: &mut String,
+    target: &str,
+    by_env: &BTreeMap<String, Found>,
+    service: &ServiceImport,
+) {
+    let mut secrets: BTreeMap<String, String> =
+        by_env.iter().map(|(e, f)| (e.clone(), f.secret.clone())).collect();
+    let mut versions: BTreeMap<String, String> =
+        by_env.iter().map(|(e, f)| (e.clone(), f.version.clone())).collect();
+    let missing: Vec<&String> = service.specs.keys().filter(|e| !by_env.contains_key(*e)).collect();
+    if !missing.is_empty() {
+        let names = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        let gap = format!("GAP: not mapped today in {names} (GUESS: the secret there)");
+        out.push_str(&comment(6, &gap));
+        for env in missing {
+            secrets.insert(env.clone(), guess_secret(by_env, env));
+            versions.insert(env.clone(), "latest".to_string());
+        }
+    }
+    out.push_str(&format!("      {}:\n", yaml_scalar(target)));
+    let secret = merge_values(&secrets, secrets.len(), yaml_scalar);
+    out.push_str(&format!("        secret: {secret}\n"));
+    let version = merge_values(&versions, versions.len(), version_scalar);
+    if version != "latest" {
+        out.push_str(&format!("        version: {version}\n"));
+    }
+    let class = suggest_class(target);
+    out.push_str(&format!("        class: {class}  # GUESS: suggested from the name\n"));
 }
 
 /// How `merge` declares the environments of the imported specs that the existing manifest

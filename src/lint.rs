@@ -8,7 +8,7 @@ use crate::resolve::{self, Deployment};
 use crate::rules::{self, SpecContext, spec_not_found, unknown_container, yaml_syntax};
 use crate::source::{FileId, Sources, display_path};
 use crate::spec::{self, ServiceSpec};
-use crate::suggest::did_you_mean;
+use crate::suggest::refuse_unknown;
 use crate::yaml;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,18 +54,8 @@ impl Project {
         if wanted.is_empty() {
             return Ok(defined.iter().map(|s| s.to_string()).collect());
         }
-        for name in wanted {
-            if !defined.contains(&name.as_str()) {
-                let help = match did_you_mean(name, defined.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the manifest defines: {}", defined.join(", ")),
-                };
-                return Err(Error::Usage {
-                    message: format!("unknown environment `{name}`"),
-                    help: Some(help),
-                });
-            }
-        }
+        let unknown = |name: &str| format!("unknown environment `{name}`");
+        refuse_unknown(wanted, &defined, unknown, "the manifest defines")?;
         Ok(wanted.to_vec())
     }
 

@@ -1,5 +1,7 @@
 //! "Did you mean" hints for misspelt keys and names.
 
+use crate::error::Error;
+
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     word: &str,
@@ -11,4 +13,30 @@ pub fn did_you_mean<'a>(
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// The help for `name`, which is none of `known`: the closest known name when `name` is likely
+/// a typo of it, otherwise every known name after `listing`.
+pub fn help_for_unknown(name: &str, known: &[&str], listing: &str) -> String {
+    match did_you_mean(name, known.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("{listing}: {}", known.join(", ")),
+    }
+}
+
+/// Refuses the first name of `wanted` that is none of `known`: a usage error whose message
+/// `unknown` words, with [`help_for_unknown`] as its help.
+pub fn refuse_unknown(
+    wanted: &[String],
+    known: &[&str],
+    unknown: impl Fn(&str) -> String,
+    listing: &str,
+) -> Result<(), Error> {
+    match wanted.iter().find(|name| !known.contains(&name.as_str())) {
+        Some(name) => Err(Error::Usage {
+            message: unknown(name),
+            help: Some(help_for_unknown(name, known, listing)),
+        }),
+        None => Ok(()),
+    }
 }

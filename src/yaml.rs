@@ -191,13 +191,14 @@ impl Node {
         Node { value, span: Span::default() }
     }
 
-    /// The tree as YAML text.
-    pub fn to_yaml(&self) -> String {
-        let mut text = serde_saphyr::to_string(self).unwrap_or_default();
+    /// The tree as YAML text. An error is passed on rather than written as nothing: an empty
+    /// document would read as a spec with no fields at all.
+    pub fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError> {
+        let mut text = serde_saphyr::to_string(self)?;
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        text
+        Ok(text)
     }
 
     /// Converts the tree to JSON, for output formats and for sending a spec to an API.
@@ -446,5 +447,20 @@ impl serde::Serialize for Node {
                 map.end()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_yaml_reads_back_as_the_same_tree() {
+        let text = "a: [1, two, {b: null}]\nc: 'x: y'\nd: \"007\"\n";
+        let tree = parse(text.as_bytes()).expect("the example parses");
+        let written = tree.to_yaml().expect("the tree is written");
+        assert!(written.ends_with('\n'), "{written}");
+        let again = parse(written.as_bytes()).expect("the written text parses");
+        assert_eq!(again.to_json(), tree.to_json(), "{written}");
     }
 }

@@ -6,7 +6,9 @@
 //! Ages in days depend on today's date, so the snapshots replace them by `[age]`.
 //! After an intended change of output, review `INSTA_UPDATE=always cargo test --test audit`.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{Fake, Run};
 use fake_google::{FakeConfig, FakeGoogle, Route};
 use serde_json::Value;
 use std::io::Read;
@@ -16,29 +18,14 @@ use std::time::{Duration, Instant};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/audit");
 
-/// What one run printed.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// `secretgate --manifest MANIFEST audit --snapshot ... ARGS`, without colour.
 fn audit_with(manifest: &Path, snapshots: &[PathBuf], args: &[&str]) -> Run {
-    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    let mut cmd = common::secretgate();
     cmd.arg("--manifest").arg(manifest).arg("audit");
     for snapshot in snapshots {
         cmd.arg("--snapshot").arg(snapshot);
     }
-    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_LOG").env_remove("CLICOLOR_FORCE");
-    let output = cmd.output().expect("secretgate runs");
-    let run = Run {
-        code: output.status.code().expect("secretgate exits with a code"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    };
-    assert!(!run.stderr.contains("panicked"), "audit {args:?} panicked:\n{}", run.stderr);
-    run
+    common::run(cmd.args(args))
 }
 
 fn snapshots() -> Vec<PathBuf> {
@@ -724,9 +711,9 @@ fn secrets_the_specs_map_are_no_orphans() {
 }
 
 /// A running fake Google server seeded with the `live` fixture's snapshot.
-fn live_fake() -> FakeGoogle {
+fn live_fake() -> Fake {
     let config = FakeConfig::default().with_snapshot_file(&live_fixture().join("snapshot.json"));
-    FakeGoogle::spawn(config.expect("the snapshot reads")).expect("the fake starts")
+    Fake::start(config.expect("the snapshot reads"))
 }
 
 /// `api` as deployed: `DB_PASSWORD` mapped, `API_KEY` dropped by hand, and a token given to
@@ -755,20 +742,9 @@ fn deployed_api() -> Value {
 /// `audit --format json ARGS` of the `live` fixture against `fake`, with no rate limit to wait
 /// on and no credentials from the environment.
 fn audit_fake(fake: &FakeGoogle, args: &[&str]) -> Run {
-    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
+    let mut cmd = common::secretgate_at(fake);
     cmd.arg("--manifest").arg(live_fixture().join("secrets.yaml"));
-    cmd.args(["audit", "--format", "json", "--max-rps", "1000"]).args(args);
-    cmd.env("SECRETMANAGER_EMULATOR_HOST", fake.host()).env("RUN_EMULATOR_HOST", fake.host());
-    cmd.env_remove("GOOGLE_APPLICATION_CREDENTIALS").env_remove("RUST_LOG");
-    let output = cmd.timeout(Duration::from_secs(120)).output().expect("secretgate runs");
-    let run = Run {
-        code: output.status.code().expect("secretgate exits with a code"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    };
-    assert!(!run.stderr.contains("panicked"), "audit {args:?} panicked:\n{}", run.stderr);
-    assert!(fake.accesses().is_empty(), "secret payloads were requested");
-    run
+    common::run(cmd.args(["audit", "--format", "json", "--max-rps", "1000"]).args(args))
 }
 
 /// With `--live`, a required secret the deployed service lacks is `unmapped` in the matrix,

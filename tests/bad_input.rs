@@ -1,32 +1,17 @@
 //! Hostile and broken input, as a manifest and as a spec: each gives a clear finding or error,
 //! exits 1 (a finding) or 2 (input that cannot be read at all), and never panics.
 
+mod common;
+
+use common::Run;
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn secretgate(args: &[&OsStr]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_secretgate"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the secretgate binary runs");
-    let run = Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "secretgate panicked:\n{}", run.stderr);
-    run
+    common::run(common::secretgate().args(args))
 }
 
 /// `lint --manifest PATH` in one format.
@@ -53,10 +38,10 @@ fn findings(manifest: &Path) -> Vec<Finding> {
 fn findings_in(manifest: &Path, other: &[&str]) -> Vec<Finding> {
     for &format in other {
         let run = lint(manifest, format);
-        assert_eq!(run.code, Some(1), "{format}: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert_eq!(run.code, 1, "{format}: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     }
     let run = lint(manifest, "json");
-    assert_eq!(run.code, Some(1), "json: stderr:\n{}", run.stderr);
+    assert_eq!(run.code, 1, "json: stderr:\n{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).expect("lint --format json prints JSON");
     let list = doc["diagnostics"].as_array().expect("a diagnostics array");
     list.iter()
@@ -275,12 +260,12 @@ fn unreadable_manifest_is_a_usage_error() {
     let project = Project::new();
     let missing = project.dir.path().join("nosuch.yaml");
     let run = lint(&missing, "json");
-    assert_eq!(run.code, Some(2));
+    assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(run.stderr.contains("cannot read") && run.stderr.contains("nosuch.yaml"));
     // A folder is not a manifest.
     let run = lint(project.dir.path(), "human");
-    assert_eq!(run.code, Some(2));
+    assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
 }
 
@@ -302,12 +287,12 @@ mod non_utf8_names {
 
         std::fs::write(&manifest, b"version: 2\n").unwrap();
         let run = lint(&manifest, "human");
-        assert_eq!(run.code, Some(1));
+        assert_eq!(run.code, 1);
         assert!(run.stdout.contains("[secrets-\u{fffd}.yaml:1:10]"), "{}", run.stdout);
 
         let missing = folder.join(OsStr::from_bytes(b"gone-\xff.yaml"));
         let run = lint(&missing, "human");
-        assert_eq!(run.code, Some(2));
+        assert_eq!(run.code, 2);
         assert!(run.stderr.contains("cannot read") && run.stderr.contains("gone-"));
     }
 
@@ -380,7 +365,7 @@ fn a_very_long_line_is_located_without_an_excerpt() {
     // The error is at the end of the line, past column 65,535.
     std::fs::write(&manifest, format!("version: 1\nenvironments: [{items}, @oops]\n")).unwrap();
     let run = lint(&manifest, "human");
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stdout.contains("yaml-syntax"), "{}", run.stdout);
     assert!(run.stdout.contains("the line is too long to show"), "{}", run.stdout);
     assert!(run.stdout.contains("secrets.yaml:"), "the place is named: {}", run.stdout);
@@ -445,7 +430,7 @@ fn credentials_in_names_and_placeholders_are_never_echoed() {
     std::fs::write(&manifest, text).unwrap();
     for format in ["human", "json", "sarif", "github"] {
         let run = lint(&manifest, format);
-        assert_eq!(run.code, Some(1), "{format}: {}", run.stderr);
+        assert_eq!(run.code, 1, "{format}: {}", run.stderr);
         let all = format!("{}{}", run.stdout, run.stderr);
         assert!(!all.contains(token), "{format} shows the token:\n{all}");
         assert!(!all.contains(password), "{format} shows the password:\n{all}");

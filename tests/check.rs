@@ -7,13 +7,16 @@
 //! the snapshot format; times written `{{now-30d}}` are filled in relative to the test's clock,
 //! since the rules compare with the time the check runs.
 //!
-//! Every fake is wrapped in [`Fake`], which fails the test if any request tried to read a secret
+//! Every fake is a [`common::Fake`], which fails the test if any request tried to read a secret
 //! payload. Outcomes, request logs and arrival times recorded by the fake are what is asserted;
 //! the only wall-clock assertions are generous bounds on runs given a short `--timeout`, which
 //! catch a run that outlives its deadline, not a slow one.
 
+mod common;
+
 use assert_cmd::Command;
-use fake_google::{FakeConfig, FakeGoogle, Fault, RequestRecord, Route, Target};
+use common::{Fake, Run};
+use fake_google::{Fault, RequestRecord, Route, Target};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,9 +34,6 @@ const FULL_PROJECT: &str = "sg-staging";
 /// The project of the `healthy` fixture, and its number.
 const HEALTHY_PROJECT: &str = "hc-staging";
 const HEALTHY_NUMBER: &str = "700800900";
-
-/// An upper bound on any one run of the binary, so a regression hangs no test run.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// The most a run given `--timeout 3` may take. A hang guard, not a speed test: it is far above
 /// the 3 s so that a loaded machine passes, and far below the 30 s the client library's own
@@ -87,46 +87,8 @@ fn seeded_entries(seed: &Value, project: &str) -> Vec<Value> {
     seed["projects"][project]["secrets"].as_array().cloned().expect("the project is seeded")
 }
 
-/// A running fake that, when the test ends, fails it if any request tried to read a payload.
-struct Fake(FakeGoogle);
-
-impl std::ops::Deref for Fake {
-    type Target = FakeGoogle;
-    fn deref(&self) -> &FakeGoogle {
-        &self.0
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        let accesses = self.0.accesses();
-        assert!(accesses.is_empty(), "secret payloads were requested: {accesses:?}");
-    }
-}
-
-impl Fake {
-    /// API requests (everything but the token endpoint) of a route.
-    fn routed(&self, route: Route) -> Vec<RequestRecord> {
-        self.requests().into_iter().filter(|r| r.route == route).collect()
-    }
-
-    /// API requests, without the token endpoint's.
-    fn api_requests(&self) -> Vec<RequestRecord> {
-        self.requests().into_iter().filter(|r| r.route != Route::Token).collect()
-    }
-}
-
-fn fake_with(seed: Value, tweak: impl FnOnce(&mut FakeConfig)) -> Fake {
-    let mut config = FakeConfig { snapshot: Some(seed), ..FakeConfig::default() };
-    tweak(&mut config);
-    Fake(FakeGoogle::spawn(config).expect("the fake starts"))
-}
-
 fn fake_for(fixture: &str) -> Fake {
-    fake_with(seed(fixture), |_| {})
+    Fake::seeded(seed(fixture), |_| {})
 }
 
 /// A copy of a fixture's folder whose `secrets.yaml` went through `edit`.
@@ -163,31 +125,17 @@ fn example_seed() -> Value {
 // ---------------------------------------------------------------------------------------------
 // Running the binary
 
-/// One run of the binary.
-#[derive(Debug)]
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    /// The JSON report on stdout.
-    fn doc(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
-        })
-    }
-
+/// What a run of `check` reports, read from its JSON document.
+impl Run {
     fn findings(&self) -> Vec<Finding> {
-        let doc = self.doc();
+        let doc = self.json();
         let items = doc["diagnostics"].as_array().expect("`diagnostics` is an array");
         items.iter().map(Finding::from_json).collect()
     }
 
     /// The `requests` count of the JSON report.
     fn requests(&self) -> usize {
-        let doc = self.doc();
+        let doc = self.json();
         let n = doc["requests"].as_u64().unwrap_or_else(|| panic!("no `requests`: {doc}"));
         usize::try_from(n).expect("a small count")
     }
@@ -252,51 +200,35 @@ fn assert_message(f: &Finding, text: &str) {
 /// `secretgate --manifest MANIFEST`, its Google endpoints pointed at `fake` (none when `None`),
 /// with no inherited credentials.
 fn secretgate(fake: Option<&Fake>, manifest: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
-    cmd.arg("--manifest").arg(manifest).env("NO_COLOR", "1").timeout(RUN_LIMIT);
-    for name in
-        ["GOOGLE_APPLICATION_CREDENTIALS", "SECRETMANAGER_EMULATOR_HOST", "RUN_EMULATOR_HOST"]
-    {
-        cmd.env_remove(name);
-    }
-    if let Some(fake) = fake {
-        cmd.env("SECRETMANAGER_EMULATOR_HOST", fake.host());
-        cmd.env("RUN_EMULATOR_HOST", fake.host());
-    }
+    let mut cmd = match fake {
+        Some(fake) => common::secretgate_at(fake),
+        None => common::secretgate(),
+    };
+    cmd.arg("--manifest").arg(manifest);
     cmd
-}
-
-fn outcome(mut cmd: Command) -> Outcome {
-    let output = cmd.output().expect("secretgate runs");
-    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("output is UTF-8");
-    Outcome {
-        code: output.status.code().expect("secretgate exits with a code (not killed)"),
-        stdout: text(&output.stdout),
-        stderr: text(&output.stderr),
-    }
 }
 
 /// `check --env staging --format json ARGS` against `fake`, without the default rate limit so
 /// tests do not wait on it (the limiter has a test of its own).
-fn check(fake: &Fake, fixture: &str, args: &[&str]) -> Outcome {
+fn check(fake: &Fake, fixture: &str, args: &[&str]) -> Run {
     check_manifest(fake, &manifest(fixture), args)
 }
 
-fn check_manifest(fake: &Fake, manifest: &Path, args: &[&str]) -> Outcome {
+fn check_manifest(fake: &Fake, manifest: &Path, args: &[&str]) -> Run {
     let mut cmd = secretgate(Some(fake), manifest);
     cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "1000"]).args(args);
-    outcome(cmd)
+    common::run(&mut cmd)
 }
 
 /// `check --env staging --format json --snapshot FILE ARGS`, with `fake` set but not to be used.
-fn check_snapshot(fake: &Fake, manifest: &Path, file: &Path, args: &[&str]) -> Outcome {
+fn check_snapshot(fake: &Fake, manifest: &Path, file: &Path, args: &[&str]) -> Run {
     let mut cmd = secretgate(Some(fake), manifest);
     cmd.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(file).args(args);
-    outcome(cmd)
+    common::run(&mut cmd)
 }
 
 /// Asserts the JSON `requests` count equals the API requests the fake recorded.
-fn assert_requests_match(run: &Outcome, fake: &Fake) {
+fn assert_requests_match(run: &Run, fake: &Fake) {
     let recorded = fake.api_requests();
     assert_eq!(
         run.requests(),
@@ -363,7 +295,7 @@ const FULL_WITH_ACCOUNT: &[&str] = &[
 ];
 
 /// Runs `check` on the `full` fixture; returns the fake (for its log) and the findings.
-fn full_check(args: &[&str]) -> (Fake, Outcome, Vec<Finding>) {
+fn full_check(args: &[&str]) -> (Fake, Run, Vec<Finding>) {
     let fake = fake_for("full");
     let run = check(&fake, "full", args);
     let found = run.findings();
@@ -375,7 +307,7 @@ fn full_fixture_reports_each_rule_once_and_nothing_else() {
     let (fake, run, found) = full_check(&[]);
     assert_eq!(run.code, FINDINGS, "{}", run.stderr);
     assert_eq!(places(&found), FULL_FINDINGS);
-    let doc = run.doc();
+    let doc = run.json();
     assert_eq!(doc["command"], "check");
     assert_eq!(doc["summary"], json!({"errors": 6, "warnings": 5}));
     assert_requests_match(&run, &fake);
@@ -573,7 +505,7 @@ fn lists_are_followed_past_the_first_page() {
     const CAP: usize = 2;
     let seed = seed("full");
     let entries = seeded_entries(&seed, FULL_PROJECT);
-    let fake = fake_with(seed, |c| c.page_size_cap = CAP);
+    let fake = Fake::seeded(seed, |c| c.page_size_cap = CAP);
     let run = check(&fake, "full", &[]);
     assert_eq!(run.code, FINDINGS);
     // Nothing is lost to paging: the same findings as in one page.
@@ -633,11 +565,11 @@ fn max_rps_holds_every_one_second_window_of_arrivals() {
     const SECRETS: usize = 14;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (manifest, seed) = many_secrets(dir.path(), SECRETS);
-    let fake = fake_with(seed, |_| {});
+    let fake = Fake::seeded(seed, |_| {});
     let mut cmd = secretgate(Some(&fake), &manifest);
     cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "5"]);
     cmd.args(["--concurrency", "16"]);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
     let arrivals: Vec<Duration> = fake.api_requests().iter().map(|r| r.at).collect();
     assert_eq!(arrivals.len(), 1 + SECRETS);
@@ -660,7 +592,7 @@ fn max_rps_holds_every_one_second_window_of_arrivals() {
 fn concurrency_bounds_the_requests_in_flight() {
     const IN_FLIGHT: usize = 3;
     const LATENCY: Duration = Duration::from_millis(100);
-    let fake = fake_with(seed("full"), |c| c.latency = LATENCY);
+    let fake = Fake::seeded(seed("full"), |c| c.latency = LATENCY);
     let run = check(&fake, "full", &["--concurrency", "3"]);
     assert_eq!(run.code, FINDINGS, "{}", run.stderr);
     assert_eq!(places(&run.findings()), FULL_FINDINGS);
@@ -762,7 +694,7 @@ fn an_unreachable_endpoint_is_incomplete_and_named() {
     cmd.env("SECRETMANAGER_EMULATOR_HOST", "127.0.0.1:1");
     cmd.args(["check", "--env", "staging", "--format", "json", "--timeout", "3"]);
     let started = Instant::now();
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert!(started.elapsed() < HANG_GUARD, "took {:?}", started.elapsed());
     assert_eq!(run.code, INCOMPLETE, "{}\n{}", run.stdout, run.stderr);
     let found = run.findings();
@@ -812,25 +744,33 @@ fn a_malformed_answer_is_incomplete_not_empty() {
 // ---------------------------------------------------------------------------------------------
 // Never a payload
 
+/// No file of `src/` names a way to read a secret payload: the client's method, the REST verb
+/// or the RPC. A file that cannot be read fails the test rather than pass the scan unread.
 #[test]
 fn the_source_never_names_the_payload_call() {
-    fn walk(dir: &Path, found: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).expect("src/ is readable") {
-            let path = entry.expect("a directory entry").path();
+    const SPELLINGS: &[&str] = &["access_secret_version", ":access", "AccessSecretVersion"];
+    fn unreadable(path: &Path, e: std::io::Error) -> ! {
+        panic!("{} cannot be scanned: {e}", path.display())
+    }
+    fn walk(dir: &Path, scanned: &mut usize, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| unreadable(dir, e)) {
+            let path = entry.unwrap_or_else(|e| unreadable(dir, e)).path();
             if path.is_dir() {
-                walk(&path, found);
-            } else {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                if text.contains("access_secret_version") {
-                    found.push(path.display().to_string());
-                }
+                walk(&path, scanned, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| unreadable(&path, e));
+            *scanned += 1;
+            for spelling in SPELLINGS.iter().filter(|s| text.contains(*s)) {
+                found.push(format!("`{spelling}` in {}", path.display()));
             }
         }
     }
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut found = Vec::new();
-    walk(&src, &mut found);
-    assert!(found.is_empty(), "`access_secret_version` appears in {found:?}");
+    let (mut scanned, mut found) = (0, Vec::new());
+    walk(&src, &mut scanned, &mut found);
+    assert!(scanned > 20, "only {scanned} files scanned in {}", src.display());
+    assert!(found.is_empty(), "the payload call is named: {found:#?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -838,7 +778,7 @@ fn the_source_never_names_the_payload_call() {
 
 #[test]
 fn adc_authorized_user_file_is_used_with_the_emulator() {
-    let fake = fake_with(seed("healthy"), |c| c.require_token = true);
+    let fake = Fake::seeded(seed("healthy"), |c| c.require_token = true);
     let dir = tempfile::tempdir().expect("a temp dir");
     let credentials = dir.path().join("adc.json");
     let adc = json!({
@@ -852,7 +792,7 @@ fn adc_authorized_user_file_is_used_with_the_emulator() {
     let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
     cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &credentials);
     cmd.args(["check", "--env", "staging", "--format", "json", "--max-rps", "1000"]);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
     assert!(run.findings().is_empty());
 
@@ -877,7 +817,7 @@ fn adc_authorized_user_file_is_used_with_the_emulator() {
 /// message says where the token should come from, not only what the auth library saw.
 #[test]
 fn a_refused_token_is_incomplete_and_names_the_credentials() {
-    let fake = fake_with(seed("healthy"), |c| c.require_token = true);
+    let fake = Fake::seeded(seed("healthy"), |c| c.require_token = true);
     fake.inject_always(Route::Token, Fault::Status(400));
     let dir = tempfile::tempdir().expect("a temp dir");
     let credentials = dir.path().join("adc.json");
@@ -892,7 +832,7 @@ fn a_refused_token_is_incomplete_and_names_the_credentials() {
     let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
     cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &credentials);
     cmd.args(["check", "--env", "staging", "--timeout", "10"]);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, INCOMPLETE, "{}\n{}", run.stdout, run.stderr);
     let text = format!("{}{}", run.stdout, run.stderr);
     assert!(text.contains("no access token from Application Default Credentials"), "{text}");
@@ -1024,7 +964,7 @@ fn live_check_is_clean_after_a_deploy_with_pinned_versions() {
     let mut deploy = secretgate(Some(&fake), &manifest("healthy"));
     deploy.args(["deploy", "--env", "staging", "--yes", "--pin-versions"]);
     deploy.args(["--poll-interval", "0.05", "--max-rps", "1000"]);
-    let run = outcome(deploy);
+    let run = common::run(&mut deploy);
     assert_eq!(run.code, OK, "{}\n{}", run.stdout, run.stderr);
     let deployed = fake.service(HEALTHY_PROJECT, "web").expect("the service is deployed");
     let env = &deployed["spec"]["template"]["spec"]["containers"][0]["env"];
@@ -1080,7 +1020,7 @@ fn accessor_missing_checks_the_account_the_spec_names() {
 fn a_spec_account_other_than_the_manifest_is_a_mapping_conflict() {
     let other = "other@hc-staging.iam.gserviceaccount.com";
     let fake = fake_for("healthy");
-    let spec_account = |run: &Outcome, severity: &str| {
+    let spec_account = |run: &Run, severity: &str| {
         let found = run.findings();
         assert_eq!(found.len(), 1, "{found:#?}");
         let f = &found[0];
@@ -1127,12 +1067,12 @@ fn secret_id(entry: &Value) -> String {
 #[test]
 fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
     let seed = seed("full");
-    let fake = fake_with(seed.clone(), |_| {});
+    let fake = Fake::seeded(seed.clone(), |_| {});
     let dir = tempfile::tempdir().expect("a temp dir");
     let file = dir.path().join("staging.json");
     let mut cmd = secretgate(Some(&fake), &manifest("full"));
     cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, OK, "{}", run.stderr);
 
     let text = std::fs::read_to_string(&file).expect("the snapshot is written");
@@ -1175,7 +1115,7 @@ fn snapshot_captures_the_seed_and_checks_like_the_live_api() {
     let live = check(&fake, "full", &[]);
     let mut offline = secretgate(Some(&fake), &manifest("full"));
     offline.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(&file);
-    let offline = outcome(offline);
+    let offline = common::run(&mut offline);
     assert_eq!(offline.code, live.code);
     assert_eq!(offline.findings(), live.findings());
     assert_eq!(offline.requests(), 0);
@@ -1207,13 +1147,13 @@ fn legacy_token_manifest(dir: &Path) -> PathBuf {
 /// policy to check" (a silent pass).
 #[test]
 fn snapshot_leaves_out_what_it_did_not_read_and_check_reports_it_unverified() {
-    let fake = fake_with(example_seed(), |_| {});
+    let fake = Fake::seeded(example_seed(), |_| {});
     let dir = tempfile::tempdir().expect("a temp dir");
     let file = dir.path().join("staging.json");
     let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("secrets.yaml");
     let mut cmd = secretgate(Some(&fake), &shipped);
     cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, OK, "{}", run.stderr);
     let mut snapshot: Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
@@ -1304,7 +1244,7 @@ fn snapshot_writes_nothing_when_something_could_not_be_read() {
     let file = dir.path().join("staging.json");
     let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
     cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, INCOMPLETE, "{}", run.stderr);
     assert!(!file.exists(), "an incomplete snapshot was written");
     assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
@@ -1314,7 +1254,7 @@ fn snapshot_writes_nothing_when_something_could_not_be_read() {
     fake.inject(Route::ListSecrets, vec![Fault::Status(403)]);
     let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
     cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, INCOMPLETE, "{}", run.stderr);
     assert!(!file.exists(), "an incomplete snapshot was written");
     assert!(run.stderr.contains("project hc-staging"), "{}", run.stderr);
@@ -1334,10 +1274,7 @@ fn snapshot_stale_for_an_old_capture_only() {
         std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
         let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
         cmd.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(&file);
-        outcome({
-            cmd.args(extra);
-            cmd
-        })
+        common::run(cmd.args(extra))
     };
     let stale = run_with(10, &[]);
     assert_eq!(stale.code, OK, "a warning only");
@@ -1443,7 +1380,7 @@ fn gcloud_and_snapshot_agree_on_names_versions_and_states() {
     let file = home.path().join("snapshot.json");
     let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
     cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
-    let run = outcome(cmd);
+    let run = common::run(&mut cmd);
     assert_eq!(run.code, OK, "{}", run.stderr);
     let snapshot: Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");

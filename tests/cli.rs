@@ -4,9 +4,11 @@
 //! Snapshots live in tests/snapshots/. After an intended change of output, review the diff of
 //! `INSTA_UPDATE=always cargo test --test cli` and commit the updated `.snap` files.
 
+mod common;
+
+use common::Run;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -18,31 +20,9 @@ fn fixture() -> PathBuf {
 /// A plaintext value in the fixture's spec, which no output may show.
 const PLAINTEXT_VALUE: &str = "plaintext-token-value-41";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary with a fixed environment: no colour, a fixed terminal width (clap measures
-/// the terminal on stdin, stdout and stderr, none of which is one here).
+/// Runs the binary with `args` in the fixed environment of [`common::secretgate`].
 fn secretgate(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_secretgate"))
-        .args(args)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the secretgate binary runs");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    };
-    assert!(!run.stderr.contains("panicked"), "secretgate {args:?} panicked:\n{}", run.stderr);
-    run
+    common::run(common::secretgate().args(args))
 }
 
 /// Runs `lint` on the fixture in one format; it has errors, so the exit code is 1.
@@ -207,12 +187,41 @@ fn lint_unknown_environment_is_a_usage_error() {
     assert!(run.stderr.contains("unknown environment `prod`"), "{}", run.stderr);
 }
 
+/// The subcommands `secretgate --help` lists (a wrapped summary goes on indented further).
+fn subcommands() -> Vec<String> {
+    let run = secretgate(&["--help"]);
+    let listed = run.stdout.split("Commands:\n").nth(1).expect("a command list");
+    let lines = listed.lines().take_while(|l| l.starts_with("  "));
+    let names = lines.filter(|l| !l.starts_with("   ")).filter_map(|l| l.split_whitespace().next());
+    names.filter(|name| *name != "help").map(str::to_string).collect()
+}
+
+/// How a shell's completion script offers a subcommand.
+fn offer(shell: &str, command: &str) -> String {
+    match shell {
+        "bash" => format!("secretgate,{command})"),
+        "zsh" => format!("'{command}:"),
+        _ => format!("-a \"{command}\""),
+    }
+}
+
+/// Each shell's script offers every subcommand, in the form that shell's completion takes, and
+/// the options of a subcommand.
 #[test]
-fn completions() {
-    let run = secretgate(&["completions", "bash"]);
-    assert_eq!(run.code, 0);
-    assert!(run.stdout.len() > 100, "{}", run.stdout);
-    assert!(run.stdout.contains("secretgate"), "{}", run.stdout);
+fn completions_offer_every_subcommand() {
+    let commands = subcommands();
+    for known in ["lint", "deploy", "completions"] {
+        assert!(commands.iter().any(|c| c == known), "`{known}` not read: {commands:?}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let run = secretgate(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for command in &commands {
+            let offered = run.stdout.contains(&offer(shell, command));
+            assert!(offered, "{shell} does not offer `{command}`");
+        }
+        assert!(run.stdout.contains("pin-versions"), "{shell} lacks deploy's options");
+    }
 }
 
 #[test]

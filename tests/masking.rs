@@ -2,8 +2,9 @@
 //! file's excerpt: each runs on a spec that does not parse, with a password on the line the
 //! syntax error points at, and must report the error without the password.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The broken spec's folder: `value: "XYZZYhunter2-realpassword` under `name: DB_PASSWORD`,
 /// its quote never closed.
@@ -13,14 +14,7 @@ fn fixture() -> PathBuf {
 
 /// Runs secretgate in the fixture's folder; returns stdout and stderr together.
 fn secretgate(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_secretgate"))
-        .args(args)
-        .current_dir(fixture())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the secretgate binary runs");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    format!("{}{}", text(&output.stdout), text(&output.stderr))
+    common::run(common::secretgate().args(args).current_dir(fixture())).all()
 }
 
 /// Asserts that `output` reports the syntax error at the password's line and column, masked.

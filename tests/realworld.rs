@@ -6,9 +6,9 @@
 //! into the repository: each test copies one into a temporary folder next to a manifest of its
 //! own. When the folder is absent the test says so and passes.
 
-use serde_json::Value;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const REALWORLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/realworld");
 const OWN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/realworld-like");
@@ -34,24 +34,21 @@ struct Lint {
 fn lint(manifest: &Path) -> Lint {
     let mut json = None;
     for format in ["json", "human", "sarif", "github"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_secretgate"))
-            .arg("lint")
-            .arg("--manifest")
-            .arg(manifest)
-            .args(["--format", format])
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the secretgate binary runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let code = output.status.code();
-        assert!(!stderr.contains("panicked"), "{format}: secretgate panicked:\n{stderr}");
-        assert!(matches!(code, Some(0 | 1)), "{format}: exit code {code:?}; stderr:\n{stderr}");
+        let mut cmd = common::secretgate();
+        let run =
+            common::run(cmd.arg("lint").arg("--manifest").arg(manifest).args(["--format", format]));
+        assert!(
+            matches!(run.code, 0 | 1),
+            "{format}: exit code {}; stderr:\n{}",
+            run.code,
+            run.stderr
+        );
         if format == "json" {
-            json = Some((code.unwrap_or(-1), output.stdout));
+            json = Some(run);
         }
     }
-    let (code, stdout) = json.unwrap();
-    let doc: Value = serde_json::from_slice(&stdout).expect("lint --format json prints JSON");
+    let run = json.expect("the JSON format ran");
+    let (code, doc) = (run.code, run.json());
     let findings = doc["diagnostics"]
         .as_array()
         .expect("a diagnostics array")

@@ -1,6 +1,8 @@
 //! Rendering: every declared secret mapped into the right container, nothing else lost.
 
-use assert_cmd::Command;
+mod common;
+
+use common::Run;
 use secretgate::lint::Project;
 use secretgate::render::{RenderError, RenderOptions};
 use secretgate::spec::{ServiceSpec, SpecMapping};
@@ -12,17 +14,17 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// Runs `secretgate render` on `staging`.
-fn render_run(manifest: &Path, service: &str, extra: &[&str]) -> std::process::Output {
-    let mut cmd = Command::cargo_bin("secretgate").unwrap();
+fn render_run(manifest: &Path, service: &str, extra: &[&str]) -> Run {
+    let mut cmd = common::secretgate();
     cmd.arg("--manifest").arg(manifest).args(["render", "--env", "staging", "--service", service]);
-    cmd.args(extra).env("NO_COLOR", "1").output().unwrap()
+    common::run(cmd.args(extra))
 }
 
 /// Runs `secretgate render` and parses its YAML output.
 fn render(manifest: &Path, service: &str, extra: &[&str]) -> Node {
-    let out = render_run(manifest, service, extra);
-    assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
-    yaml::parse(&out.stdout).expect("render prints valid YAML")
+    let run = render_run(manifest, service, extra);
+    assert_eq!(run.code, 0, "render failed:\n{run}");
+    yaml::parse(run.stdout.as_bytes()).expect("render prints valid YAML")
 }
 
 /// Renders a service of `staging` through the library alone, without lint in front: what the
@@ -219,10 +221,9 @@ fn refuses_a_directory_mounted_otherwise() {
     ];
     for (folder, code, reason) in cases {
         let manifest = fixture(folder).join("secrets.yaml");
-        let out = render_run(&manifest, "api", &[]);
-        let (stdout, stderr) =
-            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.status.code(), Some(1), "{folder}\n{stdout}{stderr}");
+        let run = render_run(&manifest, "api", &[]);
+        let (stdout, stderr) = (&run.stdout, &run.stderr);
+        assert_eq!(run.code, 1, "{folder}\n{run}");
         assert!(stdout.contains(code) && stdout.contains(reason), "{folder}\n{stdout}");
         assert!(!stdout.contains("apiVersion"), "{folder}: nothing is rendered\n{stdout}");
         assert!(stderr.contains("`api` cannot be rendered"), "{folder}\n{stderr}");
@@ -251,17 +252,10 @@ fn image_flag_replaces_only_the_target_image() {
 /// A service whose spec has lint errors is not rendered.
 #[test]
 fn refuses_to_render_a_spec_with_errors() {
-    let out = Command::cargo_bin("secretgate")
-        .unwrap()
-        .arg("--manifest")
-        .arg(fixture("rules/plaintext-secret/secrets.yaml"))
-        .args(["render", "--env", "staging", "--service", "api"])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("apiVersion"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be rendered"));
+    let run = render_run(&fixture("rules/plaintext-secret/secrets.yaml"), "api", &[]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(!run.stdout.contains("apiVersion"), "{run}");
+    assert!(run.stderr.contains("cannot be rendered"), "{run}");
 }
 
 /// The project the real-world specs are rendered for.

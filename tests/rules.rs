@@ -3,7 +3,8 @@
 //! and the exit code. A fixture also holds near misses, which must not add a finding: the tests
 //! compare the whole list of findings, so an extra one fails them.
 
-use assert_cmd::Command;
+mod common;
+
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -30,19 +31,13 @@ fn manifest(fixture: &str) -> PathBuf {
     root.join(fixture).join("secrets.yaml")
 }
 
-/// `secretgate --manifest <fixture>/secrets.yaml lint ARGS`, without colour.
-fn secretgate(fixture: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("secretgate").expect("the secretgate binary is built");
-    cmd.arg("--manifest").arg(manifest(fixture)).arg("lint").args(args).env("NO_COLOR", "1");
-    cmd
-}
-
-/// Runs `lint` with `args`; returns the exit code, stdout and stderr.
+/// Runs `secretgate --manifest <fixture>/secrets.yaml lint ARGS`; returns the exit code, stdout
+/// and stderr.
 fn run(fixture: &str, args: &[&str]) -> (i32, String, String) {
-    let output = secretgate(fixture, args).output().expect("secretgate runs");
-    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("output is UTF-8");
-    let code = output.status.code().expect("secretgate exits with a code");
-    (code, text(&output.stdout), text(&output.stderr))
+    let mut cmd = common::secretgate();
+    cmd.arg("--manifest").arg(manifest(fixture)).arg("lint").args(args);
+    let run = common::run(&mut cmd);
+    (run.code, run.stdout, run.stderr)
 }
 
 /// Runs `lint --format json` plus `extra` on a fixture; returns the exit code and the findings.
@@ -624,16 +619,12 @@ fn check_reports_mount_conflicts_too() {
         ("mapping-conflict/whole-secret-volume", "mapping-conflict"),
         ("invalid-mount-path/not-a-secret-volume", "invalid-mount-path"),
     ] {
-        let output = Command::cargo_bin("secretgate")
-            .unwrap()
-            .arg("--manifest")
-            .arg(manifest(fixture))
-            .args(["check", "--env", "staging", "--format", "json", "--snapshot"])
-            .arg(&snapshot)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(FINDINGS), "{fixture}");
-        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut cmd = common::secretgate();
+        cmd.arg("--manifest").arg(manifest(fixture));
+        cmd.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(&snapshot);
+        let run = common::run(&mut cmd);
+        assert_eq!(run.code, FINDINGS, "{fixture}");
+        let doc = run.json();
         let found: Vec<Finding> =
             doc["diagnostics"].as_array().unwrap().iter().map(finding).collect();
         let ours: Vec<_> = found.iter().filter(|f| f.code == code).collect();

@@ -2,51 +2,62 @@
 //! checks). Prints `listening on 127.0.0.1:PORT` once it accepts connections, then serves until
 //! killed.
 
+use clap::Parser;
 use fake_google::{FakeConfig, FakeGoogle, Route};
+use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "\
-usage: fake-google [--snapshot FILE] [--port N] [--latency-ms N] [--print-port]
-                   [--page-size-cap N] [--pending-gets N] [--region REGION] [--require-token]
-                   [--fault TARGET=FAULT,...]... [--service PROJECT=FILE]...
+/// A fake Secret Manager v1 and Cloud Run Admin API v1 on 127.0.0.1.
+#[derive(Debug, Parser)]
+#[command(name = "fake-google", after_help = after_help(), max_term_width = 100)]
+struct Args {
+    /// Seed Secret Manager from a secretgate snapshot.
+    #[arg(long, value_name = "FILE", value_parser = snapshot_file)]
+    snapshot: Option<Value>,
 
-  --snapshot FILE     seed Secret Manager from a secretgate snapshot
-  --port N            listen on this port (default: a free one)
-  --latency-ms N      delay every answer by N milliseconds
-  --print-port        print only the port number instead of `listening on 127.0.0.1:PORT`
-  --page-size-cap N   largest page list calls return (default 25000)
-  --pending-gets N    GETs that see a new revision as Unknown before it settles (default 2)
-  --region REGION     region for Cloud Run messages (default us-central1)
-  --require-token     answer 401 to API calls without a token from POST /token
-  --fault SPEC        queue faults, e.g. `list-secrets=503*2,pass`, `/v1/projects/p=403*`,
-                      `*=delay:200`; faults: HTTP code, malformed, hang, pass, delay:MS
-  --service P=FILE    deploy a Knative service (JSON) in project P, already ready
+    /// Listen on this port (default: a free one).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    port: u16,
 
-Control endpoints: GET /_fake/requests, POST /_fake/reset, POST|DELETE /_fake/faults.";
+    /// Delay every answer by N milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    latency_ms: u64,
 
-/// What the command line asks for.
-struct Options {
-    config: FakeConfig,
+    /// Print only the port number instead of `listening on 127.0.0.1:PORT`.
+    #[arg(long)]
     print_port: bool,
-    services: Vec<(String, PathBuf)>,
+
+    /// The largest page list calls return.
+    #[arg(long, value_name = "N", default_value_t = FakeConfig::default().page_size_cap)]
+    page_size_cap: usize,
+
+    /// GETs that see a new revision as Unknown before it settles.
+    #[arg(long, value_name = "N", default_value_t = FakeConfig::default().pending_gets)]
+    pending_gets: u32,
+
+    /// The region Cloud Run messages name.
+    #[arg(long, default_value_t = FakeConfig::default().region)]
+    region: String,
+
+    /// Answer 401 to API calls without a token from POST /token.
+    #[arg(long)]
+    require_token: bool,
+
+    /// Queue faults, e.g. `list-secrets=503*2,pass`, `/v1/projects/p=403*`, `*=delay:200`;
+    /// faults: HTTP code, malformed, hang, pass, delay:MS (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    fault: Vec<String>,
+
+    /// Deploy a Knative service (JSON) in project P, already ready (repeatable).
+    #[arg(long, value_name = "P=FILE", value_parser = project_file)]
+    service: Vec<(String, PathBuf)>,
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{}", usage());
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("fake-google: {e}\n\n{}", usage());
-            return ExitCode::from(2);
-        }
-    };
-    match run(options) {
+    match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fake-google: {e}");
@@ -56,9 +67,19 @@ fn main() -> ExitCode {
 }
 
 /// Starts the fake, announces it, and parks the main thread while the fake's thread serves.
-fn run(options: Options) -> Result<(), String> {
-    let fake = FakeGoogle::spawn(options.config).map_err(|e| e.to_string())?;
-    for (project, path) in &options.services {
+fn run(args: Args) -> Result<(), String> {
+    let config = FakeConfig {
+        snapshot: args.snapshot,
+        port: args.port,
+        latency: Duration::from_millis(args.latency_ms),
+        page_size_cap: args.page_size_cap,
+        pending_gets: args.pending_gets,
+        region: args.region,
+        require_token: args.require_token,
+        faults: args.fault,
+    };
+    let fake = FakeGoogle::spawn(config).map_err(|e| e.to_string())?;
+    for (project, path) in &args.service {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let service = serde_json::from_str(&text)
@@ -66,7 +87,7 @@ fn run(options: Options) -> Result<(), String> {
         fake.set_service(project, service).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();
-    let line = if options.print_port {
+    let line = if args.print_port {
         fake.addr().port().to_string()
     } else {
         format!("listening on {}", fake.host())
@@ -78,45 +99,25 @@ fn run(options: Options) -> Result<(), String> {
     }
 }
 
-/// Parses the arguments; `Ok(None)` asks for help.
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options =
-        Options { config: FakeConfig::default(), print_port: false, services: Vec::new() };
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        let config = &mut options.config;
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--print-port" => options.print_port = true,
-            "--require-token" => config.require_token = true,
-            "--snapshot" => {
-                let taken = std::mem::take(config);
-                *config = taken.with_snapshot_file(&PathBuf::from(value()?)).map_err(|e| e.0)?;
-            }
-            "--port" => config.port = number(&flag, &value()?)?,
-            "--latency-ms" => config.latency = Duration::from_millis(number(&flag, &value()?)?),
-            "--page-size-cap" => config.page_size_cap = number(&flag, &value()?)?,
-            "--pending-gets" => config.pending_gets = number(&flag, &value()?)?,
-            "--region" => config.region = value()?,
-            "--fault" => config.faults.push(value()?),
-            "--service" => {
-                let spec = value()?;
-                let (project, file) =
-                    spec.split_once('=').ok_or_else(|| format!("--service {spec}: use P=FILE"))?;
-                options.services.push((project.to_string(), PathBuf::from(file)));
-            }
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(Some(options))
+/// `--snapshot FILE`: the snapshot, read when the arguments are, so that a file that does not
+/// read is an argument error.
+fn snapshot_file(path: &str) -> Result<Value, String> {
+    let config = FakeConfig::default().with_snapshot_file(&PathBuf::from(path));
+    config.map(|c| c.snapshot.unwrap_or_default()).map_err(|e| e.0)
 }
 
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{flag}: `{text}` is not a valid number"))
+/// `--service P=FILE`: the project and the file.
+fn project_file(spec: &str) -> Result<(String, PathBuf), String> {
+    let (project, file) = spec.split_once('=').ok_or("use P=FILE")?;
+    Ok((project.to_string(), PathBuf::from(file)))
 }
 
-/// The usage text with the route names fault specs accept.
-fn usage() -> String {
+/// What the options do not say: the control endpoints, and the targets faults take.
+fn after_help() -> String {
     let routes: Vec<&str> = Route::ALL.iter().map(|r| r.name()).collect();
-    format!("{USAGE}\nFault targets: *, /PATH-PREFIX, {}.", routes.join(", "))
+    format!(
+        "Control endpoints: GET /_fake/requests, POST /_fake/reset, POST|DELETE /_fake/faults.\n\
+         Fault targets: *, /PATH-PREFIX, {}.",
+        routes.join(", ")
+    )
 }

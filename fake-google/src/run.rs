@@ -289,10 +289,13 @@ fn resolved_traffic(service: &Value, revision: &str) -> Value {
 /// The object at `key` (or `value` itself for an empty key), made an object if it was not.
 fn object_at<'v>(value: &'v mut Value, key: &str) -> &'v mut Map<String, Value> {
     let slot = if key.is_empty() { value } else { &mut value[key] };
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
+    match slot {
+        Value::Object(map) => map,
+        other => {
+            *other = Value::Object(Map::new());
+            object_at(other, "")
+        }
     }
-    slot.as_object_mut().expect("just made an object")
 }
 
 fn not_found(ctx: &Ctx, ns: &str, name: &str) -> ApiError {

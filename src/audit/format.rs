@@ -210,41 +210,47 @@ fn unverified_text(p: &super::UnverifiedProject) -> String {
     format!("project `{}` ({}); its cells are `unverified`", p.project, p.reason)
 }
 
+/// The lists after the matrix and the count tables, each under its title: gaps, orphans and
+/// dangling entries.
+fn lists(audit: &Audit) -> [(&'static str, Vec<String>); 3] {
+    let gaps = audit.gaps.iter().map(|g| {
+        let broken: Vec<String> =
+            g.broken_in.iter().map(|(e, c)| format!("{e} ({})", c.as_str())).collect();
+        format!(
+            "{} / {}: ok in {}, not in {}",
+            g.service,
+            g.target,
+            g.ok_in.join(", "),
+            broken.join(", ")
+        )
+    });
+    let orphans = audit
+        .orphans
+        .iter()
+        .map(|o| format!("{}/{} ({})", o.project, o.secret, o.environments.join(", ")));
+    let dangling =
+        audit.dangling.iter().map(|d| format!("{} / {}: {}", d.service, d.target, d.secret));
+    [
+        ("Gaps between environments", gaps.collect()),
+        ("Orphaned secrets (exist, used by no service)", orphans.collect()),
+        ("Manifest entries whose secret exists nowhere", dangling.collect()),
+    ]
+}
+
 /// The sections after the matrix, as plain text or Markdown.
 fn sections(audit: &Audit, out: &mut String, md: bool) {
     let heading = |out: &mut String, title: &str| {
         let _ = if md { writeln!(out, "\n## {title}\n") } else { writeln!(out, "\n{title}:") };
     };
     let bullet = if md { "- " } else { "  " };
-    heading(out, "Gaps between environments");
-    if audit.gaps.is_empty() {
-        let _ = writeln!(out, "{bullet}none");
-    }
-    for g in &audit.gaps {
-        let broken: Vec<String> =
-            g.broken_in.iter().map(|(e, c)| format!("{e} ({})", c.as_str())).collect();
-        let _ = writeln!(
-            out,
-            "{bullet}{} / {}: ok in {}, not in {}",
-            g.service,
-            g.target,
-            g.ok_in.join(", "),
-            broken.join(", ")
-        );
-    }
-    heading(out, "Orphaned secrets (exist, used by no service)");
-    if audit.orphans.is_empty() {
-        let _ = writeln!(out, "{bullet}none");
-    }
-    for o in &audit.orphans {
-        let _ = writeln!(out, "{bullet}{}/{} ({})", o.project, o.secret, o.environments.join(", "));
-    }
-    heading(out, "Manifest entries whose secret exists nowhere");
-    if audit.dangling.is_empty() {
-        let _ = writeln!(out, "{bullet}none");
-    }
-    for d in &audit.dangling {
-        let _ = writeln!(out, "{bullet}{} / {}: {}", d.service, d.target, d.secret);
+    for (title, items) in lists(audit) {
+        heading(out, title);
+        if items.is_empty() {
+            let _ = writeln!(out, "{bullet}none");
+        }
+        for item in items {
+            let _ = writeln!(out, "{bullet}{item}");
+        }
     }
     heading(out, "Hygiene");
     if md {
@@ -254,31 +260,36 @@ fn sections(audit: &Audit, out: &mut String, md: bool) {
         );
     }
     for h in &audit.hygiene {
-        let version = h.version.map_or("?".to_string(), |v| v.to_string());
-        let age = h.age_days.map_or("?".to_string(), |a| a.to_string());
-        let rotation = match (&h.rotation_period, &h.next_rotation_time, h.rotation_overdue) {
-            (_, Some(next), true) => format!("OVERDUE since {next}"),
-            (Some(p), Some(next), false) => format!("every {p}, next {next}"),
-            (_, Some(next), false) => format!("next {next}"),
-            _ => "none".to_string(),
-        };
-        let expires = h.expire_time.clone().unwrap_or_else(|| "never".into());
-        let pinned = if h.pinned { "pinned" } else { "latest" };
-        if md {
-            let _ = writeln!(
-                out,
-                "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {expires} | \
-                {rotation} |",
-                h.environment, h.service, h.target, h.secret, h.enabled_versions
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "  {} {} {}: {} v{version} ({pinned}), {age} days old, {} enabled versions, \
-                expires {expires}, rotation {rotation}",
-                h.environment, h.service, h.target, h.secret, h.enabled_versions
-            );
-        }
+        hygiene_line(out, h, md);
+    }
+}
+
+/// One mapping's hygiene, as a Markdown table row or a line of text.
+fn hygiene_line(out: &mut String, h: &super::Hygiene, md: bool) {
+    let version = h.version.map_or("?".to_string(), |v| v.to_string());
+    let age = h.age_days.map_or("?".to_string(), |a| a.to_string());
+    let rotation = match (&h.rotation_period, &h.next_rotation_time, h.rotation_overdue) {
+        (_, Some(next), true) => format!("OVERDUE since {next}"),
+        (Some(p), Some(next), false) => format!("every {p}, next {next}"),
+        (_, Some(next), false) => format!("next {next}"),
+        _ => "none".to_string(),
+    };
+    let expires = h.expire_time.clone().unwrap_or_else(|| "never".into());
+    let pinned = if h.pinned { "pinned" } else { "latest" };
+    if md {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {expires} | \
+            {rotation} |",
+            h.environment, h.service, h.target, h.secret, h.enabled_versions
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  {} {} {}: {} v{version} ({pinned}), {age} days old, {} enabled versions, \
+            expires {expires}, rotation {rotation}",
+            h.environment, h.service, h.target, h.secret, h.enabled_versions
+        );
     }
 }
 
@@ -305,25 +316,35 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// The HTML page's head: inline CSS only.
+const HTML_HEAD: &str = concat!(
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n",
+    "<title>Secret coverage report</title>\n<style>\n",
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}",
+    "table{border-collapse:collapse;margin:1em 0;font-size:.9em}\n",
+    "th,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left;vertical-align:top}",
+    "th{background:#f0f2f4}td{white-space:nowrap}td.rotation{white-space:normal}\n",
+    "td.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}",
+    "td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n",
+    "p.warn{background:#fff1c2;padding:.4em .6em}\n",
+    ".legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\n",
+    "code{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;",
+    "font-size:.95em}\n",
+    "</style></head><body>\n<h1>Secret coverage report</h1>\n",
+);
+
+/// What the colours of the matrix mean, for a reader who never used the tool.
+const HTML_LEGEND: &str = concat!(
+    "<p class=\"legend\">Each cell says whether the secret a service needs would reach it in ",
+    "that environment: <span class=\"ok\" style=\"background:#d7f5dd\">ok</span>",
+    "<span style=\"background:#f9d0d0\">a problem (missing, disabled, ...)</span>",
+    "<span style=\"background:#fff1c2\">could not be verified</span>",
+    "<span style=\"background:#eee\">service not deployed there</span></p>\n",
+);
+
 /// One self-contained HTML page: inline CSS, no scripts, no network fetches.
 pub fn html(audit: &Audit) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Secret \
-        coverage report</title>\n<style>\n",
-    );
-    out.push_str(concat!(
-        "body{font-family:system-ui,sans-serif;margin:2em;color:#1b1f24}",
-        "table{border-collapse:collapse;margin:1em 0;font-size:.9em}\n",
-        "th,td{border:1px solid #c8ccd1;padding:.3em .6em;text-align:left;vertical-align:top}",
-        "th{background:#f0f2f4}td{white-space:nowrap}td.rotation{white-space:normal}\n",
-        "td.ok{background:#d7f5dd}td.bad{background:#f9d0d0;font-weight:bold}",
-        "td.warn{background:#fff1c2}td.na{background:#eee;color:#888}\n",
-        "p.warn{background:#fff1c2;padding:.4em .6em}\n",
-        ".legend span{display:inline-block;padding:.1em .5em;margin-right:.5em}\n",
-        "code{font-family:ui-monospace,\"DejaVu Sans Mono\",Menlo,Consolas,monospace;",
-        "font-size:.95em}\n",
-    ));
-    out.push_str("</style></head><body>\n<h1>Secret coverage report</h1>\n");
+    let mut out = String::from(HTML_HEAD);
     let _ = writeln!(
         out,
         "<p>Required secret mappings that would resolve: <strong>{}</strong>.</p>",
@@ -336,13 +357,21 @@ pub fn html(audit: &Audit) -> String {
             escape(&unverified_text(p))
         );
     }
-    out.push_str(
-        "<p class=\"legend\">Each cell says whether the secret a service needs would \
-        reach it in that environment: <span class=\"ok\" \
-        style=\"background:#d7f5dd\">ok</span><span style=\"background:#f9d0d0\">a problem \
-        (missing, disabled, ...)</span><span style=\"background:#fff1c2\">could not be \
-        verified</span><span style=\"background:#eee\">service not deployed there</span></p>\n",
-    );
+    out.push_str(HTML_LEGEND);
+    matrix_html(&mut out, audit);
+    for table in count_tables(audit) {
+        table_html(&mut out, &table);
+    }
+    for (title, items) in lists(audit) {
+        list_html(&mut out, title, &items);
+    }
+    hygiene_html(&mut out, audit);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The coverage matrix as a colour-coded table.
+fn matrix_html(out: &mut String, audit: &Audit) {
     out.push_str(
         "<h2>Coverage matrix</h2>\n<table><tr><th>service</th><th>env var or \
         file</th><th>required</th>",
@@ -372,37 +401,10 @@ pub fn html(audit: &Audit) -> String {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    for table in count_tables(audit) {
-        table_html(&mut out, &table);
-    }
-    list_html(
-        &mut out,
-        "Gaps between environments",
-        audit.gaps.iter().map(|g| {
-            let broken: Vec<String> =
-                g.broken_in.iter().map(|(e, c)| format!("{e} ({})", c.as_str())).collect();
-            format!(
-                "{} / {}: ok in {}, not in {}",
-                g.service,
-                g.target,
-                g.ok_in.join(", "),
-                broken.join(", ")
-            )
-        }),
-    );
-    list_html(
-        &mut out,
-        "Orphaned secrets (exist, used by no service)",
-        audit
-            .orphans
-            .iter()
-            .map(|o| format!("{}/{} ({})", o.project, o.secret, o.environments.join(", "))),
-    );
-    list_html(
-        &mut out,
-        "Manifest entries whose secret exists nowhere",
-        audit.dangling.iter().map(|d| format!("{} / {}: {}", d.service, d.target, d.secret)),
-    );
+}
+
+/// The hygiene table, with overdue and missing rotations marked.
+fn hygiene_html(out: &mut String, audit: &Audit) {
     out.push_str(
         "<h2>Hygiene</h2>\n<table><tr><th>environment</th><th>service</th><th>env var or \
         file</th><th>secret</th><th>version in use</th><th>pinned</th><th>age \
@@ -431,8 +433,7 @@ pub fn html(audit: &Audit) -> String {
             escape(h.expire_time.as_deref().unwrap_or("never")),
         );
     }
-    out.push_str("</table>\n</body></html>\n");
-    out
+    out.push_str("</table>\n");
 }
 
 /// A count table in HTML, under its title and what it holds.
@@ -454,8 +455,8 @@ fn table_html(out: &mut String, table: &CountTable) {
     out.push_str("</table>\n");
 }
 
-fn list_html(out: &mut String, title: &str, items: impl Iterator<Item = String>) {
-    let items: Vec<String> = items.collect();
+/// A list under its title; "None." when it is empty.
+fn list_html(out: &mut String, title: &str, items: &[String]) {
     let _ = writeln!(out, "<h2>{}</h2>", escape(title));
     if items.is_empty() {
         out.push_str("<p>None.</p>\n");
@@ -463,7 +464,7 @@ fn list_html(out: &mut String, title: &str, items: impl Iterator<Item = String>)
     }
     out.push_str("<ul>\n");
     for item in items {
-        let _ = writeln!(out, "<li>{}</li>", escape(&item));
+        let _ = writeln!(out, "<li>{}</li>", escape(item));
     }
     out.push_str("</ul>\n");
 }

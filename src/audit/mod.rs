@@ -5,7 +5,7 @@ pub mod format;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::inventory::{Inventory, ProjectInventory, SecretInfo, VersionState};
-use crate::manifest::{Manifest, Version};
+use crate::manifest::{Environment, Manifest, SecretEntry, Service, Version};
 use crate::resolve::{self, Binding};
 use crate::source::{FileId, Sources};
 use jiff::Timestamp;
@@ -205,7 +205,6 @@ pub fn build(
     diagnostics: &[Diagnostic],
     from: &Inputs,
 ) -> Audit {
-    let (inventory, now) = (from.inventory, from.now);
     let mut audit = Audit {
         environments: envs.to_vec(),
         rows: Vec::new(),
@@ -214,62 +213,92 @@ pub fn build(
         per_service: BTreeMap::new(),
         per_environment_states: BTreeMap::new(),
         per_service_states: BTreeMap::new(),
-        unverified_projects: unverified_projects(manifest, envs, inventory),
+        unverified_projects: unverified_projects(manifest, envs, from.inventory),
         gaps: Vec::new(),
         orphans: Vec::new(),
         dangling: Vec::new(),
         hygiene: Vec::new(),
-        requests: inventory.requests,
+        requests: from.inventory.requests,
     };
+    let given = Given { manifest, envs, diagnostics, from };
     for service in &manifest.services {
         for entry in &service.secrets {
-            let mut row = Row {
-                service: service.name.value.clone(),
-                target: entry.target.value.clone(),
-                kind: if entry.is_file() { "file" } else { "env" },
-                required: manifest.is_required(entry),
-                secrets: BTreeMap::new(),
-                cells: BTreeMap::new(),
-            };
-            // Environments where the entry applies, and those where its secret does not exist.
-            let (mut applicable, mut absent) = (0, 0);
-            for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
-                let name = &env.name.value;
-                if !manifest.service_in_env(service, name) {
-                    row.cells.insert(name.clone(), Cell::NotApplicable);
-                    continue;
-                }
-                applicable += 1;
-                let deployments = resolve::resolve(manifest, env, &mut Vec::new());
-                let binding = deployments
-                    .iter()
-                    .find(|d| d.service.name.value == service.name.value)
-                    .and_then(|d| d.bindings.iter().find(|b| b.target() == entry.target.value));
-                let cell = cell_for(diagnostics, name, &row);
-                if let Some((b, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
-                    row.secrets.insert(name.clone(), secret.to_string());
-                    absent += usize::from(is_absent(inventory, &secret.project, &secret.secret));
-                    audit.hygiene.extend(hygiene(name, &service.name.value, b, inventory, now));
-                }
-                row.cells.insert(name.clone(), cell);
-                count_state(&mut audit.per_environment_states, name, cell);
-                count_state(&mut audit.per_service_states, &row.service, cell);
-                if row.required {
-                    let ok = cell == Cell::Ok;
-                    audit.coverage.add(ok);
-                    audit.per_environment.entry(name.clone()).or_default().add(ok);
-                    audit.per_service.entry(row.service.clone()).or_default().add(ok);
-                }
-            }
-            audit.gaps.extend(gap(&row));
-            if applicable > 0 && absent == applicable {
-                audit.dangling.push(dangling(&row));
-            }
-            audit.rows.push(row);
+            add_row(&mut audit, &given, service, entry);
         }
     }
     audit.orphans = orphans(manifest, envs, from);
     audit
+}
+
+/// What every row is built from.
+struct Given<'a> {
+    manifest: &'a Manifest,
+    envs: &'a [String],
+    diagnostics: &'a [Diagnostic],
+    from: &'a Inputs<'a>,
+}
+
+/// The row of one entry: a cell per selected environment, counted, and the gap and dangling
+/// entry it shows.
+fn add_row(audit: &mut Audit, given: &Given, service: &Service, entry: &SecretEntry) {
+    let manifest = given.manifest;
+    let mut row = Row {
+        service: service.name.value.clone(),
+        target: entry.target.value.clone(),
+        kind: if entry.is_file() { "file" } else { "env" },
+        required: manifest.is_required(entry),
+        secrets: BTreeMap::new(),
+        cells: BTreeMap::new(),
+    };
+    // Environments where the entry applies, and those where its secret does not exist.
+    let (mut applicable, mut absent) = (0, 0);
+    for env in manifest.environments.iter().filter(|e| given.envs.contains(&e.name.value)) {
+        if !manifest.service_in_env(service, &env.name.value) {
+            row.cells.insert(env.name.value.clone(), Cell::NotApplicable);
+            continue;
+        }
+        applicable += 1;
+        absent += usize::from(add_cell(audit, given, &mut row, env));
+    }
+    audit.gaps.extend(gap(&row));
+    if applicable > 0 && absent == applicable {
+        audit.dangling.push(dangling(&row));
+    }
+    audit.rows.push(row);
+}
+
+/// The row's cell in an environment where the entry applies, with its counts and the
+/// hygiene of the version it resolves to. True when the entry's secret does not exist there.
+fn add_cell(audit: &mut Audit, given: &Given, row: &mut Row, env: &Environment) -> bool {
+    let (inventory, name) = (given.from.inventory, &env.name.value);
+    let deployments = resolve::resolve(given.manifest, env, &mut Vec::new());
+    let binding = deployments
+        .iter()
+        .find(|d| d.service.name.value == row.service)
+        .and_then(|d| d.bindings.iter().find(|b| b.target() == row.target));
+    let cell = cell_for(given.diagnostics, name, row);
+    let mut absent = false;
+    if let Some((b, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
+        row.secrets.insert(name.clone(), secret.to_string());
+        absent = is_absent(inventory, &secret.project, &secret.secret);
+        audit.hygiene.extend(hygiene(name, &row.service, b, inventory, given.from.now));
+    }
+    row.cells.insert(name.clone(), cell);
+    count(audit, name, row, cell);
+    absent
+}
+
+/// Counts a cell by state for its environment and service, and, for a required entry,
+/// towards coverage.
+fn count(audit: &mut Audit, env: &str, row: &Row, cell: Cell) {
+    count_state(&mut audit.per_environment_states, env, cell);
+    count_state(&mut audit.per_service_states, &row.service, cell);
+    if row.required {
+        let ok = cell == Cell::Ok;
+        audit.coverage.add(ok);
+        audit.per_environment.entry(env.to_string()).or_default().add(ok);
+        audit.per_service.entry(row.service.clone()).or_default().add(ok);
+    }
 }
 
 fn count_state(counts: &mut BTreeMap<String, StateCounts>, name: &str, cell: Cell) {

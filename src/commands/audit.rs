@@ -1,29 +1,36 @@
 //! `secretgate audit`.
 
+use super::check::Source;
 use crate::audit::{self, format};
 use crate::check::{self, CheckOptions};
 use crate::cli::{AuditArgs, AuditFormat, Cli};
 use crate::error::{Error, exit};
 use crate::inventory::Inventory;
 use crate::lint::{Project, lint};
+use crate::manifest::Manifest;
 use std::io::IsTerminal;
 
 pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let started = std::time::Instant::now();
-    let deadline = started + std::time::Duration::from_secs(args.fetch.timeout);
+    let deadline = started + std::time::Duration::from_secs(args.verify.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
-    let envs = project.select_environments(&args.envs)?;
+    let envs = project.select_environments(&args.envs.names)?;
     let Some(manifest) = &project.manifest else {
         return Ok(super::invalid_manifest(cli, &project));
     };
     let runtime = super::check::runtime()?;
-    let inventory = read_inventory(cli, args, manifest, &envs, &runtime, deadline)?;
-    let now = jiff::Timestamp::now();
-    let options = CheckOptions { now, expiry_days: 30, max_snapshot_age_days: 7 };
+    let snapshots = &args.snapshots.files;
+    let source = Source { cli, snapshots, verify: &args.verify, runtime: &runtime };
+    let inventory = source.inventory(deadline, |iam| Some(check::wanted(manifest, &envs, iam)))?;
+    let options = CheckOptions::now();
     for env in &envs {
         findings_of(&mut project, env, &inventory, &options, args, &runtime, deadline)?;
     }
-    let report = build(&project, &envs, &inventory, args, now);
+    // `lint` hands the manifest back when it is done with it.
+    let Some(manifest) = &project.manifest else {
+        return Ok(super::invalid_manifest(cli, &project));
+    };
+    let report = build(&project, manifest, &envs, &inventory, args, options.now);
     // The table is for a person at a terminal: the reason goes to stderr beside it. Other
     // formats are read by programs and carry it in the report; their stderr stays clean.
     if args.format == AuditFormat::Table && !cli.quiet {
@@ -47,32 +54,15 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     }
 }
 
-/// Secret Manager's metadata, from the snapshots given or read now.
-fn read_inventory(
-    cli: &Cli,
-    args: &AuditArgs,
-    manifest: &crate::manifest::Manifest,
-    envs: &[String],
-    runtime: &tokio::runtime::Runtime,
-    deadline: std::time::Instant,
-) -> Result<Inventory, Error> {
-    let inventory = if args.snapshots.is_empty() {
-        let wanted = check::wanted(manifest, envs, !args.no_iam);
-        super::check::fetch_until(cli, &wanted, &args.fetch, runtime, deadline).inventory()
-    } else {
-        Inventory::from_snapshots(&super::check::read_snapshots(&args.snapshots)?)
-    };
-    Ok(if args.no_iam { inventory.without_iam() } else { inventory })
-}
-
+/// The report of the findings gathered in `project`.
 fn build(
     project: &Project,
+    manifest: &Manifest,
     envs: &[String],
     inventory: &Inventory,
     args: &AuditArgs,
     now: jiff::Timestamp,
 ) -> audit::Audit {
-    let manifest = project.manifest.as_ref().expect("the manifest was read");
     let mut ignore: Vec<String> =
         manifest.policy.ignore_orphans.iter().map(|p| p.value.clone()).collect();
     ignore.extend(args.ignore_orphans.iter().cloned());
@@ -90,16 +80,7 @@ fn write_report(cli: &Cli, args: &AuditArgs, report: &audit::Audit) -> Result<()
         AuditFormat::Json => format::json(report),
         AuditFormat::Html => format::html(report),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| Error::Usage {
-            message: format!("cannot write {}: {e}", path.display()),
-            help: None,
-        }),
-        None => {
-            super::print(&text);
-            Ok(())
-        }
-    }
+    super::output::write_to(args.output.as_deref(), &text)
 }
 
 /// Adds the findings of `lint`, `check` and, with `--live`, of the deployed services, for one
@@ -120,7 +101,7 @@ fn findings_of(
     lint(project, &env)?;
     check::check(project, &env, inventory, options);
     if args.live {
-        let live = super::check::live(project, &env, inventory, &args.fetch, deadline);
+        let live = super::check::live(project, &env, inventory, &args.verify.fetch, deadline);
         runtime.block_on(live);
     }
     let mut found = std::mem::replace(&mut project.diagnostics, earlier);

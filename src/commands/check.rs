@@ -2,7 +2,7 @@
 
 use super::output;
 use crate::check::{self, CheckOptions};
-use crate::cli::{CheckArgs, Cli, FetchArgs, SnapshotArgs};
+use crate::cli::{CheckArgs, Cli, FetchArgs, SnapshotArgs, VerifyArgs};
 use crate::error::{Error, exit};
 use crate::inventory::Inventory;
 use crate::inventory::live::{self, FetchOptions, Fetched, Wanted};
@@ -10,45 +10,71 @@ use crate::inventory::snapshot::Snapshot;
 use crate::lint::{Project, lint};
 use serde_json::{Map, json};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     let started = Instant::now();
     // One `--timeout` for the whole run: Secret Manager and, with `--live`, Cloud Run.
-    let deadline = started + Duration::from_secs(args.fetch.timeout);
+    let deadline = started + Duration::from_secs(args.verify.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
-    lint(&mut project, &args.envs)?;
-    let envs = project.select_environments(&args.envs)?;
-    let snapshots = read_snapshots(&args.snapshots)?;
+    lint(&mut project, &args.envs.names)?;
+    let envs = project.select_environments(&args.envs.names)?;
     let runtime = runtime()?;
-    let inventory = match (&project.manifest, snapshots.is_empty()) {
-        (Some(_), false) => Inventory::from_snapshots(&snapshots),
-        (Some(manifest), true) => {
-            let wanted = check::wanted(manifest, &envs, !args.no_iam);
-            fetch_until(cli, &wanted, &args.fetch, &runtime, deadline).inventory()
-        }
-        (None, _) => Inventory::default(),
-    };
-    let inventory = if args.no_iam { inventory.without_iam() } else { inventory };
+    let source =
+        Source { cli, snapshots: &args.snapshots.files, verify: &args.verify, runtime: &runtime };
+    let inventory = source.inventory(deadline, |iam| {
+        project.manifest.as_ref().map(|manifest| check::wanted(manifest, &envs, iam))
+    })?;
     let options = CheckOptions {
-        now: jiff::Timestamp::now(),
         expiry_days: args.expiry_days,
         max_snapshot_age_days: args.max_snapshot_age,
+        ..CheckOptions::now()
     };
     check::check(&mut project, &envs, &inventory, &options);
     if args.live {
-        let live = live(&mut project, &envs, &inventory, &args.fetch, deadline);
+        let live = live(&mut project, &envs, &inventory, &args.verify.fetch, deadline);
         runtime.block_on(live);
     }
     tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
     let mut extra = Map::new();
     extra.insert("requests".into(), json!(inventory.requests));
-    output::findings(cli, "check", args.format, &project, extra, color);
-    Ok(check::exit_code(&project.diagnostics, args.deny_warnings))
+    output::findings(cli, "check", args.report.format, &project, extra, color);
+    Ok(check::exit_code(&project.diagnostics, args.report.deny_warnings))
+}
+
+/// Where a command reads Secret Manager's metadata from.
+pub(super) struct Source<'a> {
+    pub cli: &'a Cli,
+    /// The `--snapshot` files; none: the API is read.
+    pub snapshots: &'a [PathBuf],
+    pub verify: &'a VerifyArgs,
+    pub runtime: &'a tokio::runtime::Runtime,
+}
+
+impl Source<'_> {
+    /// The metadata from the snapshots when there are some, otherwise read by `deadline` for
+    /// what `wanted` asks (nothing without a manifest); without IAM policies with `--no-iam`.
+    /// `wanted` is told whether IAM policies are to be read.
+    pub fn inventory(
+        &self,
+        deadline: Instant,
+        wanted: impl FnOnce(bool) -> Option<Wanted>,
+    ) -> Result<Inventory, Error> {
+        let no_iam = self.verify.no_iam;
+        let inventory = if !self.snapshots.is_empty() {
+            Inventory::from_snapshots(&read_snapshots(self.snapshots)?)
+        } else if let Some(wanted) = wanted(!no_iam) {
+            fetch_until(self.cli, &wanted, &self.verify.fetch, self.runtime, deadline).inventory()
+        } else {
+            Inventory::default()
+        };
+        Ok(if no_iam { inventory.without_iam() } else { inventory })
+    }
 }
 
 /// Reads `--snapshot` files; one that cannot be used is a usage error.
-pub(super) fn read_snapshots(paths: &[std::path::PathBuf]) -> Result<Vec<Snapshot>, Error> {
+fn read_snapshots(paths: &[PathBuf]) -> Result<Vec<Snapshot>, Error> {
     paths
         .iter()
         .map(|p| Snapshot::read(p).map_err(|e| Error::Usage { message: e.message, help: None }))
@@ -65,7 +91,8 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
         return Ok(super::invalid_manifest(cli, &project));
     };
     let wanted = check::wanted(manifest, &envs, !args.no_iam);
-    let fetched = fetch(cli, &wanted, &args.fetch)?;
+    let deadline = Instant::now() + Duration::from_secs(args.fetch.timeout);
+    let fetched = fetch_until(cli, &wanted, &args.fetch, &runtime()?, deadline);
     let captured_at = jiff::Timestamp::now().to_string();
     let snapshot = match fetched.snapshot(captured_at) {
         Ok(s) => s,
@@ -79,15 +106,8 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
             return Ok(exit::INCOMPLETE);
         }
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, snapshot.to_json()).map_err(|e| Error::Usage {
-            message: format!("cannot write {}: {e}; the snapshot was not saved", path.display()),
-            help: None,
-        })?,
-        None => {
-            super::print(&snapshot.to_json());
-        }
-    }
+    output::write_to(args.output.as_deref(), &snapshot.to_json())
+        .map_err(|e| e.noting("the snapshot was not saved"))?;
     tracing::info!(requests = fetched.requests, "snapshot captured");
     Ok(exit::OK)
 }
@@ -118,24 +138,8 @@ pub(super) async fn live(
     }
 }
 
-/// Reads Secret Manager with a progress bar on a terminal.
-fn fetch(cli: &Cli, wanted: &Wanted, args: &FetchArgs) -> Result<Fetched, Error> {
-    fetch_with(cli, wanted, args, &runtime()?)
-}
-
-/// [`fetch`] on a given runtime, within `--timeout` from now.
-pub(super) fn fetch_with(
-    cli: &Cli,
-    wanted: &Wanted,
-    args: &FetchArgs,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<Fetched, Error> {
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    Ok(fetch_until(cli, wanted, args, runtime, deadline))
-}
-
-/// [`fetch`] on a given runtime, answered by `deadline`.
-pub(super) fn fetch_until(
+/// Reads Secret Manager by `deadline`, with a progress bar on a terminal.
+fn fetch_until(
     cli: &Cli,
     wanted: &Wanted,
     args: &FetchArgs,

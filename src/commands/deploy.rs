@@ -4,6 +4,7 @@
 //! [`run`] reads as the list of steps; each step is a method of [`Deploy`], which carries what
 //! the steps share. What is printed is built by [`crate::report::deploy`].
 
+use super::check::Source;
 use super::{output, print};
 use crate::check::{self, CheckOptions};
 use crate::cli::{Cli, DeployArgs, DeployFormat};
@@ -18,7 +19,7 @@ use crate::render::RenderOptions;
 use crate::report::{self, Format};
 use crate::resolve::{self, Deployment};
 use crate::rules::unknown_container;
-use crate::suggest::did_you_mean;
+use crate::suggest::refuse_unknown;
 use crate::yaml::Node;
 use serde_json::Value;
 use std::io::{BufRead, IsTerminal, Write};
@@ -130,9 +131,8 @@ impl Deploy<'_> {
     fn gate(&mut self, started: Instant) -> Result<Gate, Error> {
         let inventory = self.inventory()?;
         let options = CheckOptions {
-            now: jiff::Timestamp::now(),
-            expiry_days: 30,
             max_snapshot_age_days: self.args.max_snapshot_age,
+            ..CheckOptions::now()
         };
         check::check(&mut self.project, std::slice::from_ref(&self.args.env), &inventory, &options);
         self.requests = inventory.requests;
@@ -153,15 +153,14 @@ impl Deploy<'_> {
     /// Reads Secret Manager (or the snapshots) for the selected services.
     fn inventory(&self) -> Result<Inventory, Error> {
         let Some(manifest) = &self.project.manifest else { return Ok(Inventory::default()) };
-        let args = self.args;
-        if !args.snapshots.is_empty() {
-            let inventory =
-                Inventory::from_snapshots(&super::check::read_snapshots(&args.snapshots)?);
-            return Ok(if args.no_iam { inventory.without_iam() } else { inventory });
-        }
+        let (args, runtime) = (self.args, &self.runtime);
+        let source =
+            Source { cli: self.cli, snapshots: &args.snapshots, verify: &args.verify, runtime };
+        let deadline = Instant::now() + Duration::from_secs(args.verify.fetch.timeout);
         let envs = std::slice::from_ref(&args.env);
-        let wanted = check::wanted_for(manifest, envs, Some(&self.services), !args.no_iam);
-        Ok(super::check::fetch_with(self.cli, &wanted, &args.fetch, &self.runtime)?.inventory())
+        source.inventory(deadline, |iam| {
+            Some(check::wanted_for(manifest, envs, Some(&self.services), iam))
+        })
     }
 
     /// Prints why the gate refused; returns the exit code: 3 when the only errors are about
@@ -187,9 +186,14 @@ impl Deploy<'_> {
         if self.args.force_new_revision {
             options.force_revision = Some(jiff::Timestamp::now().to_string());
         }
-        let pins = self.args.pin_versions.then_some(inventory);
-        let (env, services, findings) = (&self.args.env, &self.services, &self.findings);
-        prepare(&mut self.project, env, services, &options, pins, findings)
+        let rendering = Rendering {
+            env: &self.args.env,
+            services: &self.services,
+            options: &options,
+            pins: self.args.pin_versions.then_some(inventory),
+            findings: &self.findings,
+        };
+        prepare(&mut self.project, &rendering)
     }
 
     /// The Cloud Run client; `None` with `--snapshot`, which reaches no Google API.
@@ -197,7 +201,7 @@ impl Deploy<'_> {
         if !self.args.snapshots.is_empty() {
             return Ok(None);
         }
-        let timeout = Duration::from_secs(self.args.fetch.timeout);
+        let timeout = Duration::from_secs(self.args.verify.fetch.timeout);
         let client = self.runtime.block_on(async { CloudRun::new(timeout) });
         let help = "run `gcloud auth application-default login`, or use --dry-run --snapshot FILE";
         client.map(Some).map_err(|message| Error::Usage { message, help: Some(help.into()) })
@@ -422,34 +426,31 @@ pub(super) fn select_services(
     if wanted.is_empty() {
         return Ok(in_env.iter().map(|s| s.to_string()).collect());
     }
-    for name in wanted {
-        if !in_env.contains(&name.as_str()) {
-            let help = match did_you_mean(name, in_env.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("services deployed to `{env}`: {}", in_env.join(", ")),
-            };
-            return Err(Error::Usage {
-                message: format!("no service `{name}` in environment `{env}`"),
-                help: Some(help),
-            });
-        }
-    }
+    let unknown = |name: &str| format!("no service `{name}` in environment `{env}`");
+    refuse_unknown(wanted, &in_env, unknown, &format!("services deployed to `{env}`"))?;
     Ok(wanted.to_vec())
+}
+
+/// What rendering the selected services takes besides the project.
+pub(super) struct Rendering<'a> {
+    pub env: &'a str,
+    pub services: &'a [String],
+    pub options: &'a RenderOptions,
+    /// With `--pin-versions`: the inventory that `latest` is resolved from.
+    pub pins: Option<&'a Inventory>,
+    /// The gate's findings: the optional entries they find unusable are left out.
+    pub findings: &'a [Diagnostic],
 }
 
 /// Renders every selected service.
 pub(super) fn prepare(
     project: &mut Project,
-    env: &str,
-    services: &[String],
-    options: &RenderOptions,
-    pins: Option<&Inventory>,
-    findings: &[Diagnostic],
+    rendering: &Rendering,
 ) -> Result<Vec<Prepared>, Error> {
     let Some(manifest) = project.manifest.take() else {
         return Err(Error::Usage { message: "the manifest could not be read".into(), help: None });
     };
-    let result = prepare_with(project, &manifest, env, services, options, pins, findings);
+    let result = prepare_with(project, &manifest, rendering);
     project.manifest = Some(manifest);
     result
 }
@@ -457,31 +458,24 @@ pub(super) fn prepare(
 fn prepare_with(
     project: &mut Project,
     manifest: &Manifest,
-    env: &str,
-    services: &[String],
-    options: &RenderOptions,
-    pins: Option<&Inventory>,
-    findings: &[Diagnostic],
+    rendering: &Rendering,
 ) -> Result<Vec<Prepared>, Error> {
+    let env = rendering.env;
     let environment = manifest.environment(env).ok_or_else(|| Error::Usage {
         message: format!("unknown environment `{env}`"),
         help: None,
     })?;
     let deployments = resolve::resolve(manifest, environment, &mut Vec::new());
-    let mut out = Vec::new();
-    for deployment in deployments.iter().filter(|d| services.contains(&d.service.name.value)) {
-        out.push(prepare_one(project, manifest, deployment, options, pins, findings)?);
-    }
-    Ok(out)
+    let selected =
+        deployments.iter().filter(|d| rendering.services.contains(&d.service.name.value));
+    selected.map(|deployment| prepare_one(project, manifest, deployment, rendering)).collect()
 }
 
 fn prepare_one(
     project: &mut Project,
     manifest: &Manifest,
     deployment: &Deployment,
-    options: &RenderOptions,
-    pins: Option<&Inventory>,
-    findings: &[Diagnostic],
+    rendering: &Rendering,
 ) -> Result<Prepared, Error> {
     let name = deployment.service.name.value.clone();
     let unusable = || Error::Usage {
@@ -489,25 +483,14 @@ fn prepare_one(
         help: None,
     };
     let spec = project.spec_for(deployment, manifest.file).ok_or_else(unusable)?;
-    if let Some(named) = spec.name.as_ref().filter(|n| n.value != name) {
-        // Cloud Run creates the service the body names: the plan, the wait and the report
-        // would all be about another one.
-        return Err(Error::Usage {
-            message: format!(
-                "the spec of `{name}` names the service `{}` (metadata.name); deploying it would \
-                 write `{}`, not `{name}`",
-                named.value, named.value
-            ),
-            help: Some("make the spec's metadata.name and the secrets.yaml key agree".into()),
-        });
-    }
+    same_name(&name, spec)?;
     let container =
         unknown_container::select(manifest, deployment.service, spec).map_err(|_| unusable())?;
-    let mut options = options.clone();
-    if let Some(inventory) = pins {
+    let mut options = rendering.options.clone();
+    if let Some(inventory) = rendering.pins {
         options.pins = deploy::pins(deployment, inventory);
     }
-    options.leave_out = deploy::leave_out(findings, &name);
+    options.leave_out = deploy::leave_out(rendering.findings, &name);
     let rendered = deploy::render_deployment(deployment, spec, container, &options)
         .map_err(|message| Error::Usage { message, help: None })?;
     let text = |v: &Option<crate::manifest::Sp<String>>| {
@@ -521,6 +504,20 @@ fn prepare_one(
         rendered,
         spec_tree: spec.root.clone(),
         left_out: options.leave_out.into_iter().collect(),
+    })
+}
+
+/// Refuses a spec whose `metadata.name` is not the service's: Cloud Run creates the service
+/// the body names, so the plan, the wait and the report would all be about another one.
+fn same_name(name: &str, spec: &crate::spec::ServiceSpec) -> Result<(), Error> {
+    let Some(named) = spec.name.as_ref().filter(|n| n.value != name) else { return Ok(()) };
+    Err(Error::Usage {
+        message: format!(
+            "the spec of `{name}` names the service `{}` (metadata.name); deploying it would \
+             write `{}`, not `{name}`",
+            named.value, named.value
+        ),
+        help: Some("make the spec's metadata.name and the secrets.yaml key agree".into()),
     })
 }
 

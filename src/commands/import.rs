@@ -1,12 +1,13 @@
 //! `secretgate import`.
 
-use super::print;
+use super::output;
 use crate::cli::{Cli, ImportArgs, ImportCommand, ImportItem};
 use crate::error::{Error, exit};
 use crate::import::{self, ImportOptions, MergeOptions, Merged};
-use crate::manifest::{valid_project, valid_region, valid_service_name};
+use crate::manifest::{valid_environment_name, valid_project, valid_region, valid_service_name};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub fn run(cli: &Cli, command: &ImportCommand) -> Result<u8, Error> {
     let args = &command.args;
@@ -143,16 +144,11 @@ fn merge_summary(merged: &Merged, output: &Path) -> String {
     text
 }
 
+/// Writes the manifest to `-o FILE`, or to standard output for `-o -`.
 fn write_manifest(cli: &Cli, args: &ImportArgs, text: &str) -> Result<(), Error> {
-    if args.output == Path::new("-") {
-        print(text);
-        return Ok(());
-    }
-    std::fs::write(&args.output, text).map_err(|e| Error::Usage {
-        message: format!("cannot write {}: {e}", args.output.display()),
-        help: None,
-    })?;
-    if !cli.quiet {
+    let to_file = args.output != Path::new("-");
+    output::write_to(to_file.then_some(args.output.as_path()), text)?;
+    if to_file && !cli.quiet {
         eprintln!(
             "wrote {}; check it with `secretgate --manifest {} lint`",
             args.output.display(),
@@ -262,7 +258,7 @@ fn untied(message: &str) -> Error {
 /// manifest `lint` rejects: the imported manifest must pass it as written.
 fn check_names(args: &ImportArgs) -> Result<(), Error> {
     let usage = |message: String, help: &str| Error::Usage { message, help: Some(help.into()) };
-    if let Some(env) = args.envs.iter().find(|e| !valid_env_name(e)) {
+    if let Some(env) = args.envs.iter().find(|e| !valid_environment_name(e)) {
         return Err(usage(
             format!("`{env}` is not an environment name; nothing was written"),
             "use letters, digits, `-` and `_`, such as `staging` or `prod-eu`",
@@ -295,12 +291,6 @@ fn check_names(args: &ImportArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// An environment name `import` writes as a manifest key and a `deploy/<env>/` folder.
-fn valid_env_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// The services as deployed now: each is written, in the form `gcloud run services describe
 /// --format export` gives and with credentials masked, to `deploy/<env>/<service>.yaml` beside
 /// the manifest, and imported from there. An existing file is refused unless `--force`: it may
@@ -328,12 +318,16 @@ fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Err
     let services = fetch_services(args)?;
     let mut inputs = Vec::new();
     for (path, service) in paths.into_iter().zip(services) {
-        let unwritable = |e: std::io::Error| Error::Usage {
-            message: format!("cannot write {}: {e}", path.display()),
-            help: None,
-        };
+        let unwritable = |e: std::io::Error| output::unwritable(&path, &e);
         std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
-        std::fs::write(&path, export_form(&service).to_yaml()).map_err(unwritable)?;
+        let text = export_form(&service).to_yaml().map_err(|e| Error::Usage {
+            message: format!(
+                "the live service cannot be written as YAML to {}: {e}",
+                path.display()
+            ),
+            help: None,
+        })?;
+        std::fs::write(&path, text).map_err(unwritable)?;
         inputs.push(import::Input { path, env: env.clone(), content: None });
     }
     Ok(inputs)
@@ -345,7 +339,8 @@ fn fetch_services(args: &ImportArgs) -> Result<Vec<serde_json::Value>, Error> {
     let region = args.region.clone().unwrap_or_else(|| import::DEFAULT_REGION.to_string());
     let runtime = super::check::runtime()?;
     runtime.block_on(async {
-        let client = crate::cloudrun::CloudRun::new(std::time::Duration::from_secs(30))
+        let timeout = Duration::from_secs(crate::cli::DEFAULT_TIMEOUT_SECONDS);
+        let client = crate::cloudrun::CloudRun::new(timeout)
             .map_err(|message| Error::Usage { message, help: None })?;
         let mut services = Vec::new();
         for name in &args.services {

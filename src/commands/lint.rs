@@ -9,9 +9,9 @@ use std::time::Instant;
 pub fn run(cli: &Cli, args: &LintArgs, color: bool) -> Result<u8, Error> {
     let started = Instant::now();
     let mut project = Project::load(&cli.manifest)?;
-    lint(&mut project, &args.envs)?;
+    lint(&mut project, &args.envs.names)?;
     let findings = project.diagnostics.len();
     tracing::info!(elapsed = ?started.elapsed(), findings, "lint finished");
-    output::findings(cli, "lint", args.format, &project, Default::default(), color);
-    Ok(crate::check::exit_code(&project.diagnostics, args.deny_warnings))
+    output::findings(cli, "lint", args.report.format, &project, Default::default(), color);
+    Ok(crate::check::exit_code(&project.diagnostics, args.report.deny_warnings))
 }

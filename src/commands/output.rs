@@ -1,10 +1,12 @@
-//! Writes findings in the format asked for.
+//! Writes findings in the format asked for, and documents to a file or standard output.
 
 use super::print;
 use crate::cli::Cli;
+use crate::error::Error;
 use crate::lint::Project;
 use crate::report::{Format, github, human, json, sarif};
 use serde_json::{Map, Value};
+use std::path::Path;
 
 /// Prints the project's findings; `extra` adds top-level JSON fields.
 pub fn findings(
@@ -29,4 +31,18 @@ pub fn findings(
         Format::Github => github::render(diagnostics, &project.sources),
     };
     print(&text);
+}
+
+/// Writes a document to `path` (`-o FILE`), or to standard output without one.
+pub fn write_to(path: Option<&Path>, text: &str) -> Result<(), Error> {
+    let Some(path) = path else {
+        print(text);
+        return Ok(());
+    };
+    std::fs::write(path, text).map_err(|e| unwritable(path, &e))
+}
+
+/// The usage error for a file that could not be written.
+pub fn unwritable(path: &Path, e: &std::io::Error) -> Error {
+    Error::Usage { message: format!("cannot write {}: {e}", path.display()), help: None }
 }

@@ -1,6 +1,6 @@
 //! `secretgate render`: one service's spec with every declared secret mapped, offline.
 
-use super::deploy::{prepare, select_services, show_findings};
+use super::deploy::{Rendering, prepare, select_services, show_findings};
 use super::print;
 use crate::cli::{Cli, RenderArgs};
 use crate::deploy;
@@ -21,8 +21,22 @@ pub fn run(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
         return Ok(exit::FINDINGS);
     }
     let options = RenderOptions { image: args.image.clone(), ..RenderOptions::default() };
-    for prepared in prepare(&mut project, &args.env, &services, &options, None, &[])? {
-        print(&prepared.rendered.to_yaml());
+    let rendering = Rendering {
+        env: &args.env,
+        services: &services,
+        options: &options,
+        pins: None,
+        findings: &[],
+    };
+    for prepared in prepare(&mut project, &rendering)? {
+        let text = prepared.rendered.to_yaml().map_err(|e| Error::Usage {
+            message: format!(
+                "the rendered spec of `{}` cannot be written as YAML: {e}",
+                args.service
+            ),
+            help: None,
+        })?;
+        print(&text);
     }
     Ok(exit::OK)
 }

@@ -3,7 +3,7 @@
 //!
 //! Requests per run: one paged `ListSecrets` per project, then per declared secret that exists
 //! one `ListSecretVersions` and, when a runtime service account is known, one `GetIamPolicy`.
-//! Secret payloads are never read: no call here reaches a version's `:access` method.
+//! Secret payloads are never read: no call here reaches a version's `access` method.
 
 use super::snapshot::{ProjectSnapshot, SNAPSHOT_VERSION, SecretSnapshot, Snapshot};
 use super::{Inventory, ProjectInventory, read_secret};
@@ -152,11 +152,7 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 /// recorded with its reason.
 pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'_>) -> Fetched {
     install_crypto();
-    let (endpoint, emulated) = match std::env::var(EMULATOR_ENV) {
-        Ok(host) if !host.is_empty() => (format!("http://{host}"), true),
-        _ => (DEFAULT_ENDPOINT.to_string(), false),
-    };
-    let anonymous = emulated && std::env::var_os(CREDENTIALS_ENV).is_none_or(|v| v.is_empty());
+    let (endpoint, anonymous) = endpoint();
     let mut fetched = Fetched { endpoint: endpoint.clone(), ..Fetched::default() };
     let client = match client(&endpoint, anonymous, options).await {
         Ok(c) => c,
@@ -179,13 +175,41 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         in_flight: Semaphore::new(options.concurrency.max(1)),
         progress,
     };
-    let listed = futures::stream::iter(wanted.keys())
+    let listed = list_projects(&run, wanted, &mut fetched).await;
+    read_details(&run, listed, &mut fetched).await;
+    fetched.requests = run.requests.load(Ordering::Relaxed);
+    let (requests, endpoint) = (fetched.requests, &fetched.endpoint);
+    tracing::debug!(requests, %endpoint, "Secret Manager requests made");
+    fetched
+}
+
+/// The endpoint to call, and whether to call it anonymously: an emulator without a credentials
+/// file.
+fn endpoint() -> (String, bool) {
+    match std::env::var(EMULATOR_ENV) {
+        Ok(host) if !host.is_empty() => {
+            let anonymous = std::env::var_os(CREDENTIALS_ENV).is_none_or(|v| v.is_empty());
+            (format!("http://{host}"), anonymous)
+        }
+        _ => (DEFAULT_ENDPOINT.to_string(), false),
+    }
+}
+
+/// A listed secret of a project, with whether its IAM policy is wanted (`None`: no entry
+/// declares it, so nothing more is read about it).
+type Listed = (String, Value, Option<bool>);
+
+/// Lists the secrets of every wanted project, concurrently; a project is recorded in
+/// `fetched`, with why when it could not be listed.
+async fn list_projects(run: &Run<'_>, wanted: &Wanted, fetched: &mut Fetched) -> Vec<Listed> {
+    let concurrency = run.options.concurrency.max(1);
+    let answers = futures::stream::iter(wanted.keys())
         .map(|project| async { (project.clone(), run.list_secrets(project).await) })
-        .buffer_unordered(options.concurrency.max(1))
+        .buffer_unordered(concurrency)
         .collect::<Vec<_>>()
         .await;
-    let mut tasks = Vec::new();
-    for (project, result) in listed {
+    let mut listed = Vec::new();
+    for (project, result) in answers {
         let Ok(secrets) = result else {
             fetched.projects.insert(project, result.map(|_| Vec::new()));
             continue;
@@ -193,23 +217,28 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
         let declared = &wanted[&project];
         for secret in secrets {
             let want = id(&secret).and_then(|i| declared.get(&i).copied());
-            tasks.push((project.clone(), secret, want));
+            listed.push((project.clone(), secret, want));
         }
         fetched.projects.insert(project, Ok(Vec::new()));
     }
-    let per_secret = tasks.iter().map(|(_, _, want)| match want {
+    listed
+}
+
+/// Reads the versions (and IAM policies) of the listed secrets that are declared, concurrently,
+/// and adds every listed secret to its project in `fetched`, in listing order.
+async fn read_details(run: &Run<'_>, listed: Vec<Listed>, fetched: &mut Fetched) {
+    let per_secret = listed.iter().map(|(_, _, want)| match want {
         Some(true) => 2,
         Some(false) => 1,
         None => 0,
     });
     run.expected.fetch_add(per_secret.sum(), Ordering::Relaxed);
-    let run = &run;
     let mut details =
-        futures::stream::iter(tasks.into_iter().enumerate())
+        futures::stream::iter(listed.into_iter().enumerate())
             .map(|(i, (project, secret, want))| async move {
                 (i, run.details(project, secret, want).await)
             })
-            .buffer_unordered(options.concurrency.max(1))
+            .buffer_unordered(run.options.concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
     // Listing order, not completion order, so that snapshots of the same project are identical.
@@ -219,10 +248,6 @@ pub async fn fetch(wanted: &Wanted, options: &FetchOptions, progress: Progress<'
             list.push(secret);
         }
     }
-    fetched.requests = run.requests.load(Ordering::Relaxed);
-    let (requests, endpoint) = (fetched.requests, &fetched.endpoint);
-    tracing::debug!(requests, %endpoint, "Secret Manager requests made");
-    fetched
 }
 
 /// Installs rustls' ring provider once; the Google crates are built without a provider of their

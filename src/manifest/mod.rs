@@ -7,7 +7,7 @@
 mod read;
 pub mod template;
 
-pub use read::{read, valid_project, valid_region, valid_service_name};
+pub use read::{read, valid_environment_name, valid_project, valid_region, valid_service_name};
 
 use crate::source::FileId;
 use crate::yaml::Span;

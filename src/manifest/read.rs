@@ -4,7 +4,7 @@ use super::{Environment, Manifest, PerEnv, Policy, SUPPORTED_VERSION, SecretEntr
 use crate::diagnostic::Diagnostic;
 use crate::rules::{duplicate_target, manifest_schema};
 use crate::source::FileId;
-use crate::suggest::did_you_mean;
+use crate::suggest::help_for_unknown;
 use crate::yaml::{Node, Span, Value};
 
 const TOP_KEYS: &[&str] = &["version", "environments", "policy", "services"];
@@ -101,10 +101,7 @@ impl Reader<'_> {
         for (key, value) in map {
             let Some(name) = self.key_name(key, what) else { continue };
             if !known.contains(&name) {
-                let help = match did_you_mean(name, known.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("expected one of: {}", known.join(", ")),
-                };
+                let help = help_for_unknown(name, known, "expected one of");
                 let message = format!("unknown key `{name}` in {what}");
                 let d = self.schema_error(key.span, message, "unknown key").help(help);
                 self.out.push(d);
@@ -398,6 +395,13 @@ impl Reader<'_> {
         });
         Some(SecretEntry { target, secret, version, class, required })
     }
+}
+
+/// An environment name that can stand as a plain manifest key and as a `deploy/<env>/` folder,
+/// as `import` writes both: letters, digits, `-` and `_`, starting with a letter or digit.
+pub fn valid_environment_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A project id, or the older domain-scoped form `example.com:my-project`. Google's own rule

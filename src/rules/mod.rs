@@ -230,4 +230,24 @@ mod tests {
             }
         }
     }
+
+    /// A rule file whose rule is not in [`ALL`] would run without `secretgate rules`,
+    /// `explain` or SARIF knowing its code.
+    #[test]
+    fn every_rule_file_is_registered_under_its_name() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&folder).expect("src/rules is readable") {
+            let path = entry.expect("a directory entry").path();
+            let stem = path.file_stem().and_then(|s| s.to_str()).expect("a UTF-8 file name");
+            if stem != "mod" {
+                files.push((stem.to_string(), stem.replace('_', "-")));
+            }
+        }
+        for (stem, code) in &files {
+            let rule = find(code).unwrap_or_else(|| panic!("no rule `{code}` ({stem}.rs) in ALL"));
+            assert!(rule.explain().contains("Why it matters"), "{code} cannot be explained");
+        }
+        assert_eq!(files.len(), ALL.len(), "ALL lists a rule without a file of its own");
+    }
 }

@@ -4,7 +4,7 @@ use super::Rule;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::{Manifest, Service};
 use crate::spec::ServiceSpec;
-use crate::suggest::did_you_mean;
+use crate::suggest::help_for_unknown;
 
 pub static RULE: Rule = Rule {
     code: "unknown-container",
@@ -33,13 +33,10 @@ pub fn select(
             .iter()
             .position(|c| c.name.as_ref().is_some_and(|n| n.value == wanted.value));
         return found.ok_or_else(|| {
-            let help = match did_you_mean(&wanted.value, names.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if names.is_empty() => {
-                    "the spec's containers have no names; name the container in the spec"
-                        .to_string()
-                }
-                None => format!("the spec's containers: {}", names.join(", ")),
+            let help = if names.is_empty() {
+                "the spec's containers have no names; name the container in the spec".to_string()
+            } else {
+                help_for_unknown(&wanted.value, &names, "the spec's containers")
             };
             let d = Diagnostic::new(&RULE, format!("the spec has no container `{}`", wanted.value))
                 .at(manifest.file, wanted.span, "no such container in the spec")

@@ -3,7 +3,7 @@
 use super::Rule;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::{Manifest, PerEnv, Sp};
-use crate::suggest::did_you_mean;
+use crate::suggest::help_for_unknown;
 
 pub static RULE: Rule = Rule {
     code: "unknown-environment",
@@ -50,10 +50,7 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
         if defined.contains(&name.value.as_str()) {
             continue;
         }
-        let help = match did_you_mean(&name.value, defined.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("defined environments: {}", defined.join(", ")),
-        };
+        let help = help_for_unknown(&name.value, &defined, "defined environments");
         let d = Diagnostic::new(&RULE, format!("unknown environment `{}` in {place}", name.value))
             .at(manifest.file, name.span, "not defined under `environments:`")
             .help(help)
