@@ -5,6 +5,9 @@
 //! same files: reading and parsing every file with `secretgate::yaml::parse`, and a full lint
 //! through the library. The target is a lint at most twice as slow as the bare parse.
 //!
+//! A second project has one service with 20,000 mounted files, each in a directory of its own:
+//! the rules that compare declared files with each other must stay linear in their number.
+//!
 //! `cargo bench --bench lint` runs the full size. Without `--bench` (as under
 //! `cargo test --all-targets`) it runs a small project once, as a smoke test.
 
@@ -24,14 +27,16 @@ const SHARED: usize = 38;
 struct Size {
     services: usize,
     iterations: usize,
+    /// Mounted files of the one service of the wide project.
+    wide_files: usize,
 }
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let size = if full {
-        Size { services: 200, iterations: 10 }
+        Size { services: 200, iterations: 10, wide_files: 20_000 }
     } else {
-        Size { services: 10, iterations: 1 }
+        Size { services: 10, iterations: 1, wide_files: 500 }
     };
     let dir = tempfile::tempdir().expect("create a temporary folder");
     let files = generate(dir.path(), size.services);
@@ -52,6 +57,48 @@ fn main() {
         }));
     }
     print_table(&size, files.len(), bytes, &parse, &full_lint);
+    wide(&size);
+}
+
+/// Times the wide project: parse and lint of one service with `size.wide_files` files.
+fn wide(size: &Size) {
+    let dir = tempfile::tempdir().expect("create a temporary folder");
+    let files = generate_wide(dir.path(), size.wide_files);
+    let manifest = &files[0];
+    assert_eq!(lint_all(manifest), 0, "the wide project should lint clean");
+    let mut parse = Vec::new();
+    let mut full_lint = Vec::new();
+    for _ in 0..size.iterations {
+        parse.push(time(|| parse_all(&files)));
+        full_lint.push(time(|| {
+            lint_all(manifest);
+        }));
+    }
+    let ms = |samples: &[Duration]| stats(samples).1.as_secs_f64() * 1000.0;
+    println!();
+    println!(
+        "one service with {} mounted files: parse only {:.1} ms, full lint {:.1} ms (medians)",
+        size.wide_files,
+        ms(&parse),
+        ms(&full_lint)
+    );
+}
+
+/// Writes the wide project's manifest and spec; returns their paths, the manifest first.
+fn generate_wide(root: &Path, files: usize) -> Vec<PathBuf> {
+    let mut manifest = String::from(
+        "version: 1\nenvironments:\n  dev: {project: acme-dev, region: us-central1}\nservices:\n  \
+         wide:\n    spec: wide.yaml\n    secrets:\n",
+    );
+    for i in 0..files {
+        writeln!(manifest, "      /secrets/d{i}/value: {{secret: wide-{i}}}").unwrap();
+    }
+    let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: wide\n\
+                spec:\n  template:\n    spec:\n      containers:\n      - image: app\n";
+    let paths = vec![root.join("secrets.yaml"), root.join("wide.yaml")];
+    std::fs::write(&paths[0], manifest).expect("write the manifest");
+    std::fs::write(&paths[1], spec).expect("write the spec");
+    paths
 }
 
 fn time(f: impl FnOnce()) -> Duration {

@@ -1,5 +1,6 @@
 //! Findings: what every rule produces and every reporter consumes.
 
+use crate::rules::secret_value_in_manifest;
 use crate::source::FileId;
 use crate::yaml::Span;
 use serde::Serialize;
@@ -106,8 +107,19 @@ impl Diagnostic {
         self
     }
 
+    /// Sets the secret the finding concerns, unless it could be a credential (see [`quote`]):
+    /// the JSON field is then null.
     pub fn secret(mut self, secret: Option<&str>) -> Self {
-        self.secret = secret.map(str::to_string);
+        self.secret = secret.filter(|s| may_show(s)).map(str::to_string);
+        self
+    }
+
+    /// Masks the value at `span` in excerpts when [`quote`] would not show `value`, so that a
+    /// value a message hides does not appear beside it.
+    pub fn hide_unless_shown(mut self, file: FileId, span: Span, value: &str) -> Self {
+        if !may_show(value) {
+            self.redact.push((file, span));
+        }
         self
     }
 
@@ -128,5 +140,81 @@ impl Summary {
     pub fn of(diagnostics: &[Diagnostic]) -> Self {
         let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
         Summary { errors: count(Severity::Error), warnings: count(Severity::Warning) }
+    }
+}
+
+/// A value read from a file, in backquotes for a message; or, when it could be a credential,
+/// a description of it instead. A value that looks like a credential is described by its kind;
+/// so is a value with a character that names do not hold (a password such as `S3cr3tP@ssw0rd`,
+/// an AWS secret key with its `/`, a passphrase with blanks), since a message cannot tell a
+/// mistyped name from a password pasted into the wrong field.
+pub fn quote(value: &str) -> String {
+    if let Some(kind) = secret_value_in_manifest::looks_like_credential(value) {
+        return format!("a value that looks like {kind} (not shown)");
+    }
+    if !name_like(value) {
+        return "a value that could be a credential (not shown)".to_string();
+    }
+    format!("`{value}`")
+}
+
+/// Whether [`quote`] shows `value`.
+pub fn may_show(value: &str) -> bool {
+    secret_value_in_manifest::looks_like_credential(value).is_none() && name_like(value)
+}
+
+/// Written as names and numbers are: letters, digits, `-`, `_`, `.` (Kubernetes secret names,
+/// which Cloud Run specs often carry by habit) and placeholder braces; a full name
+/// `[ALIAS:]projects/PROJECT/secrets/ID`, whose parts add `:` and `/`; or a YAML number such as
+/// `-1.5e+3`.
+fn name_like(value: &str) -> bool {
+    let word = |text: &str, extra: &[u8]| {
+        let named = |b: u8| b.is_ascii_alphanumeric() || b"-_.{}".contains(&b);
+        text.bytes().all(|b| named(b) || extra.contains(&b))
+    };
+    let full = value.split_once("projects/").is_some_and(|(alias, rest)| {
+        (alias.is_empty() || alias.strip_suffix(':').is_some_and(|a| word(a, b"")))
+            && word(rest, b"/:")
+    });
+    value.len() <= 255 && (word(value, b"") || full || number_like(value))
+}
+
+/// A number as YAML writes one: digits with a sign, point or exponent, or `.inf` and `.nan`.
+pub fn number_like(value: &str) -> bool {
+    let unsigned = value.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    let digits = unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && unsigned.bytes().any(|b| b.is_ascii_digit())
+        && unsigned.bytes().all(|b| b.is_ascii_digit() || b"._e+-".contains(&b));
+    digits || unsigned == ".inf" || unsigned == ".nan"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{may_show, quote};
+
+    #[test]
+    fn names_versions_and_numbers_are_quoted() {
+        for value in [
+            "jwt-secret-key",
+            "partner.key",
+            "api-key-{env}",
+            "projects/netra-staging/secrets/jwt",
+            "oauth:projects/example.com:shop/secrets/x",
+            "99999999999999999999999999999",
+            "-.inf",
+        ] {
+            assert_eq!(quote(value), format!("`{value}`"));
+        }
+    }
+
+    #[test]
+    fn values_that_could_be_credentials_are_described() {
+        let stripe = quote("sk_live_51HXYZZY0123456789abcdef");
+        assert_eq!(stripe, "a value that looks like a Stripe key (not shown)");
+        for value in ["S3cr3tP@ssw0rd", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "db pass"] {
+            assert!(!may_show(value), "{value}");
+            assert_eq!(quote(value), "a value that could be a credential (not shown)");
+        }
+        assert!(!may_show(&"a".repeat(256)));
     }
 }

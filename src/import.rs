@@ -139,7 +139,7 @@ fn read(
 ) -> Option<(FileId, ServiceSpec)> {
     let read = match &input.content {
         Some(content) => Ok(content.clone()),
-        None => std::fs::read(&input.path),
+        None => crate::source::read_input(&input.path, yaml::MAX_FILE_BYTES),
     };
     let bytes = match read {
         Ok(b) => b,

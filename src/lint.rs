@@ -3,10 +3,10 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, Sp};
 use crate::resolve::{self, Deployment};
 use crate::rules::{self, SpecContext, spec_not_found, unknown_container, yaml_syntax};
-use crate::source::{FileId, Sources, display_path};
+use crate::source::{self, FileId, Sources, display_path};
 use crate::spec::{self, ServiceSpec};
 use crate::suggest::refuse_unknown;
 use crate::yaml;
@@ -30,14 +30,14 @@ impl Project {
     /// Reads and parses the manifest. A file that cannot be read at all is an [`Error`]; a file
     /// with bad content gives findings.
     pub fn load(path: &Path) -> Result<Project, Error> {
-        let bytes = std::fs::read(path)
+        let bytes = source::read_input(path, yaml::MAX_FILE_BYTES)
             .map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut sources = Sources::default();
         let file = sources.add(display_path(&root, path), path.to_path_buf(), &bytes);
         let mut diagnostics = Vec::new();
         let manifest = match yaml::parse(&bytes) {
-            Ok(tree) => manifest::read(file, &tree, &mut diagnostics),
+            Ok(tree) => manifest::read(file, &sources.get(file).text, &tree, &mut diagnostics),
             Err(err) => {
                 diagnostics.push(yaml_syntax::diagnostic(file, &err));
                 None
@@ -59,11 +59,12 @@ impl Project {
         Ok(wanted.to_vec())
     }
 
-    /// Reads a spec once, reporting why it cannot be used.
+    /// Reads a spec once, reporting why it cannot be used. Only a file inside the manifest's
+    /// folder is read.
     fn spec(&mut self, relative: &str) -> Result<Option<&ServiceSpec>, std::io::Error> {
         let path = self.root.join(relative);
         if !self.specs.contains_key(&path) {
-            let bytes = std::fs::read(&path)?;
+            let bytes = source::read_inside(&self.root, &path, yaml::MAX_FILE_BYTES)?;
             let file = self.sources.add(display_path(&self.root, &path), path.clone(), &bytes);
             let parsed = match yaml::parse(&bytes) {
                 Ok(tree) => spec::read(file, tree, &mut self.diagnostics),
@@ -106,20 +107,38 @@ impl Project {
     ) -> Option<&ServiceSpec> {
         let path = deployment.spec_path.as_ref()?;
         if let Err(err) = self.spec(&path.value) {
-            let env = &deployment.env.name.value;
-            let message = format!("spec `{}` cannot be read: {err}", path.value);
-            let help = "export the service with `gcloud run services describe NAME --format \
-                        export`, fix the path, or narrow the service's `environments`";
-            let d = Diagnostic::new(&spec_not_found::RULE, message)
-                .at(manifest_file, path.span, format!("no such file for `{env}`"))
-                .help(help)
-                .env(Some(env))
-                .service(Some(&deployment.service.name.value));
+            let d = unreadable_spec(deployment, path, manifest_file, &err);
             self.diagnostics.push(d);
             return None;
         }
         self.specs[&self.root.join(&path.value)].as_ref()
     }
+}
+
+/// The `spec-not-found` finding for a spec that cannot be read.
+fn unreadable_spec(
+    deployment: &Deployment,
+    path: &Sp<String>,
+    manifest_file: FileId,
+    err: &std::io::Error,
+) -> Diagnostic {
+    let env = &deployment.env.name.value;
+    let message = format!("spec `{}` cannot be read: {err}", path.value);
+    let (label, help) = if source::is_outside(err) {
+        let help = "keep the service specs in the manifest's folder or below it, as files \
+                    rather than links that lead out of it";
+        (format!("outside the manifest's folder for `{env}`"), help)
+    } else {
+        let help = "export the service with `gcloud run services describe NAME --format \
+                    export`, fix the path, or narrow the service's `environments`";
+        let missing = err.kind() == std::io::ErrorKind::NotFound;
+        (format!("{} for `{env}`", if missing { "no such file" } else { "unreadable" }), help)
+    };
+    Diagnostic::new(&spec_not_found::RULE, message)
+        .at(manifest_file, path.span, label)
+        .help(help)
+        .env(Some(env))
+        .service(Some(&deployment.service.name.value))
 }
 
 /// Runs every offline rule for the selected environments (all when `envs` is empty).

@@ -8,10 +8,11 @@
 //! (`mapping-conflict`, `invalid-mount-path`) and rendering refuses them, so that no path
 //! through the library writes such a spec.
 
+use crate::diagnostic::quote;
 use crate::resolve::Binding;
 use crate::rules::mapping_conflict::same_secret;
 use crate::spec::{Mount, SecretName, ServiceSpec, Volume, normalize_path, parent_dir};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What the target container mounts at a directory, as the spec says.
 pub struct Mounted<'s> {
@@ -63,10 +64,13 @@ impl Conflict<'_> {
                 )
             }
             Conflict::OtherSecret { secret: Some(_), .. } => {
-                format!("the spec mounts secret `{written}` there (volume `{name}`)")
+                format!("the spec mounts secret {} there (volume `{name}`)", quote(written))
             }
             Conflict::OtherSecret { secret: None, .. } => {
-                format!("the spec mounts `{written}` there (volume `{name}`), not a known secret")
+                format!(
+                    "the spec mounts {} there (volume `{name}`), not a known secret",
+                    quote(written)
+                )
             }
             Conflict::WholeSecret { file, .. } => format!(
                 "the spec mounts the whole secret there (volume `{name}`, no `items`) as the \
@@ -81,40 +85,65 @@ fn secret_name(volume: &Volume) -> Option<&str> {
     Some(volume.secret.as_ref()?.secret_name.as_ref()?.value.as_str())
 }
 
-/// The mount of `dir` in the spec's container `container`, if it has one.
-pub fn mounted<'s>(spec: &'s ServiceSpec, container: usize, dir: &str) -> Option<Mounted<'s>> {
-    let mounts = &spec.containers.get(container)?.mounts;
-    let mount = mounts.iter().find(|m| normalize_path(&m.path.value) == dir)?;
-    let volume = spec.volumes.iter().find(|v| v.name.value == mount.volume.value);
-    Some(Mounted { mount, volume })
+/// What one container of a spec mounts, by directory, with the spec's volumes by name: each
+/// declared directory is then looked up instead of searched for, so that a service with
+/// thousands of secret files is checked and rendered in linear time.
+pub struct Mounts<'s> {
+    spec: &'s ServiceSpec,
+    /// The first mount of each normalized directory.
+    by_dir: HashMap<String, &'s Mount>,
+    /// The first volume of each name.
+    volumes: HashMap<&'s str, &'s Volume>,
 }
 
-/// Whether `files` (names in `dir`, all from `secret`) can go into what the target container
-/// mounts at `dir`. A directory not mounted yet, a mount of a volume the spec does not define,
-/// and a secret volume without `secretName` take them: rendering adds what is missing.
-pub fn conflict<'s>(
-    spec: &'s ServiceSpec,
-    container: usize,
-    project: &str,
-    dir: &str,
-    secret: &SecretName,
-    files: &[&str],
-) -> Option<Conflict<'s>> {
-    let Mounted { mount, volume } = mounted(spec, container, dir)?;
-    let volume = volume?;
-    if volume.other_source.is_some() {
-        return Some(Conflict::NotSecret { mount, volume });
+impl<'s> Mounts<'s> {
+    /// The mounts of the spec's container `container` (none when it has no such container).
+    pub fn of(spec: &'s ServiceSpec, container: usize) -> Self {
+        let mut by_dir = HashMap::new();
+        for mount in spec.containers.get(container).map_or(&[][..], |c| &c.mounts) {
+            by_dir.entry(normalize_path(&mount.path.value)).or_insert(mount);
+        }
+        let mut volumes = HashMap::new();
+        for volume in &spec.volumes {
+            volumes.entry(volume.name.value.as_str()).or_insert(volume);
+        }
+        Mounts { spec, by_dir, volumes }
     }
-    let source = volume.secret.as_ref()?;
-    let name = source.secret_name.as_ref()?;
-    let resolved = spec.resolve_name(&name.value, project);
-    if !resolved.as_ref().is_some_and(|r| same_secret(r, secret)) {
-        return Some(Conflict::OtherSecret { mount, volume, secret: resolved });
+
+    /// The mount of `dir`, a normalized directory, if the container has one.
+    pub fn mounted(&self, dir: &str) -> Option<Mounted<'s>> {
+        let mount = *self.by_dir.get(dir)?;
+        let volume = self.volumes.get(mount.volume.value.as_str()).copied();
+        Some(Mounted { mount, volume })
     }
-    if source.items.is_empty() && !files.contains(&name.value.as_str()) {
-        return Some(Conflict::WholeSecret { mount, volume, file: name.value.clone() });
+
+    /// Whether `files` (names in `dir`, all from `secret`) can go into what the container
+    /// mounts at `dir`. A directory not mounted yet, a mount of a volume the spec does not
+    /// define, and a secret volume without `secretName` take them: rendering adds what is
+    /// missing.
+    pub fn conflict(
+        &self,
+        project: &str,
+        dir: &str,
+        secret: &SecretName,
+        files: &[&str],
+    ) -> Option<Conflict<'s>> {
+        let Mounted { mount, volume } = self.mounted(dir)?;
+        let volume = volume?;
+        if volume.other_source.is_some() {
+            return Some(Conflict::NotSecret { mount, volume });
+        }
+        let source = volume.secret.as_ref()?;
+        let name = source.secret_name.as_ref()?;
+        let resolved = self.spec.resolve_name(&name.value, project);
+        if !resolved.as_ref().is_some_and(|r| same_secret(r, secret)) {
+            return Some(Conflict::OtherSecret { mount, volume, secret: resolved });
+        }
+        if source.items.is_empty() && !files.contains(&name.value.as_str()) {
+            return Some(Conflict::WholeSecret { mount, volume, file: name.value.clone() });
+        }
+        None
     }
-    None
 }
 
 /// The declared files of one directory that cannot go where the spec says.
@@ -149,6 +178,7 @@ pub fn declared_conflicts<'s, 'b, 'm>(
     bindings: &'b [Binding<'m>],
 ) -> Vec<DirectoryConflict<'s, 'b, 'm>> {
     let mut found = Vec::new();
+    let mounts = Mounts::of(spec, container);
     for (dir, entries) in by_directory(bindings) {
         let Some(secret) = entries[0].secret.as_ref() else { continue };
         if entries.iter().any(|b| b.secret.as_ref() != Some(secret)) {
@@ -156,7 +186,7 @@ pub fn declared_conflicts<'s, 'b, 'm>(
         }
         let names: Vec<String> = entries.iter().map(|b| file_name(b.target())).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        if let Some(conflict) = conflict(spec, container, project, &dir, secret, &names) {
+        if let Some(conflict) = mounts.conflict(project, &dir, secret, &names) {
             found.push(DirectoryConflict { dir, conflict, entries });
         }
     }

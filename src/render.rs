@@ -12,7 +12,7 @@ use crate::mounts;
 use crate::resolve::{Binding, Deployment};
 use crate::spec::{SECRETS_ANNOTATION, SecretName, ServiceSpec, normalize_path, parent_dir};
 use crate::yaml::{Node, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What to change besides the secret mappings.
 #[derive(Clone, Debug, Default)]
@@ -58,7 +58,11 @@ pub fn render(
 ) -> Result<Node, RenderError> {
     let mut root = spec.root.clone();
     let project = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
-    let mut r = Renderer { root: &mut root, spec, project, container };
+    let mounts = mounts::Mounts::of(spec, container);
+    let env_names = spec.containers[container].env.iter().map(|v| v.name.value.as_str()).collect();
+    let volume_index = None;
+    let mut r =
+        Renderer { root: &mut root, spec, mounts, env_names, volume_index, project, container };
     let mapped = |b: &&Binding| !options.leave_out.contains(b.target());
     for binding in deployment.bindings.iter().filter(|b| !b.entry.is_file()).filter(mapped) {
         let Some((secret, version)) = resolved(binding, options) else { continue };
@@ -125,6 +129,14 @@ fn pin_key(reference: &mut Node, version: &Version) {
 struct Renderer<'a> {
     root: &'a mut Node,
     spec: &'a ServiceSpec,
+    /// What the spec's target container mounts, as the spec file has it.
+    mounts: mounts::Mounts<'a>,
+    /// The env var names of the spec's target container.
+    env_names: HashSet<&'a str>,
+    /// The pod's volumes by name, as indexes into its `volumes`: built on first use and kept
+    /// up to date as volumes are added, so that thousands of secret directories do not each
+    /// search all volumes.
+    volume_index: Option<HashMap<String, usize>>,
     project: &'a str,
     container: usize,
 }
@@ -226,9 +238,7 @@ impl Renderer<'_> {
         secret: &SecretName,
         version: &Version,
     ) -> Result<(), RenderError> {
-        let existing =
-            self.spec.containers[self.container].env.iter().any(|v| v.name.value == name);
-        if existing {
+        if self.env_names.contains(name) {
             // An agreeing mapping is kept as written; a disagreeing one or a literal value is a
             // lint error, so rendering never runs with it. Only a pin replaces its `latest`.
             let env = list(self.container()?, "env", "`env` is not a list")?;
@@ -268,13 +278,12 @@ impl Renderer<'_> {
     ) -> Result<(), RenderError> {
         let secret = &files[0].1;
         let names: Vec<&str> = files.iter().map(|(file, ..)| file.as_str()).collect();
-        let spec = self.spec;
-        if let Some(c) = mounts::conflict(spec, self.container, self.project, dir, secret, &names) {
+        if let Some(c) = self.mounts.conflict(self.project, dir, secret, &names) {
             let targets = names.iter().map(|n| format!("`{dir}/{n}`")).collect::<Vec<_>>();
             let why = format!("{} cannot be mounted at {dir}: {}", targets.join(", "), c.reason());
             return Err(RenderError::Mount(why));
         }
-        let mounted = mounts::mounted(spec, self.container, dir);
+        let mounted = self.mounts.mounted(dir);
         if mounted.as_ref().is_some_and(|m| whole_secret_as_declared(m, files)) {
             return Ok(());
         }
@@ -316,17 +325,34 @@ impl Renderer<'_> {
         Ok(name)
     }
 
+    /// The pod's volumes by name (the first of each name), see `volume_index`.
+    fn volume_index(&mut self) -> Result<&mut HashMap<String, usize>, RenderError> {
+        if self.volume_index.is_none() {
+            let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
+            let mut index = HashMap::new();
+            for (i, volume) in volumes.iter().enumerate() {
+                if let Some(name) = volume.get("name").and_then(Node::as_str) {
+                    index.entry(name.to_string()).or_insert(i);
+                }
+            }
+            self.volume_index = Some(index);
+        }
+        Ok(self.volume_index.get_or_insert_default())
+    }
+
     /// The pod's volume called `name`, added when the spec does not define it.
     fn volume(&mut self, name: &str) -> Result<&mut Node, RenderError> {
-        let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
-        let index = volumes.iter().position(|v| v.get("name").and_then(Node::as_str) == Some(name));
-        let index = match index {
-            Some(i) => i,
+        let index = match self.volume_index()?.get(name) {
+            Some(i) => *i,
             None => {
+                let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
                 volumes.push(Node::map(vec![("name", Node::string(name))]));
-                volumes.len() - 1
+                let added = volumes.len() - 1;
+                self.volume_index()?.insert(name.to_string(), added);
+                added
             }
         };
+        let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
         Ok(&mut volumes[index])
     }
 
@@ -338,20 +364,10 @@ impl Renderer<'_> {
             .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
             .collect();
         let base = format!("secret-{base}");
-        let taken: Vec<String> = self
-            .pod()?
-            .get("volumes")
-            .and_then(Node::as_seq)
-            .map(|v| {
-                v.iter()
-                    .filter_map(|v| v.get("name").and_then(Node::as_str))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let taken = self.volume_index()?;
         let mut name = base.clone();
         let mut n = 2;
-        while taken.contains(&name) {
+        while taken.contains_key(&name) {
             name = format!("{base}-{n}");
             n += 1;
         }

@@ -182,7 +182,8 @@ impl<'m> Resolver<'m, '_> {
                     .env(Some(&self.env.name.value))
                     .service(Some(&self.service.name.value))
                     .target(Some(&entry.target.value))
-                    .secret(Some(&name.value));
+                    .secret(Some(&name.value))
+                    .hide_unless_shown(self.manifest.file, name.span, &name.value);
                 self.out.push(d);
                 None
             }

@@ -1,6 +1,100 @@
-//! The files a run has read, kept so that diagnostics can show their lines later.
+//! The files a run reads, and those it has read, kept so that diagnostics can show their lines.
+//!
+//! Every input file (the manifest, specs, snapshots, import inputs) is read through
+//! [`read_input`]: a path in a repository can be a symlink to `/dev/zero` or a FIFO, and
+//! reading such a file whole would never end.
 
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+/// Largest snapshot file `check`, `audit` and `deploy` read. A snapshot of 25,000 secrets, the
+/// most one `ListSecrets` page holds, takes about a third of it.
+pub const MAX_SNAPSHOT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads a regular file (links followed), at most `limit + 1` bytes of it: a caller that gets
+/// more than `limit` bytes knows the file is too large without having read all of it. Anything
+/// else, such as a device, a FIFO or a folder, is refused before it is opened, since opening a
+/// FIFO waits for a writer.
+pub fn read_input(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    refuse_irregular(std::fs::metadata(path)?.file_type())?;
+    let file = std::fs::File::open(path)?;
+    // The path may have been replaced since it was looked at: judge what was opened.
+    refuse_irregular(file.metadata()?.file_type())?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes through [`read_input`]; a larger file is
+/// an error.
+pub fn read_text(path: &Path, limit: usize) -> io::Result<String> {
+    let bytes = read_input(path, limit)?;
+    if bytes.len() > limit {
+        let message = format!("it is larger than {limit} bytes, the most secretgate reads");
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, message));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// Reads `path`, a file the manifest names, through [`read_input`] when it lies inside `root`,
+/// the manifest's folder, once every link is resolved. A file elsewhere (`../other/.env`,
+/// `/etc/shadow`, or a link in `deploy/` to either) is never opened: its excerpt would show
+/// another project's files, credentials included, in a finding.
+pub fn read_inside(root: &Path, path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    let base = if root.as_os_str().is_empty() { Path::new(".") } else { root };
+    let real = std::fs::canonicalize(path)?;
+    if !real.starts_with(std::fs::canonicalize(base)?) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, Outside));
+    }
+    read_input(&real, limit)
+}
+
+/// Why [`read_inside`] refused a file that exists.
+#[derive(Debug)]
+struct Outside;
+
+impl std::fmt::Display for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "it lies outside the manifest's folder (links resolved), where secretgate reads no \
+             spec",
+        )
+    }
+}
+
+impl std::error::Error for Outside {}
+
+/// Whether [`read_inside`] refused `err`'s file for lying outside the manifest's folder.
+pub fn is_outside(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|e| e.is::<Outside>())
+}
+
+fn refuse_irregular(kind: std::fs::FileType) -> io::Result<()> {
+    if kind.is_file() {
+        return Ok(());
+    }
+    let message = format!("it is not a regular file but {}", file_kind(kind));
+    Err(io::Error::new(io::ErrorKind::InvalidInput, message))
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() { "a folder" } else { "something else" }
+}
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,4 +160,41 @@ fn printable(text: &str) -> String {
 pub fn display_path(base: &Path, path: &Path) -> String {
     let shown = path.strip_prefix(base).unwrap_or(path);
     shown.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_byte_past_the_limit_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, vec![b'#'; 100]).unwrap();
+        assert_eq!(read_input(&path, 10).unwrap().len(), 11);
+        assert_eq!(read_input(&path, 100).unwrap().len(), 100);
+        let err = read_text(&path, 10).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    #[test]
+    fn refuses_a_folder_before_opening_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_input(dir.path(), 10).unwrap_err();
+        assert!(err.to_string().contains("not a regular file but a folder"), "{err}");
+    }
+
+    #[test]
+    fn reads_inside_the_root_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("project");
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        std::fs::write(dir.path().join("outside.yaml"), "x").unwrap();
+        std::fs::write(root.join("deploy/api.yaml"), "x").unwrap();
+        assert!(read_inside(&root, &root.join("deploy/../deploy/api.yaml"), 10).is_ok());
+        let escaped = read_inside(&root, &root.join("deploy/../../outside.yaml"), 10);
+        assert!(escaped.is_err_and(|e| is_outside(&e)));
+        let missing = read_inside(&root, &root.join("deploy/none.yaml"), 10).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
 }

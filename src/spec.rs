@@ -9,6 +9,7 @@ use crate::manifest::{Sp, Version};
 use crate::rules::not_a_cloud_run_service;
 use crate::source::FileId;
 use crate::yaml::{Node, Span, Value};
+use std::collections::HashMap;
 
 /// The annotation on the revision template that maps secret aliases to full secret names.
 pub const SECRETS_ANNOTATION: &str = "run.googleapis.com/secrets";
@@ -379,6 +380,11 @@ impl ServiceSpec {
 
     /// Every secret the spec maps, env vars first, then files, container by container.
     pub fn mappings(&self, project: &str) -> Vec<SpecMapping> {
+        // Volumes by name (the first of each), so that each mount finds its own directly.
+        let mut volumes: HashMap<&str, &Volume> = HashMap::new();
+        for volume in &self.volumes {
+            volumes.entry(volume.name.value.as_str()).or_insert(volume);
+        }
         let mut out = Vec::new();
         for (index, container) in self.containers.iter().enumerate() {
             for var in &container.env {
@@ -394,14 +400,21 @@ impl ServiceSpec {
                 });
             }
             for mount in &container.mounts {
-                out.extend(self.file_mappings(index, mount, project));
+                let volume = volumes.get(mount.volume.value.as_str()).copied();
+                out.extend(self.file_mappings(index, mount, volume, project));
             }
         }
         out
     }
 
-    fn file_mappings(&self, index: usize, mount: &Mount, project: &str) -> Vec<SpecMapping> {
-        let volume = self.volumes.iter().find(|v| v.name.value == mount.volume.value);
+    /// The files that `mount`, of `volume`, provides to the container `index`.
+    fn file_mappings(
+        &self,
+        index: usize,
+        mount: &Mount,
+        volume: Option<&Volume>,
+        project: &str,
+    ) -> Vec<SpecMapping> {
         let Some(secret) = volume.and_then(|v| v.secret.as_ref()) else { return Vec::new() };
         let Some(raw_name) = &secret.secret_name else { return Vec::new() };
         let resolved = self.resolve_name(&raw_name.value, project);

@@ -5,7 +5,7 @@
 //! and keep the fields of a Cloud Run spec that secretgate does not model.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{DuplicateKeyPolicy, Spanned};
+use serde_saphyr::{DuplicateKeyPolicy, NonFiniteFloatPolicy, Spanned};
 use std::fmt;
 
 /// Largest file secretgate parses; larger inputs are refused before parsing starts.
@@ -44,9 +44,6 @@ pub enum Value {
 pub struct SyntaxError {
     pub message: String,
     pub span: Span,
-    /// The text as its excerpt shows it (lossily decoded; empty when too large to show). With
-    /// no tree to go by, the finding reads it line by line for credentials to mask.
-    pub text: String,
 }
 
 impl Node {
@@ -229,13 +226,12 @@ impl Node {
 pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(SyntaxError {
+            // Input files are read only up to one byte past the limit, so the size is unknown.
             message: format!(
-                "file is {} bytes; secretgate reads YAML files of at most {} bytes",
-                bytes.len(),
-                MAX_FILE_BYTES
+                "file is larger than 8 MiB; secretgate reads YAML files of at most \
+                 {MAX_FILE_BYTES} bytes"
             ),
             span: Span { line: 1, column: 1, ..Span::default() },
-            text: String::new(),
         });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, &e))?;
@@ -250,6 +246,9 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
         leading_zero_numbers_as_strings: true,
         underscored_numbers_as_strings: true,
         strict_booleans: true,
+        // `.inf` and `.nan` are numbers like any other: the rule that reads the value says what
+        // is wrong with it, instead of the whole file being refused.
+        non_finite_float_policy: NonFiniteFloatPolicy::PassThrough,
     };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| syntax_error(text, &e))
 }
@@ -262,7 +261,6 @@ fn utf8_error(bytes: &[u8], err: &std::str::Utf8Error) -> SyntaxError {
     SyntaxError {
         message: "file is not UTF-8 text (is it a binary file?)".to_string(),
         span: Span { offset: err.valid_up_to(), len: 1, line, column },
-        text: String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -285,7 +283,7 @@ fn syntax_error(text: &str, err: &serde_saphyr::Error) -> SyntaxError {
         .map_or(Span { line: 1, column: 1, ..Span::default() }, |loc| {
             span_at(text, loc.line() as usize, loc.column() as usize, 1)
         });
-    SyntaxError { message, span, text: text.to_string() }
+    SyntaxError { message, span }
 }
 
 /// Keeps the parser's own message but drops its trailing location, which we report separately.

@@ -438,3 +438,131 @@ fn credentials_in_names_and_placeholders_are_never_echoed() {
     let found = findings(&manifest);
     assert!(found.iter().any(|f| f.code == "secret-value-in-manifest" && f.line == 9));
 }
+
+/// Files that are not regular files: reading one whole would never end (`/dev/zero`, a FIFO
+/// without a writer). Each is refused before it is opened, with the usual finding or exit code.
+#[cfg(unix)]
+mod not_regular_files {
+    use super::*;
+
+    /// A FIFO where a file is expected; `mkfifo` ships with every Unix.
+    fn fifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+        assert!(made.success(), "mkfifo {}", path.display());
+    }
+
+    /// Regression: a spec committed as a link to /dev/zero, or left as a FIFO, hung `lint` or
+    /// grew its memory without limit.
+    #[test]
+    fn a_spec_that_is_a_fifo_or_a_link_to_a_device_is_refused() {
+        let project = Project::new();
+        let spec = project.dir.path().join("deploy/svc.yaml");
+        fifo(&spec);
+        let found = findings(&project.manifest());
+        assert_only(&found, "spec-not-found", "secrets.yaml", 8, "not a regular file but a FIFO");
+
+        std::fs::remove_file(&spec).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &spec).unwrap();
+        let found = findings(&project.manifest());
+        assert_only(&found, "spec-not-found", "secrets.yaml", 8, "outside the manifest's folder");
+    }
+
+    /// Regression: `--manifest /dev/zero` and `check --snapshot /dev/zero` never returned.
+    #[test]
+    fn a_manifest_or_snapshot_that_is_a_device_is_a_usage_error() {
+        let run = lint(Path::new("/dev/zero"), "human");
+        assert_eq!(run.code, 2, "{run}");
+        assert!(run.stderr.contains("not a regular file but a device"), "{run}");
+
+        let project = Project::new();
+        let (manifest, snapshot) = (project.manifest(), project.dir.path().join("staging.json"));
+        fifo(&snapshot);
+        for file in [Path::new("/dev/zero"), &snapshot] {
+            let run = secretgate(&[
+                "--manifest".as_ref(),
+                manifest.as_os_str(),
+                "check".as_ref(),
+                "--snapshot".as_ref(),
+                file.as_os_str(),
+            ]);
+            assert_eq!(run.code, 2, "{run}");
+            assert!(run.stderr.contains("is not a regular file"), "{run}");
+        }
+    }
+
+    /// Regression: `import` read its inputs whole too.
+    #[test]
+    fn an_import_input_that_is_a_fifo_is_refused() {
+        let project = Project::new();
+        let input = project.dir.path().join("svc.yaml");
+        fifo(&input);
+        let args = ["import".as_ref(), input.as_os_str(), "--env".as_ref(), "prod".as_ref()];
+        let run = secretgate(&[&args[..], &["-o".as_ref(), "-".as_ref()]].concat());
+        assert_eq!(run.code, 2, "{run}");
+        assert!(run.all().contains("not a regular file but a FIFO"), "{run}");
+    }
+
+    /// Regression: a `spec:` leading out of the manifest's folder, by `..`, by an absolute path
+    /// or through a link, was read, and its content (here a service account key) shown in the
+    /// `not-a-cloud-run-service` excerpt. Such a file is never opened; a link that stays inside
+    /// the folder is followed.
+    #[test]
+    fn a_spec_outside_the_manifest_folder_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let key = "{\"type\": \"service_account\", \"private_key\": \"XYZZY-KEY-MATERIAL\"}\n";
+        std::fs::write(outside.join("sa.json"), key).unwrap();
+        let root = dir.path().join("project");
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        std::os::unix::fs::symlink("../../outside/sa.json", root.join("deploy/link.yaml")).unwrap();
+        std::fs::write(root.join("deploy/real.yaml"), "kind: NotAService\n").unwrap();
+        std::os::unix::fs::symlink("real.yaml", root.join("deploy/inside.yaml")).unwrap();
+        let absolute = outside.join("sa.json");
+        let manifest = format!(
+            "version: 1\nenvironments:\n  prod: {{project: example-project, region: \
+             us-central1}}\nservices:\n  up:\n    spec: ../outside/sa.json\n  abs:\n    spec: \
+             {}\n  link:\n    spec: deploy/link.yaml\n  inside:\n    spec: deploy/inside.yaml\n",
+            absolute.display()
+        );
+        std::fs::write(root.join("secrets.yaml"), manifest).unwrap();
+
+        let found = findings(&root.join("secrets.yaml"));
+        let outside: Vec<u64> = found
+            .iter()
+            .filter(|f| f.code == "spec-not-found" && f.message.contains("outside the manifest"))
+            .map(|f| f.line)
+            .collect();
+        assert_eq!(
+            outside,
+            [6, 8, 10],
+            "{:?}",
+            found.iter().map(|f| &f.message).collect::<Vec<_>>()
+        );
+        let inside = found.iter().find(|f| f.code == "not-a-cloud-run-service");
+        assert_eq!(inside.map(|f| f.file.as_str()), Some("deploy/inside.yaml"));
+        for format in ["human", "json", "sarif", "github"] {
+            let run = lint(&root.join("secrets.yaml"), format);
+            assert!(!run.all().contains("XYZZY"), "{format} shows the key:\n{run}");
+        }
+    }
+}
+
+/// Regression: a snapshot captured at `+25:00`, an offset RFC 3339 does not allow, was read.
+#[test]
+fn a_snapshot_time_with_an_offset_past_23_hours_is_unreadable() {
+    let project = Project::new();
+    let snapshot = project.dir.path().join("staging.json");
+    let manifest = project.manifest();
+    for (offset, refused) in [("+25:00", true), ("+0530", true), ("+05:30", false), ("Z", false)] {
+        let text = format!(
+            "{{\"snapshotVersion\": 1, \"capturedAt\": \"2024-01-02T03:04:05{offset}\", \
+             \"projects\": {{\"example-project\": {{\"secrets\": []}}}}}}"
+        );
+        std::fs::write(&snapshot, text).unwrap();
+        let args = ["--manifest".as_ref(), manifest.as_os_str(), "check".as_ref()];
+        let run = secretgate(&[&args[..], &["--snapshot".as_ref(), snapshot.as_os_str()]].concat());
+        let said = run.stderr.contains("is not an RFC 3339 time");
+        assert_eq!((run.code == 2, said), (refused, refused), "{offset}: {run}");
+    }
+}

@@ -125,6 +125,26 @@ fn lint_human() {
     insta::assert_snapshot!("lint_human", text);
 }
 
+/// Regression: the shipped incident's help line was wrapped inside `netra-staging`, at its
+/// hyphen, so that the gcloud command could not be copied. Lines break at blanks only.
+#[test]
+fn human_output_never_splits_a_word() {
+    let snapshot = Path::new(ROOT).join("deploy/snapshots/staging-incident.json");
+    let args = ["deploy", "--env", "staging", "--dry-run", "--snapshot"];
+    let run = common::run(common::secretgate().args(args).arg(&snapshot).current_dir(ROOT));
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("--project netra-staging"), "{run}");
+    assert!(run.stdout.contains("(for\n  │ `/secrets/oauth/client-secret`)"), "{run}");
+    // `netra-` or `/secrets/` at the end of a line; `--data-file=-` ends with a hyphen whole.
+    let cut = |line: &&str| {
+        let line = line.trim_end();
+        let before = line.trim_end_matches(['-', '/']);
+        before.len() < line.len() && before.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    let split = run.stdout.lines().find(cut);
+    assert_eq!(split, None, "a word is split at the end of a line:\n{run}");
+}
+
 #[test]
 fn lint_human_quiet_has_no_summary() {
     let manifest = fixture();

@@ -20,7 +20,8 @@ fn read_everything(bytes: &[u8]) {
         }
     };
     let mut out: Vec<Diagnostic> = Vec::new();
-    let _ = manifest::read(FileId(0), &tree, &mut out);
+    let text = String::from_utf8_lossy(bytes);
+    let _ = manifest::read(FileId(0), &text, &tree, &mut out);
     let _ = spec::read(FileId(0), tree, &mut out);
     for d in &out {
         if let Some(label) = &d.primary {
@@ -245,7 +246,7 @@ proptest! {
         // The generator writes only keys and shapes the schema allows.
         let tree = yaml::parse(text.as_bytes()).expect("generated manifests are YAML");
         let mut out = Vec::new();
-        prop_assert!(manifest::read(FileId(0), &tree, &mut out).is_some());
+        prop_assert!(manifest::read(FileId(0), &text, &tree, &mut out).is_some());
         let unknown: Vec<&str> = out
             .iter()
             .filter(|d| d.message.contains("unknown key") || d.message.contains("must be"))

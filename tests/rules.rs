@@ -160,6 +160,33 @@ fn manifest_schema_unsupported_version() {
     assert_help(&found[0], "version: 1");
 }
 
+/// Regression: `version: 18446744073709551616` (2^64) was called the wrong type although it is
+/// an integer, merely out of range.
+#[test]
+fn manifest_schema_version_out_of_range() {
+    let (code, found) = lint("manifest-schema/version-out-of-range");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("manifest-schema", "error", "secrets.yaml", 1, 10)]);
+    assert_message(&found[0], "unsupported manifest version 18446744073709551616: the number is");
+}
+
+/// Regression: environment names were filled into `{env}` paths unchecked. `../staging` and
+/// `a b` are reported at their keys; `prod_eu-1` passes.
+#[test]
+fn manifest_schema_environment_names() {
+    let (code, found) = lint("manifest-schema/environment-name");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("manifest-schema", "error", "secrets.yaml", 3, 3),
+            ("manifest-schema", "error", "secrets.yaml", 6, 3),
+        ]
+    );
+    assert_message(&found[0], "`../staging` is not an environment name");
+    assert_message(&found[1], "`a b` is not an environment name");
+}
+
 /// A manifest of zero bytes.
 #[test]
 fn manifest_schema_empty_file() {
@@ -221,7 +248,8 @@ fn unknown_environment_typos_in_pin_versions_lists_and_maps() {
     assert_help(&found[2], "did you mean `production`?");
 }
 
-/// `projects/P/secret/S` and `db password`; a valid full name and `api-key-{env}` pass.
+/// `projects/P/secret/S` and `db password`; a valid full name and `api-key-{env}` pass. A value
+/// with a blank could be a passphrase: it is described, not quoted.
 #[test]
 fn invalid_secret_id_malformed_full_name_and_space() {
     let (code, found) = lint("invalid-secret-id");
@@ -234,7 +262,8 @@ fn invalid_secret_id_malformed_full_name_and_space() {
         ]
     );
     assert_message(&found[0], "is not of the form `projects/PROJECT/secrets/ID`");
-    assert_message(&found[1], "it contains ' '");
+    assert_message(&found[1], "a value that could be a credential (not shown)");
+    assert!(!found[1].message.contains("password"), "{:?}", found[1]);
 }
 
 /// Text of the credentials pasted into the secret-value-in-manifest fixture.
@@ -311,6 +340,31 @@ fn invalid_version_zero_and_negative_in_manifest() {
     assert_message(&found[1], "`-1` is not a valid secret version");
 }
 
+/// Regression: numbers past 2^64 were "not a string", `"007"` read as version 7 although YAML
+/// keeps it a string, and `.inf` was a `yaml-syntax` error that hid every other finding (here
+/// the misspelt environment). `version: 7` passes.
+#[test]
+fn invalid_version_numbers_out_of_range_with_zeros_or_infinite() {
+    let (code, found) = lint("invalid-version/numbers");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("invalid-version", "error", "secrets.yaml", 12, 18),
+            ("invalid-version", "error", "secrets.yaml", 15, 18),
+            ("invalid-version", "error", "secrets.yaml", 18, 18),
+            ("invalid-version", "error", "secrets.yaml", 21, 18),
+            ("invalid-version", "error", "secrets.yaml", 24, 28),
+            ("unknown-environment", "error", "secrets.yaml", 30, 19),
+        ]
+    );
+    assert_message(&found[0], "`99999999999999999999999999999` is not a valid secret version");
+    assert_message(&found[1], "the number is out of range");
+    assert_message(&found[2], "no leading zeros (write `7`)");
+    assert_message(&found[3], "`.inf` is not a valid secret version");
+    assert_message(&found[4], "no leading zeros (write `7`)");
+}
+
 /// A spec `key: password`; `key: stable` (declared alias) and `key: '3'` (declared) pass.
 #[test]
 fn invalid_version_kubernetes_key_in_spec() {
@@ -346,6 +400,47 @@ fn invalid_mount_path_two_secrets_one_directory() {
     assert_eq!(code, FINDINGS);
     assert_eq!(places(&found), [("invalid-mount-path", "error", "secrets.yaml", 12, 7)]);
     assert_message(&found[0], "share the directory /secrets/oauth");
+}
+
+/// Regression: declared files were compared pairwise, which took seconds for a few thousand
+/// and reported each file against every earlier one of its directory. Files in directories of
+/// their own clash with none; 1,000 files of 1,000 secrets in one directory give one finding
+/// each but the first; a file under another file's path is one more.
+#[test]
+fn invalid_mount_path_many_files_are_grouped_by_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "version: 1\nenvironments:\n  staging: {project: acme-staging, region: us-central1}\n\
+         services:\n  api:\n    spec: api.yaml\n    secrets:\n",
+    );
+    for i in 0..3000 {
+        text.push_str(&format!("      /own/d{i}/f: {{secret: d{i}}}\n"));
+    }
+    for i in 0..1000 {
+        text.push_str(&format!("      /shared/f{i}: {{secret: s{i}}}\n"));
+    }
+    text.push_str("      /own/d7/f/nested: {secret: d7}\n");
+    std::fs::write(dir.path().join("secrets.yaml"), text).unwrap();
+    let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    \
+                spec:\n      containers:\n      - image: x\n";
+    std::fs::write(dir.path().join("api.yaml"), spec).unwrap();
+    let mut cmd = common::secretgate();
+    cmd.arg("--manifest").arg(dir.path().join("secrets.yaml")).args(["lint", "--format", "json"]);
+    let doc = common::run(&mut cmd).json();
+    let messages: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    let shared = messages.iter().filter(|m| m.contains("share the directory /shared")).count();
+    let nested: Vec<&&str> = messages.iter().filter(|m| m.contains("are nested")).collect();
+    assert_eq!((messages.len(), shared), (1000, 999), "{messages:?}");
+    assert_eq!(
+        nested,
+        [&"`/own/d7/f` and `/own/d7/f/nested` are nested: one file's path is the \
+                          other's directory"]
+    );
 }
 
 /// A spec container mounting `/secrets/tls` and `/secrets/tls/`; `/secrets/jwt` passes, and so

@@ -345,7 +345,7 @@ pub fn spec_references(
                 PathBuf::from(format!("cloud-run:{project}/{}/{name}", region.value))
             });
             for path in [file, live].into_iter().flatten() {
-                let Some(spec) = spec_at(&path, sources) else { continue };
+                let Some(spec) = spec_at(&path, root, sources) else { continue };
                 let secrets = spec.mappings(project).into_iter().filter_map(|m| m.secret);
                 used.extend(secrets.map(|s| (s.project, s.secret)));
             }
@@ -355,11 +355,12 @@ pub fn spec_references(
 }
 
 /// The spec read from `path`: from the files this run has read (specs, live services), else
-/// from disk for an environment that was not audited; `None` when it is no readable service.
-fn spec_at(path: &Path, sources: &Sources) -> Option<crate::spec::ServiceSpec> {
+/// from disk, inside the manifest's folder `root`, for an environment that was not audited;
+/// `None` when it is no readable service.
+fn spec_at(path: &Path, root: &Path, sources: &Sources) -> Option<crate::spec::ServiceSpec> {
     let text = match sources.find(path) {
         Some(id) => sources.get(id).text.clone().into_bytes(),
-        None => std::fs::read(path).ok()?,
+        None => crate::source::read_inside(root, path, crate::yaml::MAX_FILE_BYTES).ok()?,
     };
     let tree = crate::yaml::parse(&text).ok()?;
     crate::spec::read(FileId(usize::MAX), tree, &mut Vec::new())

@@ -5,6 +5,7 @@ use crate::cli::{Cli, ImportArgs, ImportCommand, ImportItem};
 use crate::error::{Error, exit};
 use crate::import::{self, ImportOptions, MergeOptions, Merged};
 use crate::manifest::{valid_environment_name, valid_project, valid_region, valid_service_name};
+use crate::source::read_text;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,7 +102,7 @@ fn read_existing(args: &ImportArgs) -> Result<Option<String>, Error> {
     if !args.merge || !args.output.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&args.output).map_err(|e| Error::Usage {
+    let text = read_text(&args.output, crate::yaml::MAX_FILE_BYTES).map_err(|e| Error::Usage {
         message: format!("cannot read {} to merge into it: {e}", args.output.display()),
         help: None,
     })?;

@@ -4,6 +4,7 @@
 //! be produced or inspected with `gcloud ... --format json`, and the fake server used in tests can
 //! be seeded from the same files.
 
+use crate::source::{MAX_SNAPSHOT_BYTES, read_text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -70,7 +71,7 @@ impl std::fmt::Display for SnapshotError {
 impl Snapshot {
     /// Reads a snapshot file, naming the line and column of a JSON error.
     pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SnapshotError {
+        let text = read_text(path, MAX_SNAPSHOT_BYTES).map_err(|e| SnapshotError {
             message: format!("cannot read snapshot {}: {e}", path.display()),
         })?;
         Snapshot::parse(&text)
@@ -90,7 +91,7 @@ impl Snapshot {
         }
         // `snapshot-stale` reads it: a time that does not parse, or one in the future, would
         // silently turn that warning off.
-        let captured: jiff::Timestamp = snapshot.captured_at.parse().map_err(|e| {
+        let captured = rfc3339(&snapshot.captured_at).map_err(|e| {
             format!("capturedAt `{}` is not an RFC 3339 time: {e}", snapshot.captured_at)
         })?;
         if captured > jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24) {
@@ -105,4 +106,23 @@ impl Snapshot {
         text.push('\n');
         text
     }
+}
+
+/// Parses an RFC 3339 time. jiff reads a wider grammar (RFC 9557 and ISO 8601 forms, offsets
+/// up to ±25:59), so the offset is checked too: `Z`, or `±HH:MM` with hours up to 23.
+fn rfc3339(text: &str) -> Result<jiff::Timestamp, String> {
+    let time: jiff::Timestamp = text.parse().map_err(|e: jiff::Error| e.to_string())?;
+    let offset = text.as_bytes().get(text.len().saturating_sub(6)..).unwrap_or_default();
+    let valid = match offset {
+        [.., b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let digits = [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit());
+            digits && [*h1, *h2] <= *b"23" && *m1 <= b'5'
+        }
+        _ => false,
+    };
+    if !valid {
+        return Err("its UTC offset is not `Z` or `+HH:MM` with hours from 00 to 23".to_string());
+    }
+    Ok(time)
 }

@@ -163,13 +163,21 @@ pub enum Version {
 impl Version {
     /// Parses `latest`, a positive integer or a Secret Manager version alias.
     pub fn parse(text: &str) -> Option<Version> {
+        Version::read(text).ok()
+    }
+
+    /// Like [`Version::parse`], saying why a number is no version number when it is not.
+    pub fn read(text: &str) -> Result<Version, Option<String>> {
         if text == "latest" {
-            return Some(Version::Latest);
+            return Ok(Version::Latest);
         }
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            return text.parse().ok().filter(|n| *n > 0).map(Version::Number);
+            return number(text);
         }
-        is_alias(text).then(|| Version::Alias(text.to_string()))
+        if crate::diagnostic::number_like(text) {
+            return Err(Some("a version number is a whole number from 1".to_string()));
+        }
+        is_alias(text).then(|| Version::Alias(text.to_string())).ok_or(None)
     }
 
     /// Parses only `latest` or a positive integer: what a spec may carry without an alias the
@@ -189,10 +197,42 @@ impl std::fmt::Display for Version {
     }
 }
 
+/// A version number. Leading zeros are refused rather than dropped: YAML keeps `007` a string
+/// (see the README), and Secret Manager's own version names carry none.
+fn number(digits: &str) -> Result<Version, Option<String>> {
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return Err(Some("versions are numbered from 1".to_string()));
+    }
+    if significant.len() < digits.len() {
+        return Err(Some(format!("a version number has no leading zeros (write `{significant}`)")));
+    }
+    let out_of_range = || Some(format!("the number is out of range (at most {})", u64::MAX));
+    significant.parse().map(Version::Number).map_err(|_| out_of_range())
+}
+
 /// Secret Manager's alias syntax: a letter first, then letters, digits, `-` or `_`, at most 63
 /// characters; an all-digit word would be a version number.
 fn is_alias(text: &str) -> bool {
     let mut chars = text.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     first_ok && text.len() <= 63 && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Version;
+
+    #[test]
+    fn versions_and_why_numbers_are_none() {
+        assert_eq!(Version::read("latest"), Ok(Version::Latest));
+        assert_eq!(Version::read("7"), Ok(Version::Number(7)));
+        assert_eq!(Version::read("stable"), Ok(Version::Alias("stable".into())));
+        let why = |text: &str| Version::read(text).unwrap_err().unwrap_or_default();
+        assert!(why("007").contains("write `7`"));
+        assert!(why("0").contains("numbered from 1"));
+        assert!(why("18446744073709551616").contains("out of range"));
+        assert!(why(".inf").contains("whole number"));
+        assert_eq!(Version::read("two words"), Err(None));
+    }
 }

@@ -1,11 +1,12 @@
 //! Reads a [`Manifest`] from a YAML tree, reporting every schema problem with its span.
 
 use super::{Environment, Manifest, PerEnv, Policy, SUPPORTED_VERSION, SecretEntry, Service, Sp};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, may_show};
 use crate::rules::{duplicate_target, manifest_schema};
 use crate::source::FileId;
 use crate::suggest::help_for_unknown;
 use crate::yaml::{Node, Span, Value};
+use std::collections::HashMap;
 
 const TOP_KEYS: &[&str] = &["version", "environments", "policy", "services"];
 const ENV_KEYS: &[&str] = &["project", "region", "service_account"];
@@ -14,9 +15,10 @@ const POLICY_KEYS: &[&str] =
 const SERVICE_KEYS: &[&str] = &["spec", "container", "environments", "service_account", "secrets"];
 const ENTRY_KEYS: &[&str] = &["secret", "version", "class", "required"];
 
-/// Reads the manifest; `None` when the document is not a mapping at all (the reason is in `out`).
-pub fn read(file: FileId, root: &Node, out: &mut Vec<Diagnostic>) -> Option<Manifest> {
-    let mut r = Reader { file, out };
+/// Reads the manifest from its tree and `text`; `None` when the document is not a mapping at all
+/// (the reason is in `out`).
+pub fn read(file: FileId, text: &str, root: &Node, out: &mut Vec<Diagnostic>) -> Option<Manifest> {
+    let mut r = Reader { file, text, out };
     if root.value == Value::Null {
         let d = r.schema_error(root.span, "the manifest is empty", "empty file");
         r.out.push(d.help("start with `version: 1`, then `environments:` and `services:`"));
@@ -54,12 +56,15 @@ impl<'n> Fields<'n> {
     }
 }
 
-struct Reader<'o> {
+struct Reader<'t, 'o> {
     file: FileId,
+    /// The manifest's text: a number is quoted as written, since the tree holds a number too
+    /// large for an integer only as a rounded float.
+    text: &'t str,
     out: &'o mut Vec<Diagnostic>,
 }
 
-impl Reader<'_> {
+impl Reader<'_, '_> {
     /// A `manifest-schema` error, to be completed and pushed.
     fn schema_error(&self, span: Span, message: impl Into<String>, label: &str) -> Diagnostic {
         Diagnostic::new(&manifest_schema::RULE, message).at(self.file, span, label)
@@ -86,7 +91,11 @@ impl Reader<'_> {
     }
 
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
-        let message = format!("{what} must be {expected}, found {}", node.kind_name());
+        let found = match number_text(self.text, node) {
+            Some(number) if may_show(&number) => format!("the number {number}"),
+            _ => node.kind_name().to_string(),
+        };
+        let message = format!("{what} must be {expected}, found {found}");
         self.schema(node.span, message, &format!("expected {expected}"));
     }
 
@@ -131,7 +140,7 @@ impl Reader<'_> {
             return None;
         };
         let Value::Int(n) = node.value else {
-            self.wrong_type(node, "`version`", "an integer");
+            self.unreadable_version(node);
             return None;
         };
         if n != SUPPORTED_VERSION {
@@ -143,6 +152,19 @@ impl Reader<'_> {
             self.out.push(d.help(format!("this release reads `version: {SUPPORTED_VERSION}`")));
         }
         Some(Sp::new(n, node.span))
+    }
+
+    /// A manifest `version` that is no 64-bit integer: another type, or a whole number too large
+    /// for one, which is an unsupported version rather than a wrong type.
+    fn unreadable_version(&mut self, node: &Node) {
+        let digits = number_text(self.text, node).filter(|t| t.bytes().all(|b| b.is_ascii_digit()));
+        let Some(digits) = digits else {
+            self.wrong_type(node, "`version`", "an integer");
+            return;
+        };
+        let message = format!("unsupported manifest version {digits}: the number is out of range");
+        let d = self.schema_error(node.span, message, "unsupported");
+        self.out.push(d.help(format!("this release reads `version: {SUPPORTED_VERSION}`")));
     }
 
     fn string(&mut self, node: &Node, what: &str) -> Option<Sp<String>> {
@@ -167,26 +189,29 @@ impl Reader<'_> {
         items.iter().filter_map(|item| self.string(item, &format!("an item of {what}"))).collect()
     }
 
-    /// A string, or a mapping from environment name to string. With `numbers`, integers are
-    /// accepted and kept as their text (versions).
+    /// A string, or a mapping from environment name to string. With `numbers`, numbers are
+    /// accepted and kept as written (versions), so that `invalid-version` says what is wrong
+    /// with `.inf` or a number out of range instead of calling them the wrong type.
     fn per_env(&mut self, node: &Node, what: &str, numbers: bool) -> Option<PerEnv<String>> {
+        let text = self.text;
         let scalar = |n: &Node| match &n.value {
             Value::Str(s) => Some(s.clone()),
-            Value::Int(i) if numbers => Some(i.to_string()),
+            Value::Int(_) | Value::Float(_) if numbers => number_text(text, n),
             _ => None,
         };
         let expected = "a string or a mapping from environment to string";
         if let Some(map) = node.as_map() {
             let mut entries: Vec<(Sp<String>, Sp<String>)> = Vec::new();
+            let mut seen: HashMap<&str, Span> = HashMap::new();
             for (key, value) in map {
                 let Some(env) = self.key_name(key, what) else { continue };
-                if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == env) {
-                    let first = first.span;
-                    self.repeated(key.span, first, format!("environment `{env}` is given twice"));
+                if let Some(first) = seen.get(env) {
+                    self.repeated(key.span, *first, format!("environment `{env}` is given twice"));
                     continue;
                 }
                 match scalar(value) {
                     Some(s) => {
+                        seen.insert(env, key.span);
                         entries.push((Sp::new(env.to_string(), key.span), Sp::new(s, value.span)))
                     }
                     None => self.wrong_type(value, &format!("{what} for `{env}`"), "a string"),
@@ -213,12 +238,15 @@ impl Reader<'_> {
             return Vec::new();
         };
         let mut envs: Vec<Environment> = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
         for (key, value) in map {
             let Some(name) = self.key_name(key, "`environments`") else { continue };
-            if let Some(first) = envs.iter().find(|e| e.name.value == name) {
-                let first = first.name.span;
-                self.repeated(key.span, first, format!("environment `{name}` is defined twice"));
+            if let Some(first) = seen.get(name) {
+                self.repeated(key.span, *first, format!("environment `{name}` is defined twice"));
                 continue;
+            }
+            if !valid_environment_name(name) {
+                self.invalid_environment_name(name, key.span);
             }
             let what = format!("environment `{name}`");
             let Some(fields) = self.fields(value, &what, ENV_KEYS) else { continue };
@@ -251,10 +279,23 @@ impl Reader<'_> {
                     self.missing(key.span, k, &what);
                 }
             }
+            seen.insert(name, key.span);
             let name = Sp::new(name.to_string(), key.span);
             envs.push(Environment { name, project, region, service_account });
         }
         envs
+    }
+
+    /// The name is filled into `{env}` in spec paths and secret names, and names a folder for
+    /// `import`: a `/`, `..` or blank there would lead elsewhere or break the path.
+    fn invalid_environment_name(&mut self, name: &str, span: Span) {
+        let message = format!(
+            "`{}` is not an environment name (letters, digits, `-` and `_`, starting with a \
+             letter or digit)",
+            name.escape_debug()
+        );
+        let d = self.schema_error(span, message, "not an environment name");
+        self.out.push(d.help("rename the environment, here and wherever it is named"));
     }
 
     fn policy(&mut self, node: &Node) -> Policy {
@@ -285,11 +326,11 @@ impl Reader<'_> {
             return Vec::new();
         };
         let mut services: Vec<Service> = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
         for (key, value) in map {
             let Some(name) = self.key_name(key, "`services`") else { continue };
-            if let Some(first) = services.iter().find(|s| s.name.value == name) {
-                let first = first.name.span;
-                self.repeated(key.span, first, format!("service `{name}` is defined twice"));
+            if let Some(first) = seen.get(name) {
+                self.repeated(key.span, *first, format!("service `{name}` is defined twice"));
                 continue;
             }
             if !valid_service_name(name) {
@@ -299,8 +340,8 @@ impl Reader<'_> {
                 );
                 self.schema(key.span, message, "not a service name");
             }
-            let name = Sp::new(name.to_string(), key.span);
-            if let Some(service) = self.service(name, value) {
+            if let Some(service) = self.service(Sp::new(name.to_string(), key.span), value) {
+                seen.insert(name, key.span);
                 services.push(service);
             }
         }
@@ -343,6 +384,7 @@ impl Reader<'_> {
             return Vec::new();
         };
         let mut entries: Vec<SecretEntry> = Vec::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
         for (key, value) in map {
             let Some(target) = key.scalar_text() else {
                 self.wrong_type(
@@ -352,13 +394,13 @@ impl Reader<'_> {
                 );
                 continue;
             };
-            if let Some(first) = entries.iter().find(|e| e.target.value == target) {
+            if let Some(first) = seen.get(&target) {
                 let d = Diagnostic::new(
                     &duplicate_target::RULE,
                     format!("`{target}` is declared twice in {service}"),
                 )
                 .at(self.file, key.span, "declared again here")
-                .also(self.file, first.target.span, "first declared here")
+                .also(self.file, *first, "first declared here")
                 .target(Some(&target))
                 .help("YAML keeps only one of two equal keys; remove one entry");
                 self.out.push(d);
@@ -366,6 +408,7 @@ impl Reader<'_> {
             }
             let target = Sp::new(target, key.span);
             if let Some(entry) = self.entry(target, value) {
+                seen.insert(entry.target.value.clone(), entry.target.span);
                 entries.push(entry);
             }
         }
@@ -397,8 +440,20 @@ impl Reader<'_> {
     }
 }
 
+/// A number as written in `text`, the manifest.
+fn number_text(text: &str, node: &Node) -> Option<String> {
+    let span = node.span;
+    let written = text.get(span.offset..span.offset + span.len).map(str::trim);
+    match node.value {
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(written.map_or_else(|| f.to_string(), str::to_string)),
+        _ => None,
+    }
+}
+
 /// An environment name that can stand as a plain manifest key and as a `deploy/<env>/` folder,
-/// as `import` writes both: letters, digits, `-` and `_`, starting with a letter or digit.
+/// as `import` writes both, and that `{env}` can fill into a path without leaving its folder:
+/// letters, digits, `-` and `_`, starting with a letter or digit.
 pub fn valid_environment_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

@@ -1,7 +1,9 @@
 //! Human output: miette's graphical reports, one per finding, and a summary line.
 
+use super::mask;
 use crate::diagnostic::{Diagnostic, Label, Severity, Summary};
 use crate::source::{FileId, Sources};
+use crate::yaml::Span;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use std::collections::HashMap;
 use std::fmt;
@@ -10,7 +12,14 @@ use std::fmt;
 /// and `NO_COLOR`).
 pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false)
+        // Wrap at spaces only, never inside a word: a help line's command (`--project
+        // netra-staging`, a path) must stay whole to be copied, even if a line runs long.
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .with_break_words(false);
     let texts = redacted_texts(diagnostics, sources);
     let mut out = String::new();
     for d in diagnostics {
@@ -33,48 +42,22 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     format!("secretgate: {}, {}\n", plural(s.errors, "error"), plural(s.warnings, "warning"))
 }
 
-/// Each file's text with every credential any finding points at masked with `*`, byte for
-/// byte, so that excerpts never show a secret and spans stay valid.
+/// The text of every file a finding shows, its credentials masked: those the rules recognised
+/// (`redact`), and every value that looks like one, in whatever file and for whichever finding.
 fn redacted_texts(diagnostics: &[Diagnostic], sources: &Sources) -> HashMap<FileId, String> {
-    let mut texts: HashMap<FileId, Vec<u8>> = HashMap::new();
-    for (file, span) in diagnostics.iter().flat_map(|d| d.redact.iter()) {
-        let text =
-            texts.entry(*file).or_insert_with(|| sources.get(*file).text.clone().into_bytes());
-        mask(text, span.offset, span.len);
-    }
-    texts.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
-}
-
-/// Masks a scalar that starts at `offset`: the rest of its first line, then the following lines
-/// that belong to it (more indented than its key, or as indented as the first line of a block
-/// scalar). Whitespace is kept so that the excerpt keeps its shape.
-fn mask(text: &mut [u8], offset: usize, len: usize) {
-    let start = offset.min(text.len());
-    let span_end = (start + len).min(text.len());
-    let line_start = text[..start].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let indent_of = |t: &[u8], from: usize| t[from..].iter().take_while(|b| **b == b' ').count();
-    let block = text[line_start..start].iter().all(|b| *b == b' ');
-    let base = indent_of(text, line_start);
-    let mut pos = start;
-    let mut first = true;
-    while pos < text.len() {
-        let line_end = text[pos..].iter().position(|b| *b == b'\n').map_or(text.len(), |i| pos + i);
-        if !first {
-            let blank = text[pos..line_end].iter().all(|b| b.is_ascii_whitespace());
-            let indent = indent_of(text, pos);
-            let belongs = if block { indent >= base } else { indent > base };
-            if !blank && (pos >= span_end.max(start + 1) || !belongs) {
-                break;
-            }
+    let mut spans: HashMap<FileId, Vec<Span>> = HashMap::new();
+    for d in diagnostics {
+        for label in d.primary.iter().chain(&d.secondary) {
+            spans.entry(label.file).or_default();
         }
-        for b in &mut text[pos..line_end] {
-            if !b.is_ascii_whitespace() {
-                *b = b'*';
-            }
+        for (file, span) in &d.redact {
+            spans.entry(*file).or_default().push(*span);
         }
-        first = false;
-        pos = line_end + 1;
     }
+    spans
+        .into_iter()
+        .map(|(file, extra)| (file, mask::masked(&sources.get(file).text, extra)))
+        .collect()
 }
 
 /// A finding in the shape miette renders.

@@ -7,6 +7,7 @@ pub mod github;
 #[cfg(feature = "cli")]
 pub mod human;
 pub mod json;
+pub mod mask;
 pub mod sarif;
 
 use crate::diagnostic::Diagnostic;

@@ -1,7 +1,7 @@
 //! `alias-unresolved`: a spec secret reference that names neither a secret nor a known alias.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::spec::SECRETS_ANNOTATION;
 
 pub static RULE: Rule = Rule {
@@ -26,20 +26,26 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     if let Some(span) = spec.aliases.span {
         for piece in &spec.aliases.malformed {
             let message = format!(
-                "`{piece}` in the `{SECRETS_ANNOTATION}` annotation is not \
-                `ALIAS:projects/PROJECT/secrets/ID`"
+                "{} in the `{SECRETS_ANNOTATION}` annotation is not \
+                `ALIAS:projects/PROJECT/secrets/ID`",
+                quote(piece)
             );
-            let d = ctx.diagnostic(&RULE, message).at(spec.file, span, "malformed alias").help(
-                "write each alias as `ALIAS:projects/PROJECT/secrets/ID`, separated by commas",
-            );
+            let d = ctx
+                .diagnostic(&RULE, message)
+                .at(spec.file, span, "malformed alias")
+                .help(
+                    "write each alias as `ALIAS:projects/PROJECT/secrets/ID`, separated by commas",
+                )
+                .hide_unless_shown(spec.file, span, piece);
             out.push(d);
         }
     }
     for mapping in ctx.mappings.iter().filter(|m| m.secret.is_none()) {
         let name = &mapping.raw_name;
         let message = format!(
-            "`{}` (for `{}`) is neither a secret id nor an alias defined in `{SECRETS_ANNOTATION}`",
-            name.value, mapping.target
+            "{} (for `{}`) is neither a secret id nor an alias defined in `{SECRETS_ANNOTATION}`",
+            quote(&name.value),
+            mapping.target
         );
         let d = ctx
             .diagnostic(&RULE, message)
@@ -49,7 +55,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                 ALIAS:projects/PROJECT/secrets/ID` on the revision template, and use ALIAS here"
             ))
             .target(Some(&mapping.target))
-            .secret(Some(&name.value));
+            .secret(Some(&name.value))
+            .hide_unless_shown(spec.file, name.span, &name.value);
         out.push(d);
     }
     for volume in &spec.volumes {

@@ -2,8 +2,9 @@
 
 use super::{Rule, SpecContext};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::manifest::Manifest;
-use crate::spec::normalize_path;
+use crate::manifest::{Manifest, SecretEntry};
+use crate::spec::{EnvVar, SpecMapping, normalize_path};
+use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
     code: "duplicate-target",
@@ -23,13 +24,13 @@ between environments.",
 
 pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
     for service in &manifest.services {
-        let files: Vec<_> = service.secrets.iter().filter(|e| e.is_file()).collect();
-        for (i, entry) in files.iter().enumerate() {
+        let mut first_at: HashMap<String, &SecretEntry> = HashMap::new();
+        for entry in service.secrets.iter().filter(|e| e.is_file()) {
             let path = normalize_path(&entry.target.value);
-            let Some(earlier) = files[..i].iter().find(|e| normalize_path(&e.target.value) == path)
-            else {
+            let earlier = *first_at.entry(path.clone()).or_insert(entry);
+            if std::ptr::eq(earlier, entry) {
                 continue;
-            };
+            }
             let message = format!(
                 "`{}` and `{}` are the same file",
                 earlier.target.value, entry.target.value
@@ -47,11 +48,12 @@ pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
 
 pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     for (index, container) in ctx.spec.containers.iter().enumerate() {
-        for (i, var) in container.env.iter().enumerate() {
-            let Some(earlier) = container.env[..i].iter().find(|v| v.name.value == var.name.value)
-            else {
+        let mut first_at: HashMap<&str, &EnvVar> = HashMap::new();
+        for var in &container.env {
+            let earlier = *first_at.entry(var.name.value.as_str()).or_insert(var);
+            if std::ptr::eq(earlier, var) {
                 continue;
-            };
+            }
             let message = format!("{} defines `{}` twice", container.label(index), var.name.value);
             let d = ctx
                 .diagnostic(&RULE, message)
@@ -62,12 +64,13 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             out.push(d);
         }
     }
-    let files: Vec<_> = ctx.mappings.iter().filter(|m| m.is_file).collect();
-    for (i, mapping) in files.iter().enumerate() {
-        let same = |m: &&&crate::spec::SpecMapping| {
-            m.container == mapping.container && m.target == mapping.target
-        };
-        let Some(earlier) = files[..i].iter().find(same) else { continue };
+    let mut first_at: HashMap<(usize, &str), &SpecMapping> = HashMap::new();
+    for mapping in ctx.mappings.iter().filter(|m| m.is_file) {
+        let key = (mapping.container, mapping.target.as_str());
+        let earlier = *first_at.entry(key).or_insert(mapping);
+        if std::ptr::eq(earlier, mapping) {
+            continue;
+        }
         let message = format!("two secret volume items both provide `{}`", mapping.target);
         let d = ctx
             .diagnostic(&RULE, message)

@@ -4,8 +4,9 @@ use super::{Rule, SpecContext};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::Manifest;
 use crate::mounts::{self, Conflict};
-use crate::resolve::Deployment;
-use crate::spec::{normalize_path, parent_dir};
+use crate::resolve::{Binding, Deployment};
+use crate::spec::{Mount, normalize_path, parent_dir};
+use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
     code: "invalid-mount-path",
@@ -93,44 +94,95 @@ pub fn check_environment(
     out: &mut Vec<Diagnostic>,
 ) {
     for deployment in deployments {
-        let files: Vec<_> = deployment.bindings.iter().filter(|b| b.entry.is_file()).collect();
-        for (i, later) in files.iter().enumerate() {
-            let later_path = normalize_path(later.target());
-            for earlier in &files[..i] {
-                let earlier_path = normalize_path(earlier.target());
-                let same_dir = parent_dir(&later_path) == parent_dir(&earlier_path);
-                let nested = later_path.starts_with(&format!("{earlier_path}/"))
-                    || earlier_path.starts_with(&format!("{later_path}/"));
-                let message = if nested {
-                    format!(
-                        "`{}` and `{}` are nested: one file's path is the other's directory",
-                        earlier.target(),
-                        later.target()
-                    )
-                } else if same_dir && later.secret.is_some() && later.secret != earlier.secret {
-                    format!(
-                        "`{}` and `{}` come from different secrets but share the directory {}",
-                        earlier.target(),
-                        later.target(),
-                        parent_dir(&later_path)
-                    )
-                } else {
-                    continue;
-                };
-                let d = Diagnostic::new(&RULE, message)
-                    .at(manifest.file, later.entry.target.span, "this file")
-                    .also(manifest.file, earlier.entry.target.span, "conflicts with this one")
-                    .help(
-                        "Cloud Run mounts one secret per directory: give each secret its own \
-                        directory",
-                    )
-                    .env(Some(&deployment.env.name.value))
-                    .service(Some(&deployment.service.name.value))
-                    .target(Some(later.target()));
-                out.push(d);
-            }
+        for clash in clashes(&deployment.bindings) {
+            let (earlier, later) = (clash.earlier.target(), clash.later.target());
+            let message = match clash.shared_dir {
+                None => format!(
+                    "`{earlier}` and `{later}` are nested: one file's path is the other's directory"
+                ),
+                Some(dir) => format!(
+                    "`{earlier}` and `{later}` come from different secrets but share the \
+                     directory {dir}"
+                ),
+            };
+            let d = Diagnostic::new(&RULE, message)
+                .at(manifest.file, clash.later.entry.target.span, "this file")
+                .also(manifest.file, clash.earlier.entry.target.span, "conflicts with this one")
+                .help(
+                    "Cloud Run mounts one secret per directory: give each secret its own directory",
+                )
+                .env(Some(&deployment.env.name.value))
+                .service(Some(&deployment.service.name.value))
+                .target(Some(later));
+            out.push(d);
         }
     }
+}
+
+/// A declared file that cannot be mounted beside an earlier one of the same service.
+#[derive(Debug)]
+struct Clash<'b, 'm> {
+    later: &'b Binding<'m>,
+    earlier: &'b Binding<'m>,
+    /// The directory both files are in, when they come from different secrets; `None` when
+    /// one file's path is the other's directory.
+    shared_dir: Option<String>,
+}
+
+/// The declared files that clash with an earlier one. Files are looked up by path and by
+/// directory rather than compared pairwise, so that N files cost O(N × path depth): each
+/// file is reported once per file whose path is one of its directories, and once against an
+/// earlier file of its directory from another secret (the first such one).
+fn clashes<'b, 'm>(bindings: &'b [Binding<'m>]) -> Vec<Clash<'b, 'm>> {
+    let files: Vec<(&Binding, String)> = bindings
+        .iter()
+        .filter(|b| b.entry.is_file())
+        .map(|b| (b, normalize_path(b.target())))
+        .collect();
+    let mut found = nested(&files);
+    found.extend(shared_directories(&files));
+    found
+}
+
+/// Pairs of files where one file's path is a directory of the other.
+fn nested<'b, 'm>(files: &[(&'b Binding<'m>, String)]) -> Vec<Clash<'b, 'm>> {
+    let mut first_at: HashMap<&str, usize> = HashMap::new();
+    for (i, (_, path)) in files.iter().enumerate() {
+        first_at.entry(path.as_str()).or_insert(i);
+    }
+    let mut found = Vec::new();
+    for (i, (_, path)) in files.iter().enumerate() {
+        let dirs = path.match_indices('/').map(|(end, _)| &path[..end]).filter(|d| !d.is_empty());
+        for j in dirs.filter_map(|dir| first_at.get(dir).copied()) {
+            let (later, earlier) = (files[i.max(j)].0, files[i.min(j)].0);
+            found.push(Clash { later, earlier, shared_dir: None });
+        }
+    }
+    found
+}
+
+/// Files from different secrets in one directory: each file against the first earlier file of
+/// its directory whose secret differs from its own.
+fn shared_directories<'b, 'm>(files: &[(&'b Binding<'m>, String)]) -> Vec<Clash<'b, 'm>> {
+    // For each directory: its first file, and the first file whose secret differs from that.
+    let mut dirs: HashMap<&str, (&Binding, Option<&Binding>)> = HashMap::new();
+    let mut found = Vec::new();
+    for (later, path) in files {
+        let dir = parent_dir(path);
+        let Some((first, other)) = dirs.get_mut(dir) else {
+            dirs.insert(dir, (later, None));
+            continue;
+        };
+        let differs = later.secret != first.secret;
+        let earlier = if differs { Some(*first) } else { *other };
+        if let Some(earlier) = earlier.filter(|_| later.secret.is_some()) {
+            found.push(Clash { later, earlier, shared_dir: Some(dir.to_string()) });
+        }
+        if differs && other.is_none() {
+            *other = Some(later);
+        }
+    }
+    found
 }
 
 pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
@@ -166,30 +218,29 @@ fn check_declared_dirs(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
 /// Mount paths of the spec itself: relative or system paths, one path mounted twice.
 fn check_spec_mounts(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     for (index, container) in ctx.spec.containers.iter().enumerate() {
-        for (i, mount) in container.mounts.iter().enumerate() {
+        let label = container.label(index);
+        let mut first_at: HashMap<String, &Mount> = HashMap::new();
+        for mount in &container.mounts {
             let path = &mount.path.value;
             if let Some(reason) = dir_problem(path) {
-                let message = format!("{} mounts `{path}`: {reason}", container.label(index));
                 let d = ctx
-                    .diagnostic(&RULE, message)
+                    .diagnostic(&RULE, format!("{label} mounts `{path}`: {reason}"))
                     .at(ctx.spec.file, mount.path.span, "invalid mount path")
                     .help("mount secrets at an absolute path of their own, such as /secrets/NAME")
                     .target(Some(path));
                 out.push(d);
             }
-            let earlier = container.mounts[..i]
-                .iter()
-                .find(|m| normalize_path(&m.path.value) == normalize_path(path));
-            if let Some(earlier) = earlier {
-                let message = format!("{} mounts two volumes on `{path}`", container.label(index));
-                let d = ctx
-                    .diagnostic(&RULE, message)
-                    .at(ctx.spec.file, mount.path.span, "second mount")
-                    .also(ctx.spec.file, earlier.path.span, "first mount")
-                    .help("each mount needs a directory of its own")
-                    .target(Some(path));
-                out.push(d);
+            let first = *first_at.entry(normalize_path(path)).or_insert(mount);
+            if std::ptr::eq(first, mount) {
+                continue;
             }
+            let d = ctx
+                .diagnostic(&RULE, format!("{label} mounts two volumes on `{path}`"))
+                .at(ctx.spec.file, mount.path.span, "second mount")
+                .also(ctx.spec.file, first.path.span, "first mount")
+                .help("each mount needs a directory of its own")
+                .target(Some(path));
+            out.push(d);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `invalid-secret-id`: a secret name that Secret Manager would reject.
 
 use super::Rule;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Severity, may_show, quote};
 use crate::spec::SecretName;
 
 pub static RULE: Rule = Rule {
@@ -36,27 +36,30 @@ fn is_valid_project(p: &str) -> bool {
     number || id
 }
 
-/// Parses a manifest `secret:` value: a plain id in `project`, or a full name.
+/// Parses a manifest `secret:` value: a plain id in `project`, or a full name. The error names
+/// the value only when [`quote`] may show it: a password pasted here is described, not echoed.
 pub fn parse(text: &str, project: &str) -> Result<SecretName, String> {
     if text.starts_with("projects/") {
         let Some(name) = SecretName::parse_full(text) else {
-            return Err(format!("`{text}` is not of the form `projects/PROJECT/secrets/ID`"));
+            let shown = quote(text);
+            return Err(format!("{shown} is not of the form `projects/PROJECT/secrets/ID`"));
         };
         if !is_valid_project(&name.project) {
-            return Err(format!("`{}` is not a valid project id or number", name.project));
+            return Err(format!("{} is not a valid project id or number", quote(&name.project)));
         }
         if !is_valid_id(&name.secret) {
-            return Err(format!("`{}` is not a valid secret id", name.secret));
+            return Err(format!("{} is not a valid secret id", quote(&name.secret)));
         }
         return Ok(name);
     }
     if !is_valid_id(text) {
-        let reason =
-            match text.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-                Some(c) if text.len() <= 255 => format!("it contains {c:?}"),
-                _ => "it is longer than 255 characters".to_string(),
-            };
-        return Err(format!("`{text}` is not a valid secret id: {reason}"));
+        let outside = text.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'));
+        let reason = match outside {
+            _ if text.len() > 255 => "it is longer than 255 characters".to_string(),
+            Some(c) if may_show(text) => format!("it contains {c:?}"),
+            _ => "it contains a character other than letters, digits, `-` and `_`".to_string(),
+        };
+        return Err(format!("{} is not a valid secret id: {reason}", quote(text)));
     }
     Ok(SecretName { project: project.to_string(), secret: text.to_string() })
 }
@@ -76,7 +79,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        assert!(parse("jwt key", "p").unwrap_err().contains("' '"));
+        assert!(parse("jwt-{env", "p").unwrap_err().contains("'{'"));
+        assert!(parse("jwt key", "p").unwrap_err().contains("not shown"));
         assert!(parse("projects/P/secrets/x", "p").is_err());
         assert!(parse("projects/proj-1/secret/x", "p").is_err());
         assert!(parse(&"a".repeat(256), "p").unwrap_err().contains("255"));

@@ -2,11 +2,12 @@
 //! runs the service as another account than the manifest names.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::manifest::Version;
 use crate::mounts::{self, Conflict, DirectoryConflict};
 use crate::resolve::Binding;
 use crate::spec::{SecretName, SpecMapping, normalize_path};
+use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
     code: "mapping-conflict",
@@ -38,36 +39,49 @@ pub fn same_secret(a: &SecretName, b: &SecretName) -> bool {
     a.secret == b.secret && (!comparable || a.project == b.project)
 }
 
-fn matches(binding: &Binding, mapping: &SpecMapping) -> bool {
-    if binding.entry.is_file() != mapping.is_file {
-        return false;
+/// What a declared entry and a spec mapping are compared by: whether it is a file, and its env
+/// var name or normalized path.
+type TargetKey = (bool, String);
+
+fn binding_key(binding: &Binding) -> TargetKey {
+    let file = binding.entry.is_file();
+    (file, if file { normalize_path(binding.target()) } else { binding.target().to_string() })
+}
+
+/// The mappings of the target container, by what they provide.
+fn mapped<'c>(ctx: &'c SpecContext, container: usize) -> HashMap<TargetKey, Vec<&'c SpecMapping>> {
+    let mut by_target: HashMap<TargetKey, Vec<&SpecMapping>> = HashMap::new();
+    for mapping in ctx.mappings.iter().filter(|m| m.container == container) {
+        by_target.entry((mapping.is_file, mapping.target.clone())).or_default().push(mapping);
     }
-    if mapping.is_file {
-        normalize_path(binding.target()) == mapping.target
-    } else {
-        binding.target() == mapping.target
-    }
+    by_target
 }
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     check_account(ctx, out);
     let Some(container) = ctx.container else { return };
+    let mapped = mapped(ctx, container);
     for binding in &ctx.deployment.bindings {
-        let found = ctx.mappings.iter().filter(|m| m.container == container && matches(binding, m));
+        let found = mapped.get(&binding_key(binding)).into_iter().flatten();
         out.extend(found.filter_map(|mapping| conflict(ctx, binding, mapping)));
     }
-    check_mounts(ctx, container, out);
+    check_mounts(ctx, &mapped, container, out);
 }
 
 /// Directories of declared files that the container mounts from another secret, or from the
 /// whole secret under an undeclared file name.
-fn check_mounts(ctx: &SpecContext, container: usize, out: &mut Vec<Diagnostic>) {
+fn check_mounts(
+    ctx: &SpecContext,
+    mapped: &HashMap<TargetKey, Vec<&SpecMapping>>,
+    container: usize,
+    out: &mut Vec<Diagnostic>,
+) {
     let bindings = &ctx.deployment.bindings;
     for found in mounts::declared_conflicts(ctx.spec, container, ctx.project(), bindings) {
         let entry = found.entries[0];
         let (help, manifest_span, manifest_label) = match &found.conflict {
             // An unknown name is `alias-unresolved`; a mapped file, the comparison above.
-            Conflict::OtherSecret { secret: Some(_), .. } if !compared(ctx, container, &found) => (
+            Conflict::OtherSecret { secret: Some(_), .. } if !compared(mapped, &found) => (
                 "mount the declared secret in the spec, or give the declared files a directory \
                  of their own"
                     .to_string(),
@@ -103,11 +117,8 @@ fn check_mounts(ctx: &SpecContext, container: usize, out: &mut Vec<Diagnostic>) 
 
 /// Whether a declared file of the directory is also mapped by the spec: the comparison of
 /// mappings above has then reported the other secret already.
-fn compared(ctx: &SpecContext, container: usize, found: &DirectoryConflict) -> bool {
-    ctx.mappings
-        .iter()
-        .filter(|m| m.container == container)
-        .any(|m| found.entries.iter().any(|b| matches(b, m)))
+fn compared(mapped: &HashMap<TargetKey, Vec<&SpecMapping>>, found: &DirectoryConflict) -> bool {
+    found.entries.iter().any(|b| mapped.contains_key(&binding_key(b)))
 }
 
 /// The finding for one spec mapping of a declared target, if it disagrees with secrets.yaml.
@@ -119,8 +130,9 @@ fn conflict(ctx: &SpecContext, binding: &Binding, mapping: &SpecMapping) -> Opti
         (message, binding.version_span, "secrets.yaml's version")
     } else {
         let message = format!(
-            "the spec maps `{}` to secret `{got_secret}`, secrets.yaml to `{want_secret}`",
+            "the spec maps `{}` to secret {}, secrets.yaml to `{want_secret}`",
             binding.target(),
+            quote(&got_secret.to_string()),
         );
         (message, binding.secret_span, "secrets.yaml's secret")
     };
@@ -135,7 +147,8 @@ fn conflict(ctx: &SpecContext, binding: &Binding, mapping: &SpecMapping) -> Opti
             `deploy` add it",
         )
         .target(Some(binding.target()))
-        .secret(Some(&want_secret.secret));
+        .secret(Some(&want_secret.secret))
+        .hide_unless_shown(ctx.spec.file, mapping.raw_name.span, &got_secret.to_string());
     Some(d)
 }
 

@@ -2,6 +2,7 @@
 
 use super::{Rule, SpecContext, secret_value_in_manifest};
 use crate::diagnostic::{Diagnostic, Severity};
+use std::collections::HashSet;
 
 pub static RULE: Rule = Rule {
     code: "plaintext-secret",
@@ -112,12 +113,12 @@ pub fn url_with_password(value: &str) -> bool {
 }
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
-    let declared: Vec<&str> = ctx.deployment.bindings.iter().map(|b| b.target()).collect();
+    let declared: HashSet<&str> = ctx.deployment.bindings.iter().map(|b| b.target()).collect();
     for (index, container) in ctx.spec.containers.iter().enumerate() {
         for var in &container.env {
             let Some(value) = &var.value else { continue };
             let name = &var.name.value;
-            let reason = if declared.contains(&name.as_str())
+            let reason = if declared.contains(name.as_str())
                 && Some(index) == ctx.container
                 && !value.value.trim().is_empty()
             {

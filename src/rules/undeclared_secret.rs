@@ -1,8 +1,10 @@
 //! `undeclared-secret`: a spec uses a secret that the manifest does not declare for the service.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::rules::mapping_conflict::same_secret;
+use crate::spec::SecretName;
+use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
     code: "undeclared-secret",
@@ -18,24 +20,26 @@ disabled or unreadable without anyone noticing until the revision fails to start
 };
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    // Declared secrets by id, so that each mapping is looked up rather than compared with all.
+    let mut declared: HashMap<&str, Vec<&SecretName>> = HashMap::new();
+    for name in ctx.deployment.bindings.iter().filter_map(|b| b.secret.as_ref()) {
+        declared.entry(name.secret.as_str()).or_default().push(name);
+    }
     for mapping in &ctx.mappings {
         let Some(secret) = &mapping.secret else { continue };
-        let declared = ctx
-            .deployment
-            .bindings
-            .iter()
-            .filter_map(|b| b.secret.as_ref())
-            .any(|d| same_secret(d, secret));
-        if declared {
+        let same = declared.get(secret.secret.as_str());
+        if same.is_some_and(|names| names.iter().any(|d| same_secret(d, secret))) {
             continue;
         }
         let message = format!(
-            "`{}` comes from secret `{}`, which secrets.yaml does not declare for this service",
-            mapping.target, secret.secret
+            "`{}` comes from secret {}, which secrets.yaml does not declare for this service",
+            mapping.target,
+            quote(&secret.secret)
         );
         let d = ctx
             .diagnostic(&RULE, message)
             .at(ctx.spec.file, mapping.raw_name.span, "undeclared secret")
+            .hide_unless_shown(ctx.spec.file, mapping.raw_name.span, &secret.secret)
             .help(format!(
                 "declare `{}` under the service's `secrets:` so that check and deploy verify it",
                 mapping.target

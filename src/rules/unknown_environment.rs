@@ -4,6 +4,7 @@ use super::Rule;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::{Manifest, PerEnv, Sp};
 use crate::suggest::help_for_unknown;
+use std::collections::HashSet;
 
 pub static RULE: Rule = Rule {
     code: "unknown-environment",
@@ -46,8 +47,9 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
         }
     }
     let defined: Vec<&str> = manifest.environments.iter().map(|e| e.name.value.as_str()).collect();
+    let known: HashSet<&str> = defined.iter().copied().collect();
     for (name, place) in names {
-        if defined.contains(&name.value.as_str()) {
+        if known.contains(name.value.as_str()) {
             continue;
         }
         let help = help_for_unknown(&name.value, &defined, "defined environments");
