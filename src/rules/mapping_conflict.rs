@@ -38,7 +38,8 @@ pub fn same_secret(a: &SecretName, b: &SecretName) -> bool {
     a.secret == b.secret && (!comparable || a.project == b.project)
 }
 
-fn matches(binding: &Binding, mapping: &SpecMapping) -> bool {
+/// Whether a spec mapping is the entry's own: the same env var, or the same file path.
+pub fn matches(binding: &Binding, mapping: &SpecMapping) -> bool {
     if binding.entry.is_file() != mapping.is_file {
         return false;
     }
