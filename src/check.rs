@@ -1,13 +1,17 @@
-//! `check`: the declared secrets against Secret Manager's metadata (live or from snapshots).
+//! `check`: the secrets the services ask for against Secret Manager's metadata (live or from
+//! snapshots).
 //!
-//! Runs after the offline rules. For every distinct secret and version an environment's services
-//! declare, it looks the secret up in the [`Inventory`] and runs the check rules on it. Errors on
-//! secrets that no required entry uses are downgraded to warnings.
+//! Runs after the offline rules. For every secret reference of an environment's services (see
+//! [`crate::references`]: the declared entries and the specs' own mappings), it looks the secret
+//! up in the [`Inventory`] and runs the check rules on it. Errors on optional entries are
+//! downgraded to warnings.
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::inventory::{Inventory, ProjectInventory, SecretInfo};
+use crate::lint::Project;
 use crate::manifest::{Environment, Manifest, Version};
-use crate::resolve::{Binding, Deployment};
+use crate::references::{self, Reference};
+use crate::resolve::Deployment;
 use crate::rules::{self, Rule};
 use crate::spec::SecretName;
 use jiff::{SignedDuration, Timestamp};
@@ -42,12 +46,12 @@ impl CheckOptions {
     }
 }
 
-/// One declared secret of one service, with what the inventory says about it.
+/// One secret reference of one service, with what the inventory says about it.
 pub struct SecretContext<'a> {
     pub manifest: &'a Manifest,
     pub env: &'a Environment,
     pub deployment: &'a Deployment<'a>,
-    pub binding: &'a Binding<'a>,
+    pub reference: &'a Reference,
     pub secret: &'a SecretName,
     pub version: &'a Version,
     pub info: &'a SecretInfo,
@@ -55,22 +59,16 @@ pub struct SecretContext<'a> {
 }
 
 impl SecretContext<'_> {
-    /// A finding on this entry's secret name, with its context filled in.
+    /// A finding on this reference's secret name, with its context filled in.
     pub fn at_secret(&self, rule: &Rule, message: impl Into<String>, label: &str) -> Diagnostic {
-        self.base(rule, message).at(self.manifest.file, self.binding.secret_span, label)
+        let at = (self.reference.secret_span, label);
+        self.reference.diagnostic(self.deployment, rule, message, at)
     }
 
-    /// A finding on this entry's version.
+    /// A finding on this reference's version.
     pub fn at_version(&self, rule: &Rule, message: impl Into<String>, label: &str) -> Diagnostic {
-        self.base(rule, message).at(self.manifest.file, self.binding.version_span, label)
-    }
-
-    fn base(&self, rule: &Rule, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(rule, message)
-            .env(Some(&self.env.name.value))
-            .service(Some(&self.deployment.service.name.value))
-            .target(Some(self.binding.target()))
-            .secret(Some(&self.secret.secret))
+        let at = (self.reference.version_span, label);
+        self.reference.diagnostic(self.deployment, rule, message, at)
     }
 
     /// The version number the entry resolves to now, if it exists.
@@ -94,42 +92,49 @@ impl SecretContext<'_> {
     }
 }
 
-/// The secrets to read in each project for the given environments: every declared secret, with
-/// its IAM policy when the service's runtime account (the spec's, else the manifest's; `lint`
-/// must have read the specs) is known and `iam` is on.
-pub fn wanted(manifest: &Manifest, envs: &[String], iam: bool) -> crate::inventory::live::Wanted {
-    wanted_for(manifest, envs, None, iam)
+/// The secrets to read in each project for the given environments: every secret the services
+/// reference (see [`crate::references`]), with its IAM policy when a service with a known
+/// runtime account (the spec's, else the manifest's) declares it and `iam` is on. `lint` must
+/// have read the specs.
+pub fn wanted(project: &mut Project, envs: &[String], iam: bool) -> crate::inventory::live::Wanted {
+    wanted_for(project, envs, None, iam)
 }
 
 /// [`wanted`] for some services only (`None`: all of them).
 pub fn wanted_for(
-    manifest: &Manifest,
+    project: &mut Project,
     envs: &[String],
     services: Option<&[String]>,
     iam: bool,
 ) -> crate::inventory::live::Wanted {
     let mut wanted = crate::inventory::live::Wanted::new();
+    let Some(manifest) = project.manifest.take() else { return wanted };
     for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
-        let deployments = crate::resolve::resolve(manifest, env, &mut Vec::new());
-        if let Some(project) = &env.project {
-            wanted.entry(project.value.clone()).or_default();
+        let deployments = crate::resolve::resolve(&manifest, env, &mut Vec::new());
+        if let Some(gcp) = &env.project {
+            wanted.entry(gcp.value.clone()).or_default();
         }
         let selected = |d: &&Deployment| services.is_none_or(|s| s.contains(&d.service.name.value));
         for deployment in deployments.iter().filter(selected) {
-            let want_iam = iam && deployment.runtime_account(manifest).is_some();
-            for secret in deployment.bindings.iter().filter_map(|b| b.secret.as_ref()) {
-                let entry = wanted.entry(secret.project.clone()).or_default();
-                let flag = entry.entry(secret.secret.clone()).or_insert(false);
-                *flag |= want_iam;
+            // An IAM policy is checked for the entries only: a spec's own mapping needs its
+            // versions, and its policy would cost a request more per secret.
+            let want_iam = iam && deployment.runtime_account(&manifest).is_some();
+            for r in references::of_deployment(project, &manifest, deployment) {
+                let entry = wanted.entry(r.secret.project).or_default();
+                let flag = entry.entry(r.secret.secret).or_insert(false);
+                *flag |= want_iam && !r.spec_only;
             }
         }
     }
+    project.manifest = Some(manifest);
+    // Reading a spec again repeats what `lint` reported about it; the repeat goes.
+    crate::lint::finish(&mut project.diagnostics);
     wanted
 }
 
 /// Runs the check rules for every selected environment after `lint`.
 pub fn check(
-    project: &mut crate::lint::Project,
+    project: &mut Project,
     envs: &[String],
     inventory: &Inventory,
     options: &CheckOptions,
@@ -137,8 +142,12 @@ pub fn check(
     let Some(manifest) = project.manifest.take() else { return };
     let mut found = Vec::new();
     for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
-        let deployments = crate::resolve::resolve(&manifest, env, &mut Vec::new());
-        check_environment(&manifest, env, &deployments, inventory, options, &mut found);
+        for deployment in &crate::resolve::resolve(&manifest, env, &mut Vec::new()) {
+            for reference in references::of_deployment(project, &manifest, deployment) {
+                let at = Referenced { manifest: &manifest, deployment, reference: &reference };
+                check_reference(&at, inventory, options, &mut found);
+            }
+        }
     }
     if let Some(captured) = inventory.captured_at {
         rules::snapshot_stale::check(
@@ -254,53 +263,51 @@ fn unread_service(
         .service(Some(name))
 }
 
-/// Runs the check rules for `env`; the offline findings are already in `out`.
-pub fn check_environment(
-    manifest: &Manifest,
-    env: &Environment,
-    deployments: &[Deployment],
+/// One secret reference of one deployment.
+struct Referenced<'a> {
+    manifest: &'a Manifest,
+    deployment: &'a Deployment<'a>,
+    reference: &'a Reference,
+}
+
+/// Runs the check rules on one reference: whether its secret exists and, for a manifest entry,
+/// every rule on its metadata; for a spec's own mapping, whether the version it asks for can
+/// be used. Errors on an optional entry become warnings.
+fn check_reference(
+    at: &Referenced,
     inventory: &Inventory,
     options: &CheckOptions,
     out: &mut Vec<Diagnostic>,
 ) {
-    for deployment in deployments {
-        for binding in &deployment.bindings {
-            let (Some(secret), Some(version)) = (&binding.secret, &binding.version) else {
-                continue;
+    let (reference, deployment) = (at.reference, at.deployment);
+    let mut found = Vec::new();
+    match lookup(inventory, &reference.secret) {
+        Err(reason) => {
+            found.push(rules::verification_incomplete::for_secret(deployment, reference, &reason))
+        }
+        Ok(None) => found.push(rules::secret_not_found::diagnostic(deployment, reference)),
+        Ok(Some(info)) => {
+            let ctx = SecretContext {
+                manifest: at.manifest,
+                env: deployment.env,
+                deployment,
+                reference,
+                secret: &reference.secret,
+                version: &reference.version,
+                info,
+                options,
             };
-            let mut found = Vec::new();
-            match lookup(inventory, secret) {
-                Err(reason) => {
-                    let d = rules::verification_incomplete::for_secret(
-                        manifest, env, deployment, binding, secret, &reason,
-                    );
-                    found.push(d);
-                }
-                Ok(None) => {
-                    found.push(rules::secret_not_found::diagnostic(
-                        manifest, env, deployment, binding, secret,
-                    ));
-                }
-                Ok(Some(info)) => {
-                    let ctx = SecretContext {
-                        manifest,
-                        env,
-                        deployment,
-                        binding,
-                        secret,
-                        version,
-                        info,
-                        options,
-                    };
-                    rules::check_secret(&ctx, &mut found);
-                }
+            if reference.spec_only {
+                rules::check_spec_reference(&ctx, &mut found);
+            } else {
+                rules::check_secret(&ctx, &mut found);
             }
-            if !binding.required {
-                downgrade(&mut found);
-            }
-            out.append(&mut found);
         }
     }
+    if !reference.required {
+        downgrade(&mut found);
+    }
+    out.append(&mut found);
 }
 
 /// The inventory's entry for a secret: `Ok(None)` when the project is listed and lacks it,

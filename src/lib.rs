@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod lint;
 pub mod manifest;
 pub mod mounts;
+pub mod references;
 pub mod render;
 pub mod report;
 pub mod resolve;

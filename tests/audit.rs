@@ -84,15 +84,24 @@ fn redact_json(mut report: Value) -> String {
             h["ageDays"] = Value::from("[age]");
         }
     }
+    if report["staleSnapshot"].is_object() {
+        report["staleSnapshot"]["ageDays"] = Value::from("[age]");
+    }
     serde_json::to_string_pretty(&report).unwrap() + "\n"
 }
 
-/// The Markdown report with the age column of the hygiene table replaced by `[age]`.
+/// The Markdown report with the age column of the hygiene table, and the snapshot's age,
+/// replaced by `[age]`.
 fn redact_markdown(text: &str) -> String {
     let mut out = String::new();
     let mut in_hygiene = false;
     for line in text.lines() {
         in_hygiene |= line == "## Hygiene";
+        if line.starts_with("> **Stale snapshot:**") {
+            let (start, end) = (line.find("Z, ").expect("a time") + 3, line.find(" ago").unwrap());
+            out.push_str(&format!("{}[age]{}\n", &line[..start], &line[end..]));
+            continue;
+        }
         let cells: Vec<&str> = line.split('|').collect();
         let is_row = in_hygiene && cells.len() == 12;
         if is_row && cells[7].trim().parse::<i64>().is_ok() {
@@ -692,6 +701,134 @@ state):
     assert!(html.contains("<h2>Counts per service</h2>") && html.contains(row), "{html}");
 }
 
+// --- Findings that stop a deploy (tests/fixtures/audit/invalid) ----------------------------
+
+/// The JSON report of the `invalid` fixture, and its exit code with `--fail-under 100`.
+fn invalid_report() -> (Value, i32) {
+    let dir = Path::new(FIXTURE).join("invalid");
+    let snapshot = [dir.join("snapshot.json")];
+    let args = ["--format", "json", "--fail-under", "100"];
+    let run = audit_with(&dir.join("secrets.yaml"), &snapshot, &args);
+    let report = serde_json::from_str(&run.stdout).expect("audit --format json prints JSON");
+    (report, run.code)
+}
+
+/// Regression: entries that `lint` and the deploy gate reject (an invalid or reserved env var
+/// name, a path under /proc, two secrets in one directory, a service whose spec is missing or
+/// lacks the named container, a spec that sets PORT) were `ok` and covered, so
+/// `--fail-under 100` passed.
+#[test]
+fn error_findings_make_their_cells_invalid_and_uncovered() {
+    let (report, code) = invalid_report();
+    assert_eq!(code, 1, "--fail-under 100 fails");
+    let cell =
+        |service: &str, target: &str| row(&report, service, target)["cells"]["staging"].clone();
+    let invalid = [
+        ("api", "BAD NAME"),
+        ("api", "PORT"),
+        ("api", "K_SERVICE"),
+        ("api", "/proc/x/y"),
+        ("api", "/etc/app/one"),
+        ("api", "/etc/app/two"),
+        ("ghost", "GHOST_KEY"),
+        ("sidecar", "SIDECAR_KEY"),
+        ("portal", "PORTAL_KEY"),
+    ];
+    for (service, target) in invalid {
+        assert_eq!(cell(service, target), "invalid", "{service} / {target}");
+    }
+    assert_eq!(cell("api", "DB_PASSWORD"), "ok", "an entry without a finding of its own");
+    assert_eq!(report["coverage"], serde_json::json!({"ok": 1, "total": 10}));
+    assert_eq!(report["perServiceStates"]["api"], serde_json::json!({"ok": 1, "invalid": 6}));
+}
+
+/// The snapshots' age is in every format of the report when it is over 7 days, and only then.
+#[test]
+fn audit_reports_a_stale_snapshot_in_every_format() {
+    let manifest = Path::new(FIXTURE).join("secrets.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let at_age = |hours: i64| {
+        let mut paths = Vec::new();
+        for (i, path) in snapshots().iter().enumerate() {
+            let mut snapshot: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let captured = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);
+            snapshot["capturedAt"] = Value::from(captured.to_string());
+            let copy = dir.path().join(format!("{hours}-{i}.json"));
+            std::fs::write(&copy, snapshot.to_string()).unwrap();
+            paths.push(copy);
+        }
+        paths
+    };
+    let formats = |paths: &[PathBuf]| {
+        let text = |format: &str| audit_with(&manifest, paths, &["--format", format]).stdout;
+        let json: Value = serde_json::from_str(&text("json")).expect("JSON");
+        (json, text("table"), text("markdown"), text("html"))
+    };
+
+    let (json, table, markdown, html) = formats(&at_age(7 * 24 + 19));
+    let stale = &json["staleSnapshot"];
+    assert_eq!(stale["maxAgeDays"], 7, "{stale}");
+    assert_eq!(stale["ageDays"], 7.8, "{stale}");
+    let said = "7 days and 19 hours ago, over the limit of 7 days";
+    let table_line = table.lines().nth(1).unwrap_or_default();
+    assert!(table_line.starts_with("Warning: the snapshot was captured on "), "{table}");
+    assert!(table_line.contains(said), "{table}");
+    assert!(markdown.contains("\n> **Stale snapshot:** the snapshot was captured on "));
+    assert!(markdown.contains(said), "{markdown}");
+    assert!(html.contains("<p class=\"warn\"><strong>Stale snapshot:</strong> the snapshot"));
+    assert!(html.contains(said), "{html}");
+
+    let (json, table, markdown, html) = formats(&at_age(6 * 24 + 23));
+    assert_eq!(json["staleSnapshot"], Value::Null);
+    for text in [table, markdown, html] {
+        assert!(!text.contains("Stale snapshot") && !text.contains("Warning:"), "{text}");
+    }
+}
+
+/// Regression: a `|` in a target ended its Markdown table cell early, and the hygiene lines
+/// said "1 enabled versions".
+#[test]
+fn markdown_escapes_pipes_and_counts_are_singular_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = [
+        "version: 1",
+        "environments:",
+        "  staging: {project: acme-staging, region: europe-west1}",
+        "services:",
+        "  web:",
+        "    secrets:",
+        "      /etc/a|b/key: {secret: db-password}\n",
+    ]
+    .join("\n");
+    std::fs::write(&manifest, text).unwrap();
+    let created = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30);
+    let name = "projects/acme-staging/secrets/db-password";
+    let snapshot = serde_json::json!({
+        "snapshotVersion": 1,
+        "capturedAt": jiff::Timestamp::now().to_string(),
+        "projects": {"acme-staging": {"secrets": [{
+            "secret": {"name": name},
+            "versions": [{"name": format!("{name}/versions/1"), "state": "ENABLED",
+                          "createTime": created.to_string()}],
+        }]}},
+    });
+    let snapshots = [dir.path().join("snapshot.json")];
+    std::fs::write(&snapshots[0], snapshot.to_string()).unwrap();
+
+    let markdown = audit_with(&manifest, &snapshots, &["--format", "markdown"]).stdout;
+    let row = markdown.lines().find(|l| l.starts_with("| web |")).expect("a row for web");
+    assert!(row.starts_with("| web | `/etc/a\\|b/key` | yes | "), "{row}");
+    let cells = row.replace("\\|", "").matches('|').count() - 1;
+    assert_eq!(cells, 4, "service, target, required, staging: {row}");
+    let hygiene = markdown.lines().find(|l| l.starts_with("| staging | web |")).expect("hygiene");
+    assert!(hygiene.contains("`/etc/a\\|b/key`"), "{hygiene}");
+
+    let table = audit_with(&manifest, &snapshots, &["--format", "table"]).stdout;
+    assert!(table.contains("v1 (latest), 1 day old, 1 enabled version, expires never"), "{table}");
+}
+
 // --- Spec references, --live and request reuse (tests/fixtures/audit/live) -------------------
 
 fn live_fixture() -> PathBuf {
@@ -780,7 +917,9 @@ fn requested_secret(path: &str) -> Option<String> {
 
 /// Two environments in one project, sharing `db-password`: the project is listed once, and
 /// each declared secret's versions and IAM policy are read once, whatever the number of
-/// environments using it. The report's `requests` matches the fake's log.
+/// environments using it. The sidecar's `collector-config`, which only the spec maps, has its
+/// versions read once too (the deploy gate verifies it), and no IAM policy. The report's
+/// `requests` matches the fake's log.
 #[test]
 fn environments_sharing_a_project_read_each_secret_once() {
     let fake = live_fake();
@@ -791,15 +930,18 @@ fn environments_sharing_a_project_read_each_secret_once() {
     let lists: Vec<_> = requests.iter().filter(|r| r.route == Route::ListSecrets).collect();
     assert_eq!(lists.len(), 1, "{lists:#?}");
     assert!(lists[0].path.contains("/projects/acme-live/secrets"), "{lists:#?}");
-    for route in [Route::ListVersions, Route::GetIamPolicy] {
+    let declared = ["api-key-production", "api-key-staging", "db-password"];
+    let referenced = ["api-key-production", "api-key-staging", "collector-config", "db-password"];
+    for (route, expected) in
+        [(Route::ListVersions, &referenced[..]), (Route::GetIamPolicy, &declared)]
+    {
         let mut seen: Vec<String> = requests
             .iter()
             .filter(|r| r.route == route)
             .filter_map(|r| requested_secret(&r.path))
             .collect();
         seen.sort();
-        let declared = ["api-key-production", "api-key-staging", "db-password"];
-        assert_eq!(seen, declared, "{route:?}: each declared secret once");
+        assert_eq!(seen, expected, "{route:?}: each secret once");
     }
     assert_eq!(report["requests"], serde_json::json!(requests.len()), "{requests:#?}");
 }

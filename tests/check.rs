@@ -416,6 +416,102 @@ fn version_too_old_for_an_old_pin_beside_a_recent_latest() {
     assert_message(&found[0], "over the policy's 365 days");
 }
 
+/// Regression: versions were ordered by `createTime`, so a newest version without a usable one
+/// (missing, without a zone, or an older version dated 9999) hid behind an older ENABLED
+/// version, and `latest` passed while Cloud Run would resolve it to the DISABLED newest.
+#[test]
+fn latest_is_the_highest_version_number_whatever_the_create_times() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let newest = |time: Option<&str>| {
+        let name = format!("projects/{HEALTHY_NUMBER}/secrets/api-key/versions/4");
+        let mut version = json!({ "name": name, "state": "DISABLED" });
+        if let Some(time) = time {
+            version["createTime"] = json!(time);
+        }
+        version
+    };
+    let cases = [
+        ("missing", newest(None), None),
+        ("no zone", newest(Some("2026-04-01T10:00:00")), None),
+        ("older in 9999", newest(Some("2026-04-01T10:00:00Z")), Some("9999-01-01T00:00:00Z")),
+    ];
+    for (case, version, older_time) in cases {
+        let mut seed = seed("healthy");
+        let entry = seed["projects"][HEALTHY_PROJECT]["secrets"]
+            .as_array_mut()
+            .and_then(|s| s.iter_mut().find(|e| secret_id(e) == "api-key"))
+            .expect("api-key is seeded");
+        let versions = entry["versions"].as_array_mut().expect("versions");
+        if let Some(time) = older_time {
+            versions[0]["createTime"] = json!(time);
+        }
+        versions.push(version);
+        let file = dir.path().join("snapshot.json");
+        std::fs::write(&file, seed.to_string()).expect("the snapshot is written");
+        let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+        assert_eq!(run.code, FINDINGS, "{case}: {run}");
+        let found = of(&run.findings(), "latest-unusable");
+        assert_eq!(found.len(), 1, "{case}: {run}");
+        assert_message(&found[0], "`latest` of secret `api-key` is version 4, which is DISABLED");
+    }
+}
+
+/// Regression: a secret that the spec maps but secrets.yaml does not declare (a sidecar's) was
+/// never verified, so `check` passed a service whose revision could not start. It is checked
+/// like a declared one, as required, at its place in the spec; a mapping of the same secret and
+/// version as a required entry is that entry's business, and nothing costs a request more.
+#[test]
+fn secrets_only_the_spec_maps_are_checked_as_required() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let source = fixture_dir("healthy");
+    std::fs::copy(source.join("secrets.yaml"), dir.path().join("secrets.yaml")).expect("copied");
+    std::fs::create_dir(dir.path().join("deploy")).expect("a folder");
+    let spec = std::fs::read_to_string(source.join("deploy/web.yaml")).expect("the spec");
+    let from = |name: &str, key: &str| {
+        format!("          valueFrom: {{secretKeyRef: {{name: {name}, key: '{key}'}}}}\n")
+    };
+    let sidecar = format!(
+        "      - name: collector\n        image: collector:1\n        env:\n        \
+        - name: COLLECTOR_TOKEN\n{}        - name: COLLECTOR_KEY\n{}        \
+        - name: COLLECTOR_DB\n{}",
+        from("collector-token", "latest"),
+        from("api-key", "2"),
+        from("db-password", "2"),
+    );
+    let spec = spec.replace("web:3.0.1\n", "web:3.0.1\n        ports: [{containerPort: 8080}]\n");
+    std::fs::write(dir.path().join("deploy/web.yaml"), format!("{spec}{sidecar}"))
+        .expect("written");
+
+    let fake = fake_for("healthy");
+    let run = check_manifest(&fake, &dir.path().join("secrets.yaml"), &[]);
+    assert_eq!(run.code, FINDINGS, "{run}");
+    let found: Vec<Finding> =
+        run.findings().into_iter().filter(|f| f.code != "undeclared-secret").collect();
+    let at = |f: &Finding| {
+        let (file, line, _) = f.location.clone().expect("a location");
+        (f.code.clone(), f.severity.clone(), file, line)
+    };
+    let expected = [
+        ("secret-not-found", "error", "deploy/web.yaml", 19),
+        ("version-disabled", "error", "deploy/web.yaml", 21),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(c, s, f, l)| (c.to_string(), s.to_string(), f.to_string(), *l))
+        .collect();
+    assert_eq!(found.iter().map(at).collect::<Vec<_>>(), expected, "{run}");
+    assert_message(&found[0], "secret `collector-token` does not exist in project `hc-staging`");
+    assert_message(&found[0], "; the spec maps it and secrets.yaml does not declare it");
+    assert_message(&found[1], "version 2 of secret `api-key` is DISABLED");
+
+    // The same requests as without the sidecar: its secrets are declared ones, or do not exist.
+    let healthy = fake_for("healthy");
+    let baseline = check(&healthy, "healthy", &[]);
+    assert_eq!(run.requests(), baseline.requests(), "{run}");
+    assert_requests_match(&run, &fake);
+}
+
 #[test]
 fn accessor_missing_only_where_the_policy_lacks_the_runtime_account() {
     let (fake, _run, found) = full_check(&[]);
@@ -1266,27 +1362,53 @@ fn snapshot_stale_for_an_old_capture_only() {
     let fake = fake_for("healthy");
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut snapshot = seed("healthy");
-    let mut run_with = |days: i64, extra: &[&str]| {
+    let mut run_with = |hours: i64, extra: &[&str]| {
         let now = Timestamp::now();
-        let captured = now.checked_sub(SignedDuration::from_hours(24 * days)).expect("in range");
+        let captured = now.checked_sub(SignedDuration::from_hours(hours)).expect("in range");
         snapshot["capturedAt"] = Value::String(captured.to_string());
-        let file = dir.path().join(format!("snapshot-{days}.json"));
+        let file = dir.path().join(format!("snapshot-{hours}h.json"));
         std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
         let mut cmd = secretgate(Some(&fake), &manifest("healthy"));
         cmd.args(["check", "--env", "staging", "--format", "json", "--snapshot"]).arg(&file);
         common::run(cmd.args(extra))
     };
-    let stale = run_with(10, &[]);
+    let stale = run_with(10 * 24, &[]);
     assert_eq!(stale.code, OK, "a warning only");
     let found = stale.findings();
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!((found[0].code.as_str(), found[0].severity.as_str()), ("snapshot-stale", "warning"));
     assert_eq!(found[0].location, None, "about the snapshot, not a line of the manifest");
-    assert_message(&found[0], "10 days ago");
+    assert_message(&found[0], "10 days ago (the limit is 7 days)");
     assert!(found[0].help.contains("secretgate snapshot"), "{:?}", found[0]);
-    assert_eq!(run_with(10, &["--deny-warnings"]).code, FINDINGS);
-    assert!(run_with(6, &[]).findings().is_empty(), "6 days is within the default 7");
-    assert!(run_with(10, &["--max-snapshot-age", "30"]).findings().is_empty());
+    assert_eq!(run_with(10 * 24, &["--deny-warnings"]).code, FINDINGS);
+    assert!(run_with(6 * 24, &[]).findings().is_empty(), "6 days is within the default 7");
+    assert!(run_with(10 * 24, &["--max-snapshot-age", "30"]).findings().is_empty());
+    assert!(fake.requests().is_empty(), "an offline check made requests");
+}
+
+/// Regression: ages were rounded down to whole days and had to exceed the limit, so a snapshot
+/// 7.8 days old passed the default 7, and `--max-snapshot-age 0` let a 20-hour-old one pass.
+#[test]
+fn snapshot_stale_compares_hours_not_whole_days() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let stale = |hours: i64, extra: &[&str]| {
+        let mut snapshot = seed("healthy");
+        let captured = Timestamp::now() - SignedDuration::from_hours(hours);
+        snapshot["capturedAt"] = Value::String(captured.to_string());
+        let file = dir.path().join(format!("snapshot-{hours}h.json"));
+        std::fs::write(&file, snapshot.to_string()).expect("the snapshot is written");
+        let run = check_snapshot(&fake, &manifest("healthy"), &file, extra);
+        of(&run.findings(), "snapshot-stale").into_iter().map(|f| f.message).collect::<Vec<_>>()
+    };
+    let late = stale(187, &[]);
+    assert_eq!(late.len(), 1, "7 days and 19 hours is over 7 days");
+    assert!(late[0].contains("7 days and 19 hours ago"), "{late:?}");
+    assert!(stale(167, &[]).is_empty(), "6 days and 23 hours is within 7 days");
+    let today = stale(20, &["--max-snapshot-age", "0"]);
+    assert_eq!(today.len(), 1, "any age is over a limit of 0");
+    assert!(today[0].contains("20 hours ago (the limit is 0 days)"), "{today:?}");
+    assert!(stale(20, &["--max-snapshot-age", "1"]).is_empty());
     assert!(fake.requests().is_empty(), "an offline check made requests");
 }
 

@@ -114,8 +114,10 @@ fn with_api_spec(edit: impl FnOnce(&str) -> String) -> tempfile::TempDir {
 }
 
 /// The fixture project with a mapping added to api's spec by hand: `LEGACY_TOKEN` from
-/// `legacy-token`, which secrets.yaml does not declare and Secret Manager does not have. The
-/// gate only warns (`undeclared-secret`); Cloud Run cannot start the revision.
+/// `legacy-token`, which secrets.yaml does not declare. The gate verifies it all the same, and
+/// warns (`undeclared-secret`). With the gate reading [`gate_with_legacy_token`] and Cloud Run
+/// a fake without it, the secret is gone by the time of the rollout, and Cloud Run cannot start
+/// the revision.
 fn hand_mapped() -> tempfile::TempDir {
     with_api_spec(|spec| {
         let mapped = "        - name: MODE\n          value: staging\n";
@@ -124,6 +126,23 @@ fn hand_mapped() -> tempfile::TempDir {
                       name: legacy-token\n              key: latest\n";
         spec.replace(mapped, &format!("{mapped}{legacy}"))
     })
+}
+
+/// `legacy-token` as Secret Manager lists it, with one enabled version.
+fn legacy_token() -> Value {
+    let name = format!("projects/{NUMBER}/secrets/legacy-token");
+    json!({
+        "secret": { "name": name, "replication": { "automatic": {} } },
+        "versions": [{ "name": format!("{name}/versions/1"), "state": "ENABLED",
+                       "createTime": "2026-11-01T00:00:00Z" }],
+    })
+}
+
+/// A Secret Manager for the gate in which `legacy-token` exists.
+fn gate_with_legacy_token() -> Fake {
+    let gate = start(seed());
+    gate.set_secret(PROJECT, legacy_token()).unwrap();
+    gate
 }
 
 /// What the fake Cloud Run says of a revision that maps `legacy-token`.
@@ -269,6 +288,92 @@ fn every_kind_of_secret_problem_refuses_the_deploy() {
         assert_eq!(report["services"], json!([]), "no service is reported as deployed");
         assert_no_write(&fake, &json);
     }
+}
+
+/// The fixture project with a sidecar in api's spec that maps `METRICS_TOKEN` from
+/// `secret` at `key`, and `DB_PASSWORD` as the manifest declares it for the app.
+fn with_sidecar(secret: &str, key: &str) -> tempfile::TempDir {
+    let sidecar = format!(
+        "      - name: metrics\n        image: us-docker.pkg.dev/shop/app/metrics:1.0.0\n        \
+        env:\n        - name: METRICS_TOKEN\n          valueFrom:\n            secretKeyRef:\n\
+        {0}name: {secret}\n{0}key: '{key}'\n        - name: DB_PASSWORD\n          valueFrom:\n\
+        {1}secretKeyRef: {{name: db-password, key: latest}}\n",
+        " ".repeat(14),
+        " ".repeat(12),
+    );
+    with_api_spec(|spec| spec.replace("  traffic:\n", &format!("{sidecar}  traffic:\n")))
+}
+
+/// `metrics-token`, which no entry declares, with one enabled version.
+fn metrics_token() -> Value {
+    let name = format!("projects/{NUMBER}/secrets/metrics-token");
+    json!({
+        "secret": { "name": name },
+        "versions": [{ "name": format!("{name}/versions/1"), "state": "ENABLED",
+                       "createTime": "2026-11-01T00:00:00Z" }],
+    })
+}
+
+/// Regression: a secret that only the spec maps (here a sidecar's, which `undeclared-secret`
+/// only warns about) was never verified, so the deploy rolled out a revision that could not
+/// start (version 99 did not exist) and failed with exit 4. The gate verifies it as it does a
+/// declared one, and refuses before any write.
+#[test]
+fn a_secret_only_the_spec_maps_is_verified_by_the_gate() {
+    let dir = with_sidecar("tls-key", "99");
+    let fake = start(seed());
+    let args = ["--env", "staging", "--yes", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 1, "{run}");
+    let report = run.json();
+    let found = report["diagnostics"].as_array().unwrap();
+    let missing = found.iter().find(|d| d["code"] == "version-not-found").expect("{run}");
+    assert_eq!(missing["severity"], "error");
+    assert_eq!(missing["target"], "METRICS_TOKEN");
+    assert_eq!(missing["location"]["file"], "deploy/api.yaml", "{missing}");
+    let message = missing["message"].as_str().unwrap();
+    assert!(message.contains("secret `tls-key` has no version 99"), "{message}");
+    assert!(message.contains("the spec maps it and secrets.yaml does not"), "{message}");
+    assert_no_write(&fake, &run);
+
+    // What cannot be verified refuses it with exit 3, as for a declared secret.
+    let dir = with_sidecar("metrics-token", "latest");
+    let fake = start(seed());
+    fake.set_secret(PROJECT, metrics_token()).unwrap();
+    let versions = format!("/v1/projects/{NUMBER}/secrets/metrics-token/versions");
+    fake.inject_always(Target::Prefix(versions), Fault::Status(403));
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &["--env", "staging", "--yes"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stdout.contains("not verified: the versions of secret `metrics-token`"), "{run}");
+    assert_no_write(&fake, &run);
+}
+
+/// A secret only the spec maps joins the one `ListSecretVersions` per distinct secret, with no
+/// IAM policy read for it; a sidecar mapping the same secret and version as a declared entry
+/// costs nothing more. Once it resolves, the deploy goes out.
+#[test]
+fn a_secret_only_the_spec_maps_costs_one_versions_list() {
+    let dir = with_sidecar("metrics-token", "latest");
+    let fake = start(seed());
+    fake.set_secret(PROJECT, metrics_token()).unwrap();
+    let args = ["--env", "staging", "--service", "api", "--yes", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.service("api")["status"], "deployed", "{run}");
+    let of = |route: Route, id: &str| {
+        let path = format!("/secrets/{id}");
+        fake.routed(route)
+            .iter()
+            .filter(|r| {
+                r.path.contains(&format!("{path}/")) || r.path.contains(&format!("{path}:"))
+            })
+            .count()
+    };
+    assert_eq!(of(Route::ListVersions, "metrics-token"), 1, "{:#?}", fake.requests());
+    assert_eq!(of(Route::ListVersions, "db-password"), 1, "{:#?}", fake.requests());
+    assert_eq!(of(Route::GetIamPolicy, "metrics-token"), 0, "{:#?}", fake.requests());
+    let secret_manager = fake.requests().into_iter().filter(|r| r.path.starts_with("/v1/")).count();
+    assert_eq!(run.json()["requests"], json!(secret_manager), "{run}");
 }
 
 /// All problems are reported at once, across services, not only the first.
@@ -562,12 +667,13 @@ fn a_change_between_read_and_write_is_not_overwritten() {
     assert_eq!(container(&stored)["image"], "us-docker.pkg.dev/shop/app/api:0.9.1-hotfix");
 }
 
-/// A revision that Cloud Run cannot start (here: an optional secret whose `latest` is
-/// DISABLED, which the gate only warns about) fails the rollout with exit 4; Cloud Run's message
-/// is shown as it is, and traffic stays on the revision that served before.
+/// A revision that Cloud Run cannot start (here: a secret the spec maps was deleted after the
+/// gate read it) fails the rollout with exit 4; Cloud Run's message is shown as it is, and
+/// traffic stays on the revision that served before.
 #[test]
 fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
     let dir = hand_mapped();
+    let gate = gate_with_legacy_token();
     let fake = start(seed());
     fake.set_service(PROJECT, live_api_current()).unwrap();
     let old_revision = fake.service(PROJECT, "api").unwrap()["status"]["latestReadyRevisionName"]
@@ -576,7 +682,7 @@ fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
         .to_string();
 
     let args = ["--env", "staging", "--service", "api", "--yes"];
-    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &args);
     assert_eq!(run.code, 4, "{run}");
     assert!(run.stdout.contains("undeclared-secret"), "the gate warned:\n{run}");
     let stored = fake.service(PROJECT, "api").unwrap();
@@ -592,7 +698,7 @@ fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
 
     let fake = start(seed());
     let args = ["--env", "staging", "--service", "api", "--yes", "--format", "json"];
-    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &args);
     assert_eq!(run.code, 4, "{run}");
     let report = run.service("api");
     assert_eq!(report["status"], "failed");
@@ -620,9 +726,10 @@ fn a_revision_that_never_settles_times_out_with_exit_4() {
 #[test]
 fn a_failed_service_stops_the_rollout_of_the_next() {
     let dir = hand_mapped();
+    let gate = gate_with_legacy_token();
     let fake = start(seed());
     let args = ["--env", "staging", "--yes", "--format", "json"];
-    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &args);
     assert_eq!(run.code, 4, "{run}");
     assert_eq!(run.service("api")["status"], "failed");
     assert_eq!(run.service("worker")["status"], "skipped");
@@ -631,7 +738,7 @@ fn a_failed_service_stops_the_rollout_of_the_next() {
     assert!(fake.service(PROJECT, "worker").is_none());
 
     let fake = start(seed());
-    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &["--env", "staging", "--yes"]);
+    let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &["--env", "staging", "--yes"]);
     assert_eq!(run.code, 4, "{run}");
     assert!(run.stdout.contains("worker: not deployed (an earlier service failed)"), "{run}");
 }
@@ -670,9 +777,10 @@ fn a_dry_run_only_reads_and_validates() {
 #[test]
 fn a_dry_run_reports_what_cloud_run_rejects() {
     let dir = hand_mapped();
+    let gate = gate_with_legacy_token();
     let fake = start(seed());
     let args = ["--env", "staging", "--dry-run", "--format", "json"];
-    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &args);
     assert_eq!(run.code, 1, "{run}");
     assert_eq!(run.service("api")["status"], "rejected");
     let message = run.service("api")["message"].as_str().unwrap().to_string();
@@ -742,6 +850,55 @@ fn a_dry_run_from_a_snapshot_sends_no_request() {
     assert_eq!(run.code, 1, "{run}");
     assert!(run.stdout.contains("queue-token"), "{run}");
     assert!(fake.requests().is_empty(), "no request: {:#?}", fake.requests());
+}
+
+/// Regression: with a live service unreadable, `deploy --format json` listed only the first
+/// service in `services`; the report has one object per selected service, and nothing is
+/// written.
+#[test]
+fn an_unreadable_live_service_is_reported_beside_every_other_service() {
+    let fake = start(seed());
+    fake.inject_always(Route::GetService, Fault::Status(403));
+    let run = deploy(&fake, &["--env", "staging", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 3, "{run}");
+    let names: Vec<Value> =
+        run.json()["services"].as_array().unwrap().iter().map(|s| s["service"].clone()).collect();
+    assert_eq!(names, [json!("api"), json!("worker")], "{run}");
+    for name in ["api", "worker"] {
+        assert_eq!(run.service(name)["status"], "unverified", "{run}");
+        let message = run.service(name)["message"].as_str().unwrap().to_string();
+        assert!(message.contains("cannot read the live service") && message.contains("403"));
+    }
+    assert_no_write(&fake, &run);
+
+    // Only api unreadable: worker is read and planned, but not deployed either.
+    let fake = start(seed());
+    let api = format!("/apis/serving.knative.dev/v1/namespaces/{PROJECT}/services/api");
+    fake.inject_always(Target::Prefix(api), Fault::Status(403));
+    let run = deploy(&fake, &["--env", "staging", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert_eq!(run.json()["exitCode"], 3);
+    assert_eq!(run.service("api")["status"], "unverified", "{run}");
+    let worker = run.service("worker");
+    assert_eq!(worker["status"], "skipped", "{run}");
+    assert!(worker["message"].as_str().unwrap().contains("live state of `api` could not be read"));
+    assert_eq!(worker["plan"]["newService"], true, "worker was planned: {worker}");
+    assert_no_write(&fake, &run);
+
+    let run = deploy(&fake, &["--env", "staging", "--yes"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("error: cannot read the live service `api`"), "{run}");
+    assert!(run.stderr.contains("nothing was deployed"), "{run}");
+    assert_no_write(&fake, &run);
+
+    // A dry run still plans and validates the services it could read.
+    let run = deploy(&fake, &["--env", "staging", "--dry-run", "--format", "json"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert_eq!(run.service("api")["status"], "unverified", "{run}");
+    assert_eq!(run.service("worker")["status"], "planned", "{run}");
+    let validated = run_writes(&fake);
+    assert_eq!(validated.len(), 1, "worker alone is validated: {validated:#?}");
+    assert!(validated[0].path.ends_with("?dryRun=all"), "{validated:#?}");
 }
 
 /// Without a terminal to confirm on and without --yes, nothing is deployed: exit 2 and why.
@@ -1128,21 +1285,16 @@ fn gate_warnings_are_shown_before_the_plan() {
 #[test]
 fn a_failed_latest_revision_is_replaced_even_without_changes() {
     let dir = hand_mapped();
+    let gate = gate_with_legacy_token();
     let fake = start(seed());
     let args = ["--env", "staging", "--service", "api", "--yes"];
-    let failed = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    let failed = deploy_at(dir.path(), &gate.host(), &fake.host(), &args);
     assert_eq!(failed.code, 4, "{failed}");
     let writes = run_writes(&fake).len();
 
-    let name = format!("projects/{NUMBER}/secrets/legacy-token");
-    let entry = json!({
-        "secret": { "name": name, "replication": { "automatic": {} } },
-        "versions": [{ "name": format!("{name}/versions/1"), "state": "ENABLED",
-                       "createTime": "2026-11-01T00:00:00Z" }],
-    });
-    fake.set_secret(PROJECT, entry).unwrap();
+    fake.set_secret(PROJECT, legacy_token()).unwrap();
 
-    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &args);
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains("the latest revision is not Ready"), "{run}");
     assert!(!run.stdout.contains("no changes, not deployed"), "{run}");

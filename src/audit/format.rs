@@ -17,6 +17,9 @@ pub fn table(audit: &Audit, color: bool) -> String {
     };
     let mut out = String::new();
     let _ = writeln!(out, "Secret coverage: {}", coverage_line(audit));
+    if let Some(stale) = &audit.stale_snapshot {
+        let _ = writeln!(out, "Warning: {}", stale_text(stale));
+    }
     let name_width = audit
         .rows
         .iter()
@@ -156,12 +159,15 @@ fn coverage_line(audit: &Audit) -> String {
 pub fn markdown(audit: &Audit) -> String {
     let mut out = String::from("# Secret coverage\n\n");
     let _ = writeln!(out, "Coverage: **{}**\n", coverage_line(audit));
+    if let Some(stale) = &audit.stale_snapshot {
+        let _ = writeln!(out, "> **Stale snapshot:** {}\n", stale_text(stale));
+    }
     for p in &audit.unverified_projects {
         let _ = writeln!(out, "> **Not verified:** {}\n", unverified_text(p));
     }
     let _ = write!(out, "| service | target | required |");
     for env in &audit.environments {
-        let _ = write!(out, " {env} |");
+        let _ = write!(out, " {} |", md_cell(env));
     }
     let _ = write!(out, "\n|---|---|---|");
     for _ in &audit.environments {
@@ -172,8 +178,8 @@ pub fn markdown(audit: &Audit) -> String {
         let _ = write!(
             out,
             "| {} | `{}` | {} |",
-            row.service,
-            row.target,
+            md_cell(&row.service),
+            md_cell(&row.target),
             if row.required { "yes" } else { "no" }
         );
         for env in &audit.environments {
@@ -193,16 +199,32 @@ pub fn markdown(audit: &Audit) -> String {
         let _ = writeln!(out, "| {} |", table.header.join(" | "));
         let _ = writeln!(out, "|{}", "---|".repeat(table.header.len()));
         for row in table.rows {
-            let _ = writeln!(out, "| {} |", row.join(" | "));
+            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
     }
     sections(audit, &mut out, true);
     out
 }
 
+/// Text for a cell of a Markdown table: a `|` would end the cell (inside code spans too), and
+/// a line break the row.
+fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\r', '\n'], " ")
+}
+
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// How old the snapshots are, against the limit.
+fn stale_text(stale: &super::StaleSnapshot) -> String {
+    format!(
+        "the snapshot was captured on {}, {} ago, over the limit of {} days; secrets may have \
+         changed since (capture a fresh one with `secretgate snapshot`)",
+        stale.captured_at, stale.age, stale.max_age_days
+    )
 }
 
 /// Which project was not verified, and why.
@@ -267,7 +289,6 @@ fn sections(audit: &Audit, out: &mut String, md: bool) {
 /// One mapping's hygiene, as a Markdown table row or a line of text.
 fn hygiene_line(out: &mut String, h: &super::Hygiene, md: bool) {
     let version = h.version.map_or("?".to_string(), |v| v.to_string());
-    let age = h.age_days.map_or("?".to_string(), |a| a.to_string());
     let rotation = match (&h.rotation_period, &h.next_rotation_time, h.rotation_overdue) {
         (_, Some(next), true) => format!("OVERDUE since {next}"),
         (Some(p), Some(next), false) => format!("every {p}, next {next}"),
@@ -277,20 +298,37 @@ fn hygiene_line(out: &mut String, h: &super::Hygiene, md: bool) {
     let expires = h.expire_time.clone().unwrap_or_else(|| "never".into());
     let pinned = if h.pinned { "pinned" } else { "latest" };
     if md {
+        let age = h.age_days.map_or("?".to_string(), |a| a.to_string());
         let _ = writeln!(
             out,
-            "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {expires} | \
-            {rotation} |",
-            h.environment, h.service, h.target, h.secret, h.enabled_versions
+            "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {} | {} |",
+            md_cell(&h.environment),
+            md_cell(&h.service),
+            md_cell(&h.target),
+            md_cell(&h.secret),
+            h.enabled_versions,
+            md_cell(&expires),
+            md_cell(&rotation),
         );
     } else {
+        let age = h.age_days.map_or("? days".to_string(), |a| counted(a, "day"));
         let _ = writeln!(
             out,
-            "  {} {} {}: {} v{version} ({pinned}), {age} days old, {} enabled versions, \
-            expires {expires}, rotation {rotation}",
-            h.environment, h.service, h.target, h.secret, h.enabled_versions
+            "  {} {} {}: {} v{version} ({pinned}), {age} old, {}, expires {expires}, rotation \
+            {rotation}",
+            h.environment,
+            h.service,
+            h.target,
+            h.secret,
+            counted(h.enabled_versions, "enabled version"),
         );
     }
+}
+
+/// `1 day`, `2 days`: a count with its noun, singular for one.
+fn counted(n: impl std::fmt::Display, noun: &str) -> String {
+    let n = n.to_string();
+    if n == "1" { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// The stable JSON document.
@@ -350,6 +388,13 @@ pub fn html(audit: &Audit) -> String {
         "<p>Required secret mappings that would resolve: <strong>{}</strong>.</p>",
         escape(&coverage_line(audit))
     );
+    if let Some(stale) = &audit.stale_snapshot {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\"><strong>Stale snapshot:</strong> {}</p>",
+            escape(&stale_text(stale))
+        );
+    }
     for p in &audit.unverified_projects {
         let _ = writeln!(
             out,

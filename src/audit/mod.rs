@@ -133,6 +133,21 @@ pub struct UnverifiedProject {
     pub reason: String,
 }
 
+/// The snapshots the report was built from are older than the limit (`snapshot-stale`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaleSnapshot {
+    /// When the oldest snapshot was captured, RFC 3339.
+    pub captured_at: String,
+    /// Its age in days, to one decimal.
+    pub age_days: f64,
+    /// The limit it is over.
+    pub max_age_days: i64,
+    /// Its age in words, to the hour.
+    #[serde(skip)]
+    pub age: String,
+}
+
 /// A secret that exists but that no service uses.
 #[derive(Clone, Debug, Serialize)]
 pub struct Orphan {
@@ -182,6 +197,8 @@ pub struct Audit {
     pub per_environment_states: BTreeMap<String, StateCounts>,
     pub per_service_states: BTreeMap<String, StateCounts>,
     pub unverified_projects: Vec<UnverifiedProject>,
+    /// `None` for live data and for snapshots within the limit.
+    pub stale_snapshot: Option<StaleSnapshot>,
     pub gaps: Vec<Gap>,
     pub orphans: Vec<Orphan>,
     pub dangling: Vec<Dangling>,
@@ -196,6 +213,8 @@ pub struct Inputs<'a> {
     pub references: &'a BTreeSet<(String, String)>,
     pub ignore_orphans: &'a [String],
     pub now: Timestamp,
+    /// The age in days past which the snapshots are reported as stale.
+    pub max_snapshot_age_days: i64,
 }
 
 /// Builds the report from the manifest, the findings of `check` and the inventory.
@@ -214,6 +233,7 @@ pub fn build(
         per_environment_states: BTreeMap::new(),
         per_service_states: BTreeMap::new(),
         unverified_projects: unverified_projects(manifest, envs, from.inventory),
+        stale_snapshot: stale_snapshot(from),
         gaps: Vec::new(),
         orphans: Vec::new(),
         dangling: Vec::new(),
@@ -276,7 +296,7 @@ fn add_cell(audit: &mut Audit, given: &Given, row: &mut Row, env: &Environment) 
         .iter()
         .find(|d| d.service.name.value == row.service)
         .and_then(|d| d.bindings.iter().find(|b| b.target() == row.target));
-    let cell = cell_for(given.diagnostics, name, row);
+    let cell = cell_for(given.manifest, given.diagnostics, name, row);
     let mut absent = false;
     if let Some((b, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
         row.secrets.insert(name.clone(), secret.to_string());
@@ -325,6 +345,19 @@ fn unverified_projects(
     unread.into_iter().map(|(project, reason)| UnverifiedProject { project, reason }).collect()
 }
 
+/// The snapshots' age when it is over the limit, as `snapshot-stale` reports it to `check`.
+fn stale_snapshot(from: &Inputs) -> Option<StaleSnapshot> {
+    use crate::rules::snapshot_stale::{age_over, describe_age};
+    let captured = from.inventory.captured_at?;
+    let age = age_over(captured, from.now, from.max_snapshot_age_days)?;
+    Some(StaleSnapshot {
+        captured_at: captured.to_string(),
+        age_days: (age.as_secs_f64() / 8_640.0).round() / 10.0,
+        max_age_days: from.max_snapshot_age_days,
+        age: describe_age(age),
+    })
+}
+
 /// Secrets that the services' specs map, and with `--live` the services as deployed, in every
 /// environment, as (project, secret). The manifest is not the only user of a secret: a
 /// sidecar's secret, which `import` leaves out of the manifest on purpose, or one a service
@@ -366,16 +399,71 @@ fn spec_at(path: &Path, root: &Path, sources: &Sources) -> Option<crate::spec::S
     crate::spec::read(FileId(usize::MAX), tree, &mut Vec::new())
 }
 
-fn cell_for(diagnostics: &[Diagnostic], env: &str, row: &Row) -> Cell {
+/// The state of a row's cell in `env`: the worst of the findings that concern it.
+fn cell_for(manifest: &Manifest, diagnostics: &[Diagnostic], env: &str, row: &Row) -> Cell {
+    let scope = RowScope::new(manifest, row);
     diagnostics
         .iter()
         .filter(|d| d.severity != Severity::Note)
         .filter(|d| d.environment.as_deref().is_none_or(|e| e == env))
-        .filter(|d| d.service.as_deref() == Some(row.service.as_str()))
-        .filter(|d| d.target.as_deref() == Some(row.target.as_str()))
-        .filter_map(|d| Cell::from_code(d.code))
+        .filter_map(|d| scope.cell(d))
         .max_by_key(|c| c.rank())
         .unwrap_or(Cell::Ok)
+}
+
+/// What tells whether a finding concerns a row.
+struct RowScope<'a> {
+    row: &'a Row,
+    /// The targets the manifest declares for the row's service.
+    declared: Vec<&'a str>,
+    /// Where the row's entry key is written: a finding about two entries (two secrets in one
+    /// directory) names one as its target and points at the other with a second label.
+    key: Option<(FileId, crate::yaml::Span)>,
+}
+
+impl<'a> RowScope<'a> {
+    fn new(manifest: &'a Manifest, row: &'a Row) -> RowScope<'a> {
+        let entries = manifest
+            .services
+            .iter()
+            .find(|s| s.name.value == row.service)
+            .map_or(&[][..], |s| s.secrets.as_slice());
+        let entry = entries.iter().find(|e| e.target.value == row.target);
+        RowScope {
+            row,
+            declared: entries.iter().map(|e| e.target.value.as_str()).collect(),
+            key: entry.map(|e| (manifest.file, e.target.span)),
+        }
+    }
+
+    /// The cell a finding puts the row in, if it concerns it. A finding about the row's own
+    /// entry gives the state its code names, or `invalid` for any other error. An error about
+    /// the service as a whole (no target, or a target the manifest does not declare, such as
+    /// a spec's own mapping) or about no service at all stops the deploy too, so it reaches
+    /// every cell it covers: `unverified` when it says what could not be verified, else
+    /// `invalid`.
+    fn cell(&self, d: &Diagnostic) -> Option<Cell> {
+        let error = d.severity == Severity::Error;
+        let own = || error.then_some(Cell::Invalid);
+        match (d.service.as_deref(), d.target.as_deref()) {
+            (Some(service), _) if service != self.row.service => None,
+            (Some(_), Some(target)) if target == self.row.target => {
+                Cell::from_code(d.code).or_else(own)
+            }
+            (Some(_), Some(_)) if self.points_at_entry(d) => own(),
+            (Some(_), Some(target)) if self.declared.contains(&target) => None,
+            _ if !error => None,
+            _ if d.code == crate::rules::verification_incomplete::RULE.code => {
+                Some(Cell::Unverified)
+            }
+            _ => Some(Cell::Invalid),
+        }
+    }
+
+    fn points_at_entry(&self, d: &Diagnostic) -> bool {
+        let Some((file, span)) = self.key else { return false };
+        d.secondary.iter().any(|l| l.file == file && l.span == span)
+    }
 }
 
 fn gap(row: &Row) -> Option<Gap> {

@@ -15,13 +15,14 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let deadline = started + std::time::Duration::from_secs(args.verify.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
     let envs = project.select_environments(&args.envs.names)?;
-    let Some(manifest) = &project.manifest else {
+    if project.manifest.is_none() {
         return Ok(super::invalid_manifest(cli, &project));
-    };
+    }
     let runtime = super::check::runtime()?;
     let snapshots = &args.snapshots.files;
     let source = Source { cli, snapshots, verify: &args.verify, runtime: &runtime };
-    let inventory = source.inventory(deadline, |iam| Some(check::wanted(manifest, &envs, iam)))?;
+    let inventory =
+        source.inventory(deadline, |iam| Some(check::wanted(&mut project, &envs, iam)))?;
     let options = CheckOptions::now();
     for env in &envs {
         findings_of(&mut project, env, &inventory, &options, args, &runtime, deadline)?;
@@ -30,7 +31,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let Some(manifest) = &project.manifest else {
         return Ok(super::invalid_manifest(cli, &project));
     };
-    let report = build(&project, manifest, &envs, &inventory, args, options.now);
+    let report = build(&project, manifest, &envs, &inventory, args, &options);
     // The table is for a person at a terminal: the reason goes to stderr beside it. Other
     // formats are read by programs and carry it in the report; their stderr stays clean.
     if args.format == AuditFormat::Table && !cli.quiet {
@@ -61,13 +62,19 @@ fn build(
     envs: &[String],
     inventory: &Inventory,
     args: &AuditArgs,
-    now: jiff::Timestamp,
+    options: &CheckOptions,
 ) -> audit::Audit {
     let mut ignore: Vec<String> =
         manifest.policy.ignore_orphans.iter().map(|p| p.value.clone()).collect();
     ignore.extend(args.ignore_orphans.iter().cloned());
     let references = audit::spec_references(manifest, &project.root, &project.sources);
-    let inputs = audit::Inputs { inventory, references: &references, ignore_orphans: &ignore, now };
+    let inputs = audit::Inputs {
+        inventory,
+        references: &references,
+        ignore_orphans: &ignore,
+        now: options.now,
+        max_snapshot_age_days: options.max_snapshot_age_days,
+    };
     audit::build(manifest, envs, &project.diagnostics, &inputs)
 }
 

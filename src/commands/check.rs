@@ -24,7 +24,7 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     let source =
         Source { cli, snapshots: &args.snapshots.files, verify: &args.verify, runtime: &runtime };
     let inventory = source.inventory(deadline, |iam| {
-        project.manifest.as_ref().map(|manifest| check::wanted(manifest, &envs, iam))
+        project.manifest.is_some().then(|| check::wanted(&mut project, &envs, iam))
     })?;
     let options = CheckOptions {
         expiry_days: args.expiry_days,
@@ -87,10 +87,10 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
     // The findings do not matter here; the specs are read for the accounts they name, which
     // decide whose IAM policies to capture.
     lint(&mut project, &envs)?;
-    let Some(manifest) = &project.manifest else {
+    if project.manifest.is_none() {
         return Ok(super::invalid_manifest(cli, &project));
-    };
-    let wanted = check::wanted(manifest, &envs, !args.no_iam);
+    }
+    let wanted = check::wanted(&mut project, &envs, !args.no_iam);
     let deadline = Instant::now() + Duration::from_secs(args.fetch.timeout);
     let fetched = fetch_until(cli, &wanted, &args.fetch, &runtime()?, deadline);
     let captured_at = jiff::Timestamp::now().to_string();

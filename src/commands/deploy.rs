@@ -83,12 +83,13 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
 
     let prepared = steps.render(&inventory)?;
     let client = steps.client()?;
-    let Some((targets, mut outcomes)) = steps.plan(prepared, client.as_ref()) else {
-        return Ok(exit::INCOMPLETE);
-    };
+    let (targets, mut outcomes) = steps.plan(prepared, client.as_ref());
 
     if args.dry_run {
         return Ok(steps.dry_run(client.as_ref(), &targets, &mut outcomes));
+    }
+    if outcomes.iter().any(|o| o.status == Status::Unverified) {
+        return Ok(steps.refuse_unread(&mut outcomes));
     }
     let Some(client) = client else {
         // clap lets `--snapshot` in only with `--dry-run`; this says so if that ever changes.
@@ -151,16 +152,18 @@ impl Deploy<'_> {
     }
 
     /// Reads Secret Manager (or the snapshots) for the selected services.
-    fn inventory(&self) -> Result<Inventory, Error> {
-        let Some(manifest) = &self.project.manifest else { return Ok(Inventory::default()) };
+    fn inventory(&mut self) -> Result<Inventory, Error> {
+        if self.project.manifest.is_none() {
+            return Ok(Inventory::default());
+        }
         let (args, runtime) = (self.args, &self.runtime);
         let source =
             Source { cli: self.cli, snapshots: &args.snapshots, verify: &args.verify, runtime };
         let deadline = Instant::now() + Duration::from_secs(args.verify.fetch.timeout);
         let envs = std::slice::from_ref(&args.env);
-        source.inventory(deadline, |iam| {
-            Some(check::wanted_for(manifest, envs, Some(&self.services), iam))
-        })
+        let (project, services) = (&mut self.project, &self.services);
+        source
+            .inventory(deadline, |iam| Some(check::wanted_for(project, envs, Some(services), iam)))
     }
 
     /// Prints why the gate refused; returns the exit code: 3 when the only errors are about
@@ -208,45 +211,54 @@ impl Deploy<'_> {
     }
 
     /// Reads each service as deployed now (its spec file without a client) and plans it,
-    /// printing the plans in the human format. A live service that cannot be read stops the
-    /// deploy: `None` once that is reported (exit 3).
+    /// printing the plans in the human format. A live service that cannot be read is not
+    /// planned: its outcome is `unverified`, and its target must not be written.
     fn plan(
         &self,
         prepared: Vec<Prepared>,
         client: Option<&CloudRun>,
-    ) -> Option<(Vec<Target>, Vec<Outcome>)> {
+    ) -> (Vec<Target>, Vec<Outcome>) {
         let (mut targets, mut outcomes) = (Vec::new(), Vec::new());
         for p in prepared {
-            let live = match client {
-                None => Some(p.spec_tree.to_json()),
-                Some(c) => match self.runtime.block_on(c.get(&p.region, &p.project, &p.name)) {
-                    Ok(live) => live,
-                    Err(e) => {
-                        self.unread(&p, &e);
-                        return None;
-                    }
-                },
+            let read = match client {
+                None => Ok(Some(p.spec_tree.to_json())),
+                Some(c) => self.runtime.block_on(c.get(&p.region, &p.project, &p.name)),
             };
-            let outcome = planned(&p, live.as_ref());
+            let (outcome, live) = match read {
+                Ok(live) => (planned(&p, live.as_ref()), live),
+                Err(e) => (unread_outcome(&p, &e), None),
+            };
             if self.args.format == DeployFormat::Human {
                 print(&report::deploy::plan(&outcome, client.is_none()));
             }
             outcomes.push(outcome);
             targets.push(Target { prepared: p, live });
         }
-        Some((targets, outcomes))
+        (targets, outcomes)
     }
 
-    /// Reports a live service that could not be read: nothing is planned or deployed.
-    fn unread(&self, p: &Prepared, e: &ApiError) {
-        let message = format!("cannot read the live service `{}`: {e}", p.name);
-        if self.args.format == DeployFormat::Json {
-            let mut outcome = Outcome::new(&p.name, &p.project, &p.region);
-            outcome.ended(Status::Unverified, message);
-            print(&self.json(&[outcome], exit::INCOMPLETE));
-        } else {
-            eprintln!("error: {message}; nothing was deployed");
+    /// Some live services could not be read, so nothing is deployed (exit 3): the others are
+    /// `skipped`, and the report names every service.
+    fn refuse_unread(&self, outcomes: &mut [Outcome]) -> u8 {
+        let unread: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.status == Status::Unverified)
+            .map(|o| format!("`{}`", o.name))
+            .collect();
+        let why =
+            format!("not deployed: the live state of {} could not be read", unread.join(", "));
+        for o in outcomes.iter_mut().filter(|o| o.status != Status::Unverified) {
+            o.ended(Status::Skipped, why.clone());
         }
+        if self.args.format == DeployFormat::Json {
+            print(&self.json(outcomes, exit::INCOMPLETE));
+            return exit::INCOMPLETE;
+        }
+        for o in outcomes.iter().filter(|o| o.status == Status::Unverified) {
+            eprintln!("error: {}", o.message.as_deref().unwrap_or_default());
+        }
+        eprintln!("error: nothing was deployed");
+        exit::INCOMPLETE
     }
 
     /// `--dry-run`: online, Cloud Run also validates each service without persisting it
@@ -259,7 +271,8 @@ impl Deploy<'_> {
         outcomes: &mut [Outcome],
     ) -> u8 {
         if let Some(client) = client {
-            for (target, outcome) in targets.iter().zip(outcomes.iter_mut()) {
+            let planned = targets.iter().zip(outcomes.iter_mut());
+            for (target, outcome) in planned.filter(|(_, o)| o.status == Status::Planned) {
                 if let Err(e) = self.runtime.block_on(validate(client, target)) {
                     record_validation(outcome, &e);
                 }
@@ -343,6 +356,13 @@ fn planned(p: &Prepared, live: Option<&Value>) -> Outcome {
     outcome.mappings = deploy::mappings(&p.rendered, &p.project, container.as_deref());
     outcome.left_out = p.left_out.clone();
     outcome.serving = live_status(live, "latestReadyRevisionName");
+    outcome
+}
+
+/// The outcome of a service whose live state could not be read: nothing is known to plan.
+fn unread_outcome(p: &Prepared, e: &ApiError) -> Outcome {
+    let mut outcome = Outcome::new(&p.name, &p.project, &p.region);
+    outcome.ended(Status::Unverified, format!("cannot read the live service `{}`: {e}", p.name));
     outcome
 }
 

@@ -65,7 +65,7 @@ pub struct SecretInfo {
     pub rotation_period: Option<String>,
     /// Version aliases and the version number each points to.
     pub aliases: BTreeMap<String, u64>,
-    /// Versions, newest first; `Err` says why they could not be listed.
+    /// Versions, newest (highest number) first; `Err` says why they could not be listed.
     pub versions: Result<Vec<VersionInfo>, String>,
     /// Members holding a role, by role; `None` when the policy was not asked for (no runtime
     /// account, or `--no-iam`), `Err` when it was and could not be read or was not captured.
@@ -155,7 +155,10 @@ pub fn read_secret(
         .unwrap_or_default();
     let versions = versions.map(|list| {
         let mut read: Vec<VersionInfo> = list.iter().filter_map(version_info).collect();
-        read.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(b.number.cmp(&a.number)));
+        // Secret Manager numbers versions in creation order, and `latest` is the highest
+        // number. `createTime` is only shown: a missing or odd time must not decide which
+        // version `latest` is.
+        read.sort_by_key(|v| std::cmp::Reverse(v.number));
         read
     });
     SecretInfo {
@@ -190,4 +193,38 @@ pub fn bindings(policy: &Value) -> RoleBindings {
             Some((role, members.iter().filter_map(|m| m.as_str().map(str::to_string)).collect()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{VersionState, read_secret};
+    use serde_json::{Value, json};
+
+    fn version(number: u64, state: &str, create_time: Option<&str>) -> Value {
+        let mut v = json!({ "name": format!("projects/p/secrets/s/versions/{number}"),
+                            "state": state });
+        if let Some(time) = create_time {
+            v["createTime"] = json!(time);
+        }
+        v
+    }
+
+    /// Regression: the newest version (DISABLED) had no usable `createTime`, so an older
+    /// ENABLED version sorted first and `latest` looked usable.
+    #[test]
+    fn newest_is_the_highest_number_whatever_the_create_times_say() {
+        let odd_times = [None, Some("2026-01-01T00:00:00"), Some("not a time")];
+        for odd in odd_times {
+            let listed = [
+                version(1, "ENABLED", Some("9999-12-01T00:00:00Z")),
+                version(3, "DISABLED", odd),
+                version(2, "ENABLED", Some("2026-06-01T00:00:00Z")),
+            ];
+            let info = read_secret(&json!({}), Ok(&listed), None);
+            let versions = info.versions.expect("versions are listed");
+            let order: Vec<u64> = versions.iter().map(|v| v.number).collect();
+            assert_eq!(order, [3, 2, 1], "createTime {odd:?}");
+            assert_eq!(versions[0].state, VersionState::Disabled);
+        }
+    }
 }

@@ -41,9 +41,10 @@ pub fn same_secret(a: &SecretName, b: &SecretName) -> bool {
 
 /// What a declared entry and a spec mapping are compared by: whether it is a file, and its env
 /// var name or normalized path.
-type TargetKey = (bool, String);
+pub type TargetKey = (bool, String);
 
-fn binding_key(binding: &Binding) -> TargetKey {
+/// The key of a declared entry; a spec mapping's is `(mapping.is_file, mapping.target)`.
+pub fn binding_key(binding: &Binding) -> TargetKey {
     let file = binding.entry.is_file();
     (file, if file { normalize_path(binding.target()) } else { binding.target().to_string() })
 }

@@ -208,6 +208,17 @@ pub fn check_secret(ctx: &crate::check::SecretContext, out: &mut Vec<Diagnostic>
     accessor_missing::check(ctx, out);
 }
 
+/// Runs the rules that tell whether a secret a spec maps on its own (see
+/// [`crate::references`]) resolves: its versions were read, and the one asked for exists and
+/// is enabled. Its age, expiry and IAM policy are the business of whoever declares it.
+pub fn check_spec_reference(ctx: &crate::check::SecretContext, out: &mut Vec<Diagnostic>) {
+    verification_incomplete::check_versions(ctx, out);
+    version_not_found::check(ctx, out);
+    version_disabled::check(ctx, out);
+    version_destroyed::check(ctx, out);
+    latest_unusable::check(ctx, out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,16 +2,16 @@
 
 use super::Rule;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::manifest::{Environment, Manifest};
-use crate::resolve::{Binding, Deployment};
-use crate::spec::SecretName;
+use crate::references::Reference;
+use crate::resolve::Deployment;
 
 pub static RULE: Rule = Rule {
     code: "secret-not-found",
     severity: Severity::Error,
     summary: "a declared secret does not exist in Secret Manager",
-    flags: "A secret that secrets.yaml declares for an environment but that the environment's \
-project (or the project of a full `projects/P/secrets/S` name) does not have.",
+    flags: "A secret that secrets.yaml declares for an environment, or that a service's spec \
+maps on its own (a sidecar's, say), but that the environment's project (or the project of a \
+full `projects/P/secrets/S` name) does not have.",
     why: "Cloud Run cannot start a revision that maps a missing secret: the deploy looks \
 successful, then the new revision never becomes ready, or the service answers errors.",
     example: "JWT_SECRET_KEY:\n  secret: jwt-secret-key      # never created in netra-staging",
@@ -19,27 +19,16 @@ successful, then the new revision never becomes ready, or the service answers er
 --project netra-staging --data-file=-`), or fix the name in secrets.yaml.",
 };
 
-pub fn diagnostic(
-    manifest: &Manifest,
-    env: &Environment,
-    deployment: &Deployment,
-    binding: &Binding,
-    secret: &SecretName,
-) -> Diagnostic {
+pub fn diagnostic(deployment: &Deployment, reference: &Reference) -> Diagnostic {
+    let secret = &reference.secret;
     let message = format!(
         "secret `{}` does not exist in project `{}` (for `{}`)",
-        secret.secret,
-        secret.project,
-        binding.target()
+        secret.secret, secret.project, reference.target
     );
-    Diagnostic::new(&RULE, message)
-        .at(manifest.file, binding.secret_span, "no such secret")
+    reference
+        .diagnostic(deployment, &RULE, message, (reference.secret_span, "no such secret"))
         .help(format!(
             "create it: gcloud secrets create {} --project {} --data-file=-",
             secret.secret, secret.project
         ))
-        .env(Some(&env.name.value))
-        .service(Some(&deployment.service.name.value))
-        .target(Some(binding.target()))
-        .secret(Some(&secret.secret))
 }

@@ -12,8 +12,10 @@ pub static RULE: Rule = Rule {
     summary: "a spec references a secret the manifest does not declare for that service",
     flags: "A secret that the spec maps into any container (env var or volume) but that \
 secrets.yaml does not declare for that service in that environment.",
-    why: "`check` and `deploy` verify only declared secrets. An undeclared one can be missing, \
-disabled or unreadable without anyone noticing until the revision fails to start.",
+    why: "secrets.yaml is meant to list every secret a service receives. `check` and the deploy \
+gate still verify that an undeclared secret exists and that the version the spec asks for is \
+usable, but not its expiry, rotation, age or who may read it, and `audit` does not show it in \
+its coverage matrix.",
     example: "# the spec maps SENTRY_DSN from secret sentry-dsn; secrets.yaml does not mention it",
     fix: "Declare it (`secretgate import` can write the entry):\n  SENTRY_DSN:\n    secret: \
         sentry-dsn\n    required: false",
@@ -41,7 +43,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             .at(ctx.spec.file, mapping.raw_name.span, "undeclared secret")
             .hide_unless_shown(ctx.spec.file, mapping.raw_name.span, &secret.secret)
             .help(format!(
-                "declare `{}` under the service's `secrets:` so that check and deploy verify it",
+                "declare `{}` under the service's `secrets:` so that check, deploy and audit \
+                 cover all of it",
                 mapping.target
             ))
             .target(Some(&mapping.target))

@@ -3,17 +3,16 @@
 use super::Rule;
 use crate::check::SecretContext;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::manifest::{Environment, Manifest};
-use crate::resolve::{Binding, Deployment};
-use crate::spec::SecretName;
+use crate::references::Reference;
+use crate::resolve::Deployment;
 
 pub static RULE: Rule = Rule {
     code: "verification-incomplete",
     severity: Severity::Error,
     summary: "something could not be checked: permission denied, API unavailable, timeout, bad \
         answer",
-    flags: "A declared secret whose metadata could not be read: permission denied, the API \
-unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
+    flags: "A declared secret (or one a spec maps on its own) whose metadata could not be read: \
+permission denied, the API unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
 missing from the snapshot, versions or an IAM policy a snapshot did not capture; with \
 `--live`, a service whose deployed form could not be read. An IAM policy counts only where the \
 runtime service account is known, since only then is it checked. The message says what was not \
@@ -31,33 +30,26 @@ includes the project. `--no-iam` skips the IAM check, and with it an unreadable 
 };
 
 /// The secret's existence and versions were not verified.
-pub fn for_secret(
-    manifest: &Manifest,
-    env: &Environment,
-    deployment: &Deployment,
-    binding: &Binding,
-    secret: &SecretName,
-    reason: &str,
-) -> Diagnostic {
+pub fn for_secret(deployment: &Deployment, reference: &Reference, reason: &str) -> Diagnostic {
     let message = format!(
         "not verified: whether secret `{}` exists and its version can be used ({reason})",
-        secret.secret
+        reference.secret.secret
     );
-    Diagnostic::new(&RULE, message)
-        .at(manifest.file, binding.secret_span, "not verified")
-        .help(
-            "grant roles/secretmanager.viewer, check the network, or use a snapshot that has \
+    reference.diagnostic(deployment, &RULE, message, (reference.secret_span, "not verified")).help(
+        "grant roles/secretmanager.viewer, check the network, or use a snapshot that has \
             this project",
-        )
-        .env(Some(&env.name.value))
-        .service(Some(&deployment.service.name.value))
-        .target(Some(binding.target()))
-        .secret(Some(&secret.secret))
+    )
 }
 
 /// Versions or the IAM policy of an existing secret could not be read (or a snapshot did not
 /// capture them). The policy matters only for a service whose runtime account is known.
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
+    check_versions(ctx, out);
+    check_iam(ctx, out);
+}
+
+/// The versions of an existing secret could not be read, or a snapshot did not capture them.
+pub fn check_versions(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if let Err(reason) = &ctx.info.versions {
         let message =
             format!("not verified: the versions of secret `{}` ({reason})", ctx.secret.secret);
@@ -66,6 +58,10 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
                 .help("grant roles/secretmanager.viewer and retry, or capture the snapshot again"),
         );
     }
+}
+
+/// The IAM policy of an existing secret could not be read, where the runtime account is known.
+fn check_iam(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Some(account) = ctx.runtime_account() else { return };
     if let Some(Err(reason)) = &ctx.info.iam {
         let message = format!(
