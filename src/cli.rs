@@ -11,14 +11,25 @@ Examples:
   secretgate check --env staging           verify against Secret Manager
   secretgate check --env staging --snapshot deploy/snapshots/staging.json
   secretgate explain unpinned-version      what a rule flags and how to fix it
-  secretgate schema > secrets.schema.json  JSON Schema for editors
+  secretgate schema > secrets.schema.json  JSON Schema for editors";
 
+/// The exit codes, the same for every command: the top-level help and that of every command
+/// that can end with more than 0 or 2 show this one text.
+const EXIT_CODES: &str = "\
 Exit codes:
   0  no error-level finding
   1  error-level findings (including a manifest that does not parse)
   2  usage error or unreadable input
-  3  verification incomplete
-  4  rollout failed";
+  3  verification incomplete: something could not be checked
+  4  rollout failed (deploy)";
+
+/// A command's closing help text followed by the exit codes.
+fn with_exit_codes(text: &str) -> String {
+    format!("{text}\n\n{EXIT_CODES}")
+}
+
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
 
 const LINT_EXAMPLES: &str = "\
 Examples:
@@ -32,22 +43,40 @@ Example:
 
 /// Declarative, checked Secret Manager mappings for Cloud Run deploys.
 #[derive(Debug, Parser)]
-#[command(name = "secretgate", version, about, after_help = EXAMPLES, max_term_width = 100)]
+#[command(
+    name = "secretgate",
+    version,
+    about,
+    after_help = with_exit_codes(EXAMPLES),
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Path of the manifest.
-    #[arg(long, global = true, default_value = "secrets.yaml", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "secrets.yaml",
+        value_name = "PATH",
+        help_heading = GLOBAL
+    )]
     pub manifest: PathBuf,
 
     /// When to colour output; `auto` colours a terminal unless NO_COLOR is set.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = ColorChoice::Auto,
+        help_heading = GLOBAL
+    )]
     pub color: ColorChoice,
 
     /// Print only findings: no summary line, no progress, no logs.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Log each phase (-v) or every detail (-vv) on stderr.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 
     #[command(subcommand)]
@@ -64,27 +93,23 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the manifest and the Cloud Run specs offline (for pre-merge CI).
-    #[command(
-        after_help = LINT_EXAMPLES
-    )]
+    #[command(after_help = with_exit_codes(LINT_EXAMPLES))]
     Lint(LintArgs),
     /// Verify the manifest against Secret Manager (live, or offline from snapshots).
-    #[command(after_help = CHECK_EXAMPLES)]
+    #[command(after_help = with_exit_codes(CHECK_EXAMPLES))]
     Check(CheckArgs),
     /// Capture the Secret Manager metadata `check` needs into a snapshot file (no secret values).
-    #[command(after_help = "Example:\n  secretgate snapshot --env staging -o staging.json")]
+    #[command(after_help = with_exit_codes(SNAPSHOT_EXAMPLES))]
     Snapshot(SnapshotArgs),
     /// Gate, render, plan, roll out to Cloud Run and wait for the new revision to be Ready.
-    #[command(after_help = DEPLOY_EXAMPLES)]
+    #[command(after_help = with_exit_codes(DEPLOY_EXAMPLES))]
     Deploy(DeployArgs),
     /// Print a service's spec with every declared secret mapped (input for `gcloud run services
     /// replace`).
-    #[command(
-        after_help = RENDER_EXAMPLES
-    )]
+    #[command(after_help = with_exit_codes(RENDER_EXAMPLES))]
     Render(RenderArgs),
     /// Report secret coverage, gaps between environments, orphaned secrets and hygiene.
-    #[command(after_help = AUDIT_EXAMPLES)]
+    #[command(after_help = with_exit_codes(AUDIT_EXAMPLES))]
     Audit(AuditArgs),
     /// Write a secrets.yaml from existing Cloud Run specs.
     #[command(after_help = IMPORT_EXAMPLES)]
@@ -109,6 +134,12 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 }
+
+const SNAPSHOT_EXAMPLES: &str = "\
+Example:
+  secretgate snapshot --env staging -o staging.json
+
+When anything could not be read, nothing is written and the exit code is 3.";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
@@ -137,7 +168,7 @@ pub struct FetchArgs {
     #[arg(long, default_value_t = 9.0, value_name = "RPS", value_parser = between(0.01, 1e6))]
     pub max_rps: f64,
 
-    /// Give up on what is not answered after this many seconds (exit 3).
+    /// How many seconds to wait for Google's answers before giving up.
     #[arg(
         long,
         default_value_t = DEFAULT_TIMEOUT_SECONDS,
@@ -177,8 +208,10 @@ pub struct SnapshotFiles {
 /// How the commands that only report findings print them.
 #[derive(Debug, Args)]
 pub struct FindingsArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
+    /// Output format: human (reports with source excerpts), json (the document described in
+    /// the README), sarif (SARIF 2.1.0 for code scanning) or github (workflow commands that
+    /// annotate the pull request).
+    #[arg(long, value_enum, default_value_t = Format::Human, hide_possible_values = true)]
     pub format: Format,
 
     /// Exit with 1 when there are warnings, too.

@@ -6,9 +6,9 @@
 //! comments. Credentials written as literal values are never imported: they are listed as
 //! `plaintext-secret` findings with the entry to create instead.
 
-use crate::diagnostic::Diagnostic;
-use crate::rules::plaintext_secret;
-use crate::source::{FileId, Sources, display_path};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::rules::{self, plaintext_secret, yaml_syntax};
+use crate::source::{FileId, Sources};
 use crate::spec::{self, ServiceSpec};
 use crate::yaml;
 use std::collections::BTreeMap;
@@ -39,8 +39,7 @@ pub fn inputs(paths: &[PathBuf], default_env: &str) -> std::io::Result<Vec<Input
             .collect();
         envs.sort();
         for env_dir in envs {
-            let env =
-                env_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let env = environment_of(&env_dir)?;
             let mut files: Vec<PathBuf> = std::fs::read_dir(&env_dir)?
                 .filter_map(|e| Some(e.ok()?.path()))
                 .filter(|p| {
@@ -57,6 +56,16 @@ pub fn inputs(paths: &[PathBuf], default_env: &str) -> std::io::Result<Vec<Input
         }
     }
     Ok(out)
+}
+
+/// The environment a folder names. A name that is not UTF-8 is refused: the manifest could
+/// only hold a replacement character in its place, an environment that matches no folder.
+fn environment_of(folder: &Path) -> std::io::Result<String> {
+    let name = folder.file_name().unwrap_or_default();
+    name.to_str().map(str::to_string).ok_or_else(|| {
+        let message = format!("the folder name {name:?} is not UTF-8; rename the folder");
+        std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+    })
 }
 
 /// One secret mapping found in a spec.
@@ -105,15 +114,20 @@ pub struct ImportOptions {
     pub known_envs: Vec<String>,
 }
 
-/// Reads the specs and writes the manifest.
-pub fn import(inputs: &[Input], options: &ImportOptions) -> Imported {
+/// Reads the specs and writes the manifest. A spec whose path the manifest cannot name (a
+/// file name that is not UTF-8) is refused before anything is read, with the reason.
+pub fn import(inputs: &[Input], options: &ImportOptions) -> Result<Imported, String> {
+    let paths = inputs
+        .iter()
+        .map(|input| spec_path(&options.base, &input.path))
+        .collect::<Result<Vec<String>, String>>()?;
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
     let mut services: BTreeMap<String, ServiceImport> = BTreeMap::new();
     let mut suggestions: Vec<String> = Vec::new();
     let mut envs: Vec<String> = Vec::new();
-    for input in inputs {
-        let Some((file, spec)) = read(&mut sources, &mut diagnostics, input, &options.base) else {
+    for (input, shown) in inputs.iter().zip(paths) {
+        let Some((file, spec)) = read(&mut sources, &mut diagnostics, input, shown) else {
             continue;
         };
         if !envs.contains(&input.env) {
@@ -128,14 +142,15 @@ pub fn import(inputs: &[Input], options: &ImportOptions) -> Imported {
         add_spec(service, &spec, &input.env, &name, &mut diagnostics, &mut suggestions);
     }
     let manifest = write(&envs, &services, &suggestions, options);
-    Imported { manifest, diagnostics, sources, services: services.len() }
+    Ok(Imported { manifest, diagnostics, sources, services: services.len() })
 }
 
+/// Reads one spec; `shown` is its path as the manifest will write it.
 fn read(
     sources: &mut Sources,
     out: &mut Vec<Diagnostic>,
     input: &Input,
-    base: &Path,
+    shown: String,
 ) -> Option<(FileId, ServiceSpec)> {
     let read = match &input.content {
         Some(content) => Ok(content.clone()),
@@ -152,8 +167,6 @@ fn read(
             return None;
         }
     };
-    let absolute = std::path::absolute(&input.path).unwrap_or_else(|_| input.path.clone());
-    let shown = relative_to(base, &absolute);
     let file = sources.add(shown, input.path.clone(), &bytes);
     let tree = match yaml::parse(&bytes) {
         Ok(tree) => tree,
@@ -165,16 +178,24 @@ fn read(
     spec::read(file, tree, out).map(|s| (file, s))
 }
 
-/// A path relative to `base`, going up with `..` when needed.
-fn relative_to(base: &Path, path: &Path) -> String {
+/// The `spec:` path of a spec file: relative to `base`, going up with `..` when needed. A
+/// part that is not UTF-8 is refused: the manifest is UTF-8 text, and a replacement character
+/// in its place would name a file that does not exist.
+fn spec_path(base: &Path, path: &Path) -> Result<String, String> {
     let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-    let common = base.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let common = base.components().zip(absolute.components()).take_while(|(a, b)| a == b).count();
     let ups = base.components().count() - common;
-    let mut out: Vec<String> = vec!["..".to_string(); ups];
-    out.extend(
-        path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if out.is_empty() { display_path(&base, path) } else { out.join("/") }
+    let mut out: Vec<&str> = vec![".."; ups];
+    for part in absolute.components().skip(common) {
+        out.push(part.as_os_str().to_str().ok_or_else(|| {
+            format!(
+                "the file name {path:?} is not UTF-8, so the manifest cannot name it as a spec; \
+                 rename the file"
+            )
+        })?);
+    }
+    Ok(out.join("/"))
 }
 
 /// Adds a spec's mappings to its service, and reports the credentials it sets as plaintext.
@@ -554,6 +575,30 @@ struct Existing<'a> {
     step: usize,
 }
 
+/// The errors `lint` reports about a manifest on its own, before any spec is read: YAML syntax,
+/// the schema (a per-environment map that misses an environment included), and the rules that
+/// need only the manifest. `import --merge` refuses a manifest that has any, since where
+/// entries go cannot be told in it, and refuses to write a merged one that would have any.
+pub fn manifest_errors(shown: &str, text: &str) -> (Sources, Vec<Diagnostic>) {
+    let mut sources = Sources::default();
+    let file = sources.add(shown.to_string(), PathBuf::from(shown), text.as_bytes());
+    let mut found = Vec::new();
+    match yaml::parse(text.as_bytes()) {
+        Ok(tree) => {
+            if let Some(manifest) = crate::manifest::read(file, &tree, &mut found) {
+                rules::check_manifest(&manifest, &mut found);
+                for env in &manifest.environments {
+                    crate::resolve::resolve(&manifest, env, &mut found);
+                }
+            }
+        }
+        Err(err) => found.push(yaml_syntax::diagnostic(file, &err)),
+    }
+    found.retain(|d| d.severity == Severity::Error);
+    crate::lint::finish(&mut found);
+    (sources, found)
+}
+
 /// The environment names a manifest declares; none when it does not parse.
 pub fn declared_environments(text: &str) -> Vec<String> {
     yaml::parse(text.as_bytes()).map(|tree| declared_environments_of(&tree)).unwrap_or_default()
@@ -601,7 +646,7 @@ impl<'a> Existing<'a> {
         let service_indent = services.first().map_or(2, |(k, _)| k.span.column - 1);
         Ok(Existing {
             tree,
-            lines: text.lines().collect(),
+            lines: text.lines().take_while(|line| !document_end(line)).collect(),
             services_key,
             services,
             empty_block: services_node.value == yaml::Value::Null,
@@ -609,6 +654,12 @@ impl<'a> Existing<'a> {
             step: if service_indent > 0 { service_indent } else { 2 },
         })
     }
+}
+
+/// Whether a line is the document-end marker `...`. Only comments may follow it, so the
+/// manifest's lines end there: what is added after it would be a second document.
+fn document_end(line: &str) -> bool {
+    line.strip_prefix("...").is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 /// Whether a mapping is empty or written in flow style (`{...}` on its key's line).

@@ -52,11 +52,54 @@ fn help() {
     insta::assert_snapshot!("help", run.stdout);
 }
 
+/// The help of every subcommand, as reviewed snapshots (`lint_help.snap`, `deploy_help.snap`,
+/// ...).
 #[test]
-fn lint_help() {
-    let run = secretgate(&["lint", "--help"]);
-    assert_eq!(run.code, 0);
-    insta::assert_snapshot!("lint_help", run.stdout);
+fn help_of_every_subcommand() {
+    for command in subcommands() {
+        let run = secretgate(&[&command, "--help"]);
+        assert_eq!(run.code, 0, "{command} --help:\n{run}");
+        insta::assert_snapshot!(format!("{command}_help"), run.stdout);
+    }
+}
+
+/// The commands that can end with an exit code other than 0 and 2.
+const BEYOND_USAGE: &[&str] = &["lint", "check", "snapshot", "deploy", "render", "audit"];
+
+/// The lines of one section of a help text, from its heading to the next blank line.
+fn section<'a>(help: &'a str, heading: &str) -> Vec<&'a str> {
+    let start = help.lines().position(|l| l == heading);
+    let lines = help.lines().skip(start.map_or(usize::MAX, |s| s + 1));
+    lines.take_while(|l| !l.is_empty()).collect()
+}
+
+/// Regression: `lint --help` and `check --help` used clap's long layout and the others the
+/// compact one; global options sat among each command's own; only the top-level help and
+/// `deploy --help` gave exit codes. Now `-h` and `--help` print the same compact text
+/// everywhere, the global options have a heading of their own, every subcommand shows an
+/// example, and those that can end with more than 0 or 2 give the exit codes, in one text.
+#[test]
+fn every_help_has_one_layout_global_options_examples_and_exit_codes() {
+    let top = secretgate(&["--help"]).stdout;
+    let exit_codes = section(&top, "Exit codes:");
+    assert_eq!(exit_codes.len(), 5, "the top-level help lists five exit codes:\n{top}");
+    for command in subcommands() {
+        let long = secretgate(&[&command, "--help"]).stdout;
+        let short = secretgate(&[&command, "-h"]).stdout;
+        assert_eq!(long, short, "`{command} --help` and `{command} -h` differ");
+        let own = section(&long, "Options:");
+        let global = section(&long, "Global options:");
+        for option in ["--manifest <PATH>", "--color <COLOR>", "-q, --quiet", "-v, --verbose"] {
+            assert!(global.iter().any(|l| l.contains(option)), "{command}: {option}:\n{long}");
+            assert!(!own.iter().any(|l| l.contains(option)), "{command}: {option}:\n{long}");
+        }
+        let example = long.lines().any(|l| l.starts_with("Example"));
+        assert!(example && long.contains("  secretgate "), "{command} has no example:\n{long}");
+        if BEYOND_USAGE.contains(&command.as_str()) {
+            let listed = section(&long, "Exit codes:");
+            assert_eq!(listed, exit_codes, "{command} lists other exit codes:\n{long}");
+        }
+    }
 }
 
 #[test]

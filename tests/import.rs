@@ -466,7 +466,7 @@ proptest! {
             region: "us-central1".into(),
             known_envs: Vec::new(),
         };
-        let imported = secretgate::import::import(&inputs, &options);
+        let imported = secretgate::import::import(&inputs, &options).expect("UTF-8 paths");
         prop_assert_eq!(imported.services, 1);
         let parsed = yaml::parse(imported.manifest.as_bytes());
         prop_assert!(parsed.is_ok(), "{:?}\n{}", parsed.err(), imported.manifest);
@@ -528,6 +528,20 @@ fn assert_keeps_lines(kept: &str, merged: &str) {
     for line in kept.split_inclusive('\n') {
         assert!(rest.any(|l| l == line), "the line {line:?} was changed, moved or lost:\n{merged}");
     }
+}
+
+/// Asserts what every merge must leave: a manifest that parses and in which `lint` finds
+/// nothing wrong on its own (no finding located in secrets.yaml).
+fn assert_merged_manifest_lints(dir: &Path) {
+    let (merged, _) = manifest(dir);
+    let (run, findings) = lint(dir);
+    let in_manifest: Vec<&Finding> = findings.iter().filter(|f| f.file == "secrets.yaml").collect();
+    assert!(
+        in_manifest.is_empty(),
+        "lint finds in the merged manifest
+{merged}
+{run}"
+    );
 }
 
 /// `--merge` into a hand-written manifest (indented by four, with comments) adds the missing
@@ -643,6 +657,7 @@ fn merge_without_a_derivable_project_says_what_to_add() {
         "    project: shop-dev",
         "a given project is no guess"
     );
+    assert_merged_manifest_lints(dir.path());
 }
 
 /// A service new to a manifest with more environments than the import (here `production`
@@ -1011,7 +1026,8 @@ fn merge_into_broken_yaml_names_the_place() {
     std::fs::write(&output, broken).unwrap();
     let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
     assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
-    assert!(run.stderr.contains("is not valid YAML at line"), "{run}");
+    assert!(run.stderr.contains("invalid YAML: unclosed bracket"), "{run}");
+    assert!(run.stderr.contains("[secrets.yaml:2:15]"), "{run}");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), broken);
 }
 
@@ -1031,4 +1047,109 @@ fn merge_into_an_empty_services_block() {
     assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"], "{merged}");
     let (lint_run, findings) = lint(dir.path());
     assert!(findings.is_empty() && lint_run.code == 0, "lint of\n{merged}\nsays:\n{lint_run}");
+}
+
+/// The two environments of tests/fixtures/import/templates, as a manifest kept by hand.
+const STAGING_AND_PRODUCTION: &str = "\
+version: 1
+environments:
+  staging:
+    project: shop-staging
+    region: europe-west1
+  production:
+    project: shop-production
+    region: europe-west1
+services:
+  api:
+    spec: deploy/{env}/api.yaml
+";
+
+/// Regression: a manifest ending with the document-end marker `...` got the new services after
+/// the marker, a second document that lint rejects, and the merge exited 0. They go before it.
+#[test]
+fn merge_before_a_document_end_marker() {
+    let dir = workspace("templates");
+    let existing = format!("{STAGING_AND_PRODUCTION}...\n# kept after the end of the document\n");
+    std::fs::write(dir.path().join("secrets.yaml"), &existing).unwrap();
+
+    let run = import(dir.path(), &["--merge"]);
+    assert!(run.stderr.contains("5 service(s) or entries added"), "{run}");
+    let (merged, tree) = manifest(dir.path());
+    assert_keeps_lines(&existing, &merged);
+    assert!(merged.ends_with("\n...\n# kept after the end of the document\n"), "{merged}");
+    assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"], "{merged}");
+    assert_merged_manifest_lints(dir.path());
+}
+
+/// Regression: a manifest with schema errors (here the fields of `production` not indented
+/// under it) was merged into, exit 0. It is refused with its errors shown and left as it was.
+#[test]
+fn merge_into_a_manifest_with_schema_errors_is_refused() {
+    let dir = workspace("templates");
+    let output = dir.path().join("secrets.yaml");
+    let broken = STAGING_AND_PRODUCTION
+        .replace("    project: shop-production\n", "  project: shop-production\n")
+        .replace("    region: europe-west1\nservices", "  region: europe-west1\nservices");
+    std::fs::write(&output, &broken).unwrap();
+
+    let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("environment `production` must be a mapping"), "{run}");
+    assert!(run.stderr.contains("[secrets.yaml:6:13]"), "the error has its place:\n{run}");
+    assert!(run.stderr.contains("secrets.yaml has errors, so --merge cannot tell"), "{run}");
+    assert!(run.stderr.contains("nothing was written"), "{run}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), broken, "the file changed");
+}
+
+/// A spec that maps a secret to `PORT`, a name Cloud Run reserves: merged, the manifest would
+/// have a `reserved-env-name` error of its own, so nothing is written and the error is shown.
+#[test]
+fn merge_that_would_give_the_manifest_errors_is_refused() {
+    let dir = workspace("templates");
+    let spec = dir.path().join("deploy/production/worker.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap().replace("QUEUE_URL", "PORT");
+    std::fs::write(&spec, text).unwrap();
+    let output = dir.path().join("secrets.yaml");
+    std::fs::write(&output, STAGING_AND_PRODUCTION).unwrap();
+
+    let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("reserved-env-name"), "{run}");
+    assert!(run.stderr.contains("[secrets.yaml (as merged):"), "{run}");
+    assert!(run.stderr.contains("merging would give secrets.yaml the errors above"), "{run}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), STAGING_AND_PRODUCTION);
+}
+
+/// Regression: a spec file named `w\xFFrker.yaml` (not UTF-8) was imported as `spec:
+/// "deploy/staging/w\uFFFDrker.yaml"`, a file that does not exist, exit 0. Given directly or
+/// found in a folder, such a name is refused, as is such an environment folder.
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = workspace("templates");
+    let worker = std::fs::read(dir.path().join("deploy/production/worker.yaml")).unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"deploy/staging/w\xFFrker.yaml");
+    std::fs::write(dir.path().join(odd), &worker).unwrap();
+    let named = "the file name \"deploy/staging/w\\xFFrker.yaml\" is not UTF-8";
+    let from_folder: [&std::ffi::OsStr; 1] = ["deploy".as_ref()];
+    let given: [&std::ffi::OsStr; 3] = ["--env".as_ref(), "staging".as_ref(), odd];
+    for inputs in [&from_folder[..], &given[..]] {
+        let mut cmd = common::secretgate();
+        cmd.current_dir(dir.path()).args(["import", "-o", "secrets.yaml"]).args(inputs);
+        let run = common::run(&mut cmd);
+        assert_eq!(run.code, i32::from(exit::USAGE), "{inputs:?}:\n{run}");
+        assert!(run.stderr.contains(named), "{inputs:?}:\n{run}");
+        assert!(run.stderr.contains("nothing was written"), "{inputs:?}:\n{run}");
+        assert!(!dir.path().join("secrets.yaml").exists(), "{inputs:?} wrote a manifest");
+    }
+
+    std::fs::remove_file(dir.path().join(odd)).unwrap();
+    let folder = dir.path().join(std::ffi::OsStr::from_bytes(b"deploy/st\xFFging"));
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("worker.yaml"), &worker).unwrap();
+    let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("the folder name \"st\\xFFging\" is not UTF-8"), "{run}");
+    assert!(!dir.path().join("secrets.yaml").exists());
 }

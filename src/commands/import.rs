@@ -23,7 +23,8 @@ pub fn run(cli: &Cli, command: &ImportCommand) -> Result<u8, Error> {
         region: args.region.clone().unwrap_or_else(|| import::DEFAULT_REGION.to_string()),
         known_envs: existing.as_deref().map(import::declared_environments).unwrap_or_default(),
     };
-    let imported = import::import(&inputs, &options);
+    let imported = import::import(&inputs, &options)
+        .map_err(|message| Error::Usage { message, help: None }.noting("nothing was written"))?;
     let findings = imported.diagnostics.len();
     tracing::info!(specs = inputs.len(), findings, "specs imported");
     if !imported.diagnostics.is_empty() {
@@ -109,14 +110,45 @@ fn read_existing(args: &ImportArgs) -> Result<Option<String>, Error> {
     Ok(Some(text))
 }
 
+/// Refuses a manifest text with errors of its own, showing them: the existing manifest, or with
+/// `as_merged` the result of the merge. Nothing is written.
+fn refuse_errors(cli: &Cli, output: &Path, text: &str, as_merged: bool) -> Result<(), Error> {
+    let shown = format!("{}{}", output.display(), if as_merged { " (as merged)" } else { "" });
+    let (sources, errors) = import::manifest_errors(&shown, text);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let color = super::use_color(cli.color, std::io::stderr().is_terminal());
+    eprint!("{}", crate::report::human::render(&errors, &sources, color));
+    let (message, help) = if as_merged {
+        (
+            format!("merging would give {} the errors above", output.display()),
+            "fix what they point at in the specs or in the manifest, then merge again",
+        )
+    } else {
+        (
+            format!("{} has errors, so --merge cannot tell where entries go", output.display()),
+            "fix the errors above (`secretgate lint` shows them too), then merge again",
+        )
+    };
+    Err(Error::Usage { message, help: Some(help.into()) }.noting("nothing was written"))
+}
+
 /// Merges the imported manifest into the existing one and says on stderr what was added.
 fn merge(cli: &Cli, args: &ImportArgs, existing: &str, imported: &str) -> Result<String, Error> {
     // Services read with --live come from one region: an environment they add is in it.
     let live_region = args.live.then(|| import::DEFAULT_REGION.to_string());
     let region = args.region.clone().or(live_region);
     let options = MergeOptions { project: args.project.clone(), region };
-    let merged = import::merge(existing, imported, &options)
-        .map_err(|message| Error::Usage { message, help: None })?;
+    let merged = import::merge(existing, imported, &options);
+    // When the merge fails or gives a manifest with errors, and the manifest had errors of its
+    // own, those are what to fix first. One it has is mended by the merge: an empty `services:`.
+    let valid = merged.as_ref().is_ok_and(|m| import::manifest_errors("", &m.text).1.is_empty());
+    if !valid {
+        refuse_errors(cli, &args.output, existing, false)?;
+    }
+    let merged = merged.map_err(|message| Error::Usage { message, help: None })?;
+    refuse_errors(cli, &args.output, &merged.text, true)?;
     if !cli.quiet {
         eprint!("{}", merge_summary(&merged, &args.output));
     }
