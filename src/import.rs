@@ -585,7 +585,9 @@ pub fn manifest_errors(shown: &str, text: &str) -> (Sources, Vec<Diagnostic>) {
     let mut found = Vec::new();
     match yaml::parse(text.as_bytes()) {
         Ok(tree) => {
-            if let Some(manifest) = crate::manifest::read(file, &tree, &mut found) {
+            if let Some(manifest) =
+                crate::manifest::read(file, &sources.get(file).text, &tree, &mut found)
+            {
                 rules::check_manifest(&manifest, &mut found);
                 for env in &manifest.environments {
                     crate::resolve::resolve(&manifest, env, &mut found);
