@@ -566,3 +566,28 @@ fn a_snapshot_time_with_an_offset_past_23_hours_is_unreadable() {
         assert_eq!((run.code == 2, said), (refused, refused), "{offset}: {run}");
     }
 }
+
+/// Output that cannot be written: stdout on a full device is a failure (exit 2, said on stderr),
+/// and a stderr that takes nothing is no reason to panic (exit 101 before).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_or_stderr_is_no_panic() {
+    use std::process::{Command, Stdio};
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let manifest = Path::new(ROOT).join("secrets.yaml");
+    let snapshot = Path::new(ROOT).join("deploy/snapshots/staging.json");
+    let deploy = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_secretgate"));
+        cmd.arg("--manifest").arg(&manifest).args(["deploy", "--env", "staging", "--dry-run"]);
+        cmd.arg("--snapshot").arg(&snapshot).env("NO_COLOR", "1");
+        cmd
+    };
+
+    let out = deploy().stdout(full()).stderr(Stdio::piped()).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write to standard output"), "{stderr}");
+
+    let out = deploy().stdout(Stdio::null()).stderr(full()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+}

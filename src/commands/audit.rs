@@ -36,9 +36,10 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     // formats are read by programs and carry it in the report; their stderr stays clean.
     if args.format == AuditFormat::Table && !cli.quiet {
         for p in &report.unverified_projects {
-            eprintln!(
+            noteln!(
                 "warning: project `{}` was not verified ({}); its cells are `unverified`",
-                p.project, p.reason
+                p.project,
+                p.reason
             );
         }
     }
@@ -48,7 +49,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let coverage = report.coverage.percent();
     match args.fail_under {
         Some(limit) if coverage < limit => {
-            eprintln!("error: coverage {coverage:.1}% is below --fail-under {limit}%");
+            noteln!("error: coverage {coverage:.1}% is below --fail-under {limit}%");
             Ok(exit::FINDINGS)
         }
         _ => Ok(exit::OK),

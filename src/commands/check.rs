@@ -102,7 +102,7 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
             for p in problems {
                 text.push_str(&format!("  {p}\n"));
             }
-            eprint!("{text}");
+            note!("{text}");
             return Ok(exit::INCOMPLETE);
         }
     };

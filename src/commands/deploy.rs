@@ -99,7 +99,7 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
         });
     };
     if !steps.confirm(&targets, &mut outcomes)? {
-        eprintln!("nothing was deployed");
+        noteln!("nothing was deployed");
         return Ok(exit::OK);
     }
     let code = steps.roll_out(&client, &targets, &mut outcomes);
@@ -178,7 +178,7 @@ impl Deploy<'_> {
         show_findings(self.cli, &mut self.project, self.findings.clone(), self.color);
         let why =
             if code == exit::INCOMPLETE { "could not be verified" } else { "failed the gate" };
-        eprintln!("error: deploy refused: {count} problem(s) {why}; nothing was deployed");
+        noteln!("error: deploy refused: {count} problem(s) {why}; nothing was deployed");
         code
     }
 
@@ -255,9 +255,9 @@ impl Deploy<'_> {
             return exit::INCOMPLETE;
         }
         for o in outcomes.iter().filter(|o| o.status == Status::Unverified) {
-            eprintln!("error: {}", o.message.as_deref().unwrap_or_default());
+            noteln!("error: {}", o.message.as_deref().unwrap_or_default());
         }
-        eprintln!("error: nothing was deployed");
+        noteln!("error: nothing was deployed");
         exit::INCOMPLETE
     }
 
@@ -288,7 +288,7 @@ impl Deploy<'_> {
         };
         self.finish(outcomes, code);
         if self.args.format == DeployFormat::Human && !self.cli.quiet {
-            eprintln!("dry run: nothing was deployed");
+            noteln!("dry run: nothing was deployed");
         }
         code
     }
@@ -627,7 +627,7 @@ fn ask(env: &str, count: usize) -> Result<bool, Error> {
             help: Some("pass --yes to deploy without asking, or --dry-run to see the plan".into()),
         });
     }
-    eprint!("Deploy {count} service(s) to `{env}`? [y/N] ");
+    note!("Deploy {count} service(s) to `{env}`? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Usage {

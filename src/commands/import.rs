@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, command: &ImportCommand) -> Result<u8, Error> {
     if !imported.diagnostics.is_empty() {
         let color = super::use_color(cli.color, std::io::stderr().is_terminal());
         let text = crate::report::human::render(&imported.diagnostics, &imported.sources, color);
-        eprint!("{text}");
+        note!("{text}");
     }
     if imported.services == 0 {
         return Err(Error::Usage {
@@ -119,7 +119,7 @@ fn refuse_errors(cli: &Cli, output: &Path, text: &str, as_merged: bool) -> Resul
         return Ok(());
     }
     let color = super::use_color(cli.color, std::io::stderr().is_terminal());
-    eprint!("{}", crate::report::human::render(&errors, &sources, color));
+    note!("{}", crate::report::human::render(&errors, &sources, color));
     let (message, help) = if as_merged {
         (
             format!("merging would give {} the errors above", output.display()),
@@ -150,7 +150,7 @@ fn merge(cli: &Cli, args: &ImportArgs, existing: &str, imported: &str) -> Result
     let merged = merged.map_err(|message| Error::Usage { message, help: None })?;
     refuse_errors(cli, &args.output, &merged.text, true)?;
     if !cli.quiet {
-        eprint!("{}", merge_summary(&merged, &args.output));
+        note!("{}", merge_summary(&merged, &args.output));
     }
     Ok(merged.text)
 }
@@ -182,7 +182,7 @@ fn write_manifest(cli: &Cli, args: &ImportArgs, text: &str) -> Result<(), Error>
     let to_file = args.output != Path::new("-");
     output::write_to(to_file.then_some(args.output.as_path()), text)?;
     if to_file && !cli.quiet {
-        eprintln!(
+        noteln!(
             "wrote {}; check it with `secretgate --manifest {} lint`",
             args.output.display(),
             args.output.display()

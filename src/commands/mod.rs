@@ -1,5 +1,20 @@
 //! One module per subcommand; each returns the process exit code.
 
+/// Writes a message to stderr. Unlike `eprint!`, it does not panic when stderr is closed or
+/// full: a message that cannot be shown must not turn a finished run into a crash.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::commands::to_stderr(&format!($($arg)*))
+    };
+}
+
+/// [`note!`] with a line break.
+macro_rules! noteln {
+    ($($arg:tt)*) => {
+        $crate::commands::to_stderr(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod audit;
 mod check;
 mod deploy;
@@ -13,6 +28,7 @@ use crate::cli::{Cli, ColorChoice, Command};
 use crate::error::{Error, exit};
 use clap::CommandFactory;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
@@ -34,10 +50,15 @@ pub fn run(cli: Cli) -> u8 {
             Ok(print(&String::from_utf8_lossy(&out)))
         }
     };
-    result.unwrap_or_else(|err| {
+    let code = result.unwrap_or_else(|err| {
         report_error(&err, use_color(cli.color, std::io::stderr().is_terminal()))
-    })
+    });
+    // Output that was computed but could not be written is lost: the run did not succeed.
+    if code == exit::OK && STDOUT_FAILED.load(Ordering::Relaxed) { exit::USAGE } else { code }
 }
+
+/// Set when stdout refused a write for another reason than a closed pipe.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Whether to colour a stream: `always`, `never`, or on a terminal when NO_COLOR is unset.
 pub fn use_color(choice: ColorChoice, terminal: bool) -> bool {
@@ -52,8 +73,22 @@ pub fn use_color(choice: ColorChoice, terminal: bool) -> bool {
 /// Writes to stdout; a closed pipe (`secretgate rules | head`) is not an error.
 pub(crate) fn print(text: &str) -> u8 {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A reader that stops early (`| head`) wants no more; that is no failure.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            if !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
+                noteln!("error: cannot write to standard output: {e}");
+            }
+        }
+        _ => {}
+    }
     exit::OK
+}
+
+/// Writes to stderr, ignoring a stderr that cannot take it (see [`note!`]).
+pub(crate) fn to_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 fn report_error(err: &Error, color: bool) -> u8 {
@@ -70,7 +105,7 @@ fn report_error(err: &Error, color: bool) -> u8 {
 /// with its findings on stderr and exit 1, as `lint` would report it.
 fn invalid_manifest(cli: &Cli, project: &crate::lint::Project) -> u8 {
     let color = use_color(cli.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    eprint!("{}", crate::report::human::render(&project.diagnostics, &project.sources, color));
-    eprintln!("error: {} is not a valid manifest; nothing was done", cli.manifest.display());
+    note!("{}", crate::report::human::render(&project.diagnostics, &project.sources, color));
+    noteln!("error: {} is not a valid manifest; nothing was done", cli.manifest.display());
     crate::error::exit::FINDINGS
 }

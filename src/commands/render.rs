@@ -17,7 +17,7 @@ pub fn run(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
     let findings = deploy::gate_findings(&project.diagnostics, &services);
     if deploy::blocks(&findings) {
         show_findings(cli, &mut project, findings, color);
-        eprintln!("error: `{}` cannot be rendered until the errors above are fixed", args.service);
+        noteln!("error: `{}` cannot be rendered until the errors above are fixed", args.service);
         return Ok(exit::FINDINGS);
     }
     let options = RenderOptions { image: args.image.clone(), ..RenderOptions::default() };
