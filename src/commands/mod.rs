@@ -75,10 +75,11 @@ pub(crate) fn print(text: &str) -> u8 {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         // A reader that stops early (`| head`) wants no more; that is no failure.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            if !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
-                noteln!("error: cannot write to standard output: {e}");
-            }
+        Err(e)
+            if e.kind() != std::io::ErrorKind::BrokenPipe
+                && !STDOUT_FAILED.swap(true, Ordering::Relaxed) =>
+        {
+            noteln!("error: cannot write to standard output: {e}");
         }
         _ => {}
     }
