@@ -20,6 +20,7 @@ pub fn did_you_mean<'a>(
 pub fn help_for_unknown(name: &str, known: &[&str], listing: &str) -> String {
     match did_you_mean(name, known.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => format!("{listing} none"),
         None => format!("{listing}: {}", known.join(", ")),
     }
 }
@@ -38,5 +39,21 @@ pub fn refuse_unknown(
             help: Some(help_for_unknown(name, known, listing)),
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::help_for_unknown;
+
+    #[test]
+    fn the_help_lists_the_names_or_says_there_are_none() {
+        let listing = "the manifest defines";
+        assert_eq!(
+            help_for_unknown("prod", &["staging"], listing),
+            "the manifest defines: staging"
+        );
+        assert_eq!(help_for_unknown("staging", &[], listing), "the manifest defines none");
+        assert_eq!(help_for_unknown("stagin", &["staging"], listing), "did you mean `staging`?");
     }
 }
