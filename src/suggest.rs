@@ -20,7 +20,7 @@ pub fn did_you_mean<'a>(
 pub fn help_for_unknown(name: &str, known: &[&str], listing: &str) -> String {
     match did_you_mean(name, known.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
-        None if known.is_empty() => format!("{listing} none"),
+        None if known.is_empty() => format!("{listing}: none"),
         None => format!("{listing}: {}", known.join(", ")),
     }
 }
@@ -53,7 +53,9 @@ mod tests {
             help_for_unknown("prod", &["staging"], listing),
             "the manifest defines: staging"
         );
-        assert_eq!(help_for_unknown("staging", &[], listing), "the manifest defines none");
+        assert_eq!(help_for_unknown("staging", &[], listing), "the manifest defines: none");
         assert_eq!(help_for_unknown("stagin", &["staging"], listing), "did you mean `staging`?");
+        let services = "services deployed to `staging`";
+        assert_eq!(help_for_unknown("api", &[], services), "services deployed to `staging`: none");
     }
 }
