@@ -327,8 +327,8 @@ fn comparable(tree: &Node, secret_vars: &[&str]) -> Node {
 }
 
 /// Removes secret mappings and images, and hides literal values of `secret_vars` and those
-/// that `plaintext-secret` calls credentials: by the name, or by the value's shape whatever the
-/// name.
+/// that `plaintext-secret` calls credentials: by the name, or by a shape in the value whatever
+/// the name.
 fn strip_secrets(pod: &mut Node, secret_vars: &[&str]) {
     use crate::yaml::Value as V;
     let secret_volumes: Vec<String> = pod
@@ -350,17 +350,7 @@ fn strip_secrets(pod: &mut Node, secret_vars: &[&str]) {
         container.remove("image");
         if let Some(V::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
             env.retain(|e| e.path(&["valueFrom", "secretKeyRef"]).is_none());
-            for var in env.iter_mut() {
-                let name = var.get("name").and_then(Node::as_str).unwrap_or_default().to_string();
-                let value = var.get("value").and_then(Node::scalar_text).unwrap_or_default();
-                let declared = secret_vars.contains(&name.as_str()) && !value.is_empty();
-                if declared
-                    || crate::rules::plaintext_secret::looks_like_credential(&name, &value)
-                        .is_some()
-                {
-                    var.set("value", Node::string("<redacted>"));
-                }
-            }
+            crate::rules::plaintext_secret::redact_env(env, secret_vars);
         }
         if let Some(V::Seq(mounts)) = container.get_mut("volumeMounts").map(|m| &mut m.value) {
             mounts.retain(|m| {

@@ -1,5 +1,6 @@
 //! Findings: what every rule produces and every reporter consumes.
 
+use crate::credential;
 use crate::rules::secret_value_in_manifest;
 use crate::source::FileId;
 use crate::yaml::Span;
@@ -102,8 +103,11 @@ impl Diagnostic {
         self
     }
 
+    /// Sets the env var or file the finding concerns, unless it looks like a credential (a
+    /// token pasted as a name): the JSON field is then null. Unlike [`quote`], an odd name
+    /// (`BAD NAME`) is kept, since reports match findings to entries by it.
     pub fn target(mut self, target: Option<&str>) -> Self {
-        self.target = target.map(str::to_string);
+        self.target = target.filter(|t| credential_kind(t).is_none()).map(str::to_string);
         self
     }
 
@@ -149,8 +153,11 @@ impl Summary {
 /// an AWS secret key with its `/`, a passphrase with blanks), since a message cannot tell a
 /// mistyped name from a password pasted into the wrong field.
 pub fn quote(value: &str) -> String {
-    if let Some(kind) = secret_value_in_manifest::looks_like_credential(value) {
+    if let Some(kind) = credential_kind(value) {
         return format!("a value that looks like {kind} (not shown)");
+    }
+    if value.chars().any(char::is_control) {
+        return "a value with control characters (not shown)".to_string();
     }
     if !name_like(value) {
         return "a value that could be a credential (not shown)".to_string();
@@ -160,13 +167,31 @@ pub fn quote(value: &str) -> String {
 
 /// Whether [`quote`] shows `value`.
 pub fn may_show(value: &str) -> bool {
-    secret_value_in_manifest::looks_like_credential(value).is_none() && name_like(value)
+    credential_kind(value).is_none() && name_like(value)
+}
+
+/// `value` as it is when [`quote`] would show it, else [`quote`]'s description: for values a
+/// message writes without backquotes (a directory, an account, a list of names).
+pub fn shown(value: &str) -> String {
+    if may_show(value) { value.to_string() } else { quote(value) }
+}
+
+/// `value` where a help text gives it as an argument of a command to run, or `placeholder`
+/// (`SECRET_ID`) when [`quote`] would not show it: the user types the real value in.
+pub fn argument<'a>(value: &'a str, placeholder: &'a str) -> &'a str {
+    if may_show(value) { value } else { placeholder }
+}
+
+/// What kind of credential `value` looks like, as a whole or somewhere inside.
+fn credential_kind(value: &str) -> Option<&'static str> {
+    secret_value_in_manifest::looks_like_credential(value)
+        .or_else(|| credential::find(value).first().map(|f| f.kind))
 }
 
 /// Written as names and numbers are: letters, digits, `-`, `_`, `.` (Kubernetes secret names,
 /// which Cloud Run specs often carry by habit) and placeholder braces; a full name
-/// `[ALIAS:]projects/PROJECT/secrets/ID`, whose parts add `:` and `/`; or a YAML number such as
-/// `-1.5e+3`.
+/// `[ALIAS:]projects/PROJECT/secrets/ID`, whose parts add `:` and `/`; an absolute file path
+/// of such names; a service account's email; or a YAML number such as `-1.5e+3`.
 fn name_like(value: &str) -> bool {
     let word = |text: &str, extra: &[u8]| {
         let named = |b: u8| b.is_ascii_alphanumeric() || b"-_.{}".contains(&b);
@@ -176,7 +201,11 @@ fn name_like(value: &str) -> bool {
         (alias.is_empty() || alias.strip_suffix(':').is_some_and(|a| word(a, b"")))
             && word(rest, b"/:")
     });
-    value.len() <= 255 && (word(value, b"") || full || number_like(value))
+    let path = value.starts_with('/') && word(value, b"/");
+    let email = value.split_once('@').is_some_and(|(user, domain)| {
+        !user.is_empty() && word(user, b"") && domain.contains('.') && word(domain, b"")
+    });
+    value.len() <= 255 && (word(value, b"") || full || path || email || number_like(value))
 }
 
 /// A number as YAML writes one: digits with a sign, point or exponent, or `.inf` and `.nan`.
@@ -190,7 +219,7 @@ pub fn number_like(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{may_show, quote};
+    use super::{argument, may_show, quote};
 
     #[test]
     fn names_versions_and_numbers_are_quoted() {
@@ -216,5 +245,21 @@ mod tests {
             assert_eq!(quote(value), "a value that could be a credential (not shown)");
         }
         assert!(!may_show(&"a".repeat(256)));
+    }
+
+    #[test]
+    fn credentials_inside_a_value_and_control_characters_are_described() {
+        let quoted = quote("x-AKIAXYZZY01234567890");
+        assert_eq!(quoted, "a value that looks like an AWS access key (not shown)");
+        assert_eq!(quote("X\u{1b}]0;t\u{7}"), "a value with control characters (not shown)");
+    }
+
+    #[test]
+    fn paths_and_accounts_are_shown_and_arguments_fall_back_to_placeholders() {
+        for value in ["/secrets/app/config.json", "backend@netra-staging.iam.gserviceaccount.com"] {
+            assert!(may_show(value), "{value}");
+        }
+        assert_eq!(argument("jwt-secret-key", "SECRET_ID"), "jwt-secret-key");
+        assert_eq!(argument("ghp_XYZZY0123456789012345678901234567890", "SECRET_ID"), "SECRET_ID");
     }
 }

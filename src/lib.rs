@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cloudrun;
 #[cfg(feature = "cli")]
 pub mod commands;
+pub mod credential;
 pub mod deploy;
 pub mod diagnostic;
 pub mod error;

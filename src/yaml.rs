@@ -228,8 +228,9 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
         return Err(SyntaxError {
             // Input files are read only up to one byte past the limit, so the size is unknown.
             message: format!(
-                "file is larger than 8 MiB; secretgate reads YAML files of at most \
-                 {MAX_FILE_BYTES} bytes"
+                "file is larger than {} MiB; secretgate reads YAML files of at most \
+                 {MAX_FILE_BYTES} bytes",
+                MAX_FILE_BYTES / (1024 * 1024)
             ),
             span: Span { line: 1, column: 1, ..Span::default() },
         });

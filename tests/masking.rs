@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Fake;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// The broken spec's folder: `value: "XYZZYhunter2-realpassword` under `name: DB_PASSWORD`,
@@ -122,4 +124,157 @@ fn credentials_in_names_and_versions_are_described_not_echoed() {
         |i: usize, text: &str| found[i]["message"].as_str().is_some_and(|m| m.contains(text));
     assert!(says(0, "could be a credential") && says(2, "looks like a GitHub token"), "{doc:#}");
     assert!(says(3, "looks like a Stripe key"), "{doc:#}");
+}
+
+/// A `.env` file's two lines: a GitHub token and a password, each glued to its name by `=`.
+const ENV_FILE: &str =
+    "GITHUB_TOKEN=ghp_XYZZYdEfGhIjKlMnOpQrStUvWxYz0123456789\nDB_PASSWORD=XYZZYhunter2\n";
+
+/// Regression: a `.env` file used as a spec or as the manifest, or read after a flow sequence
+/// left open, was shown in clear in the excerpt: its lines are no `key: value` for YAML, so the
+/// line masker judged each as one plain value and found no credential in it.
+#[test]
+fn an_env_file_in_place_of_a_spec_or_manifest_is_masked() {
+    let dir = project(MANIFEST, ENV_FILE);
+    std::fs::write(dir.path().join("dot.env"), ENV_FILE).unwrap();
+    let flow = format!("env: [{{name: A, value: \"x\"\n{ENV_FILE}");
+    std::fs::write(dir.path().join("flow.yaml"), flow).unwrap();
+    let flow_manifest = MANIFEST.replace("deploy/api.yaml", "flow.yaml");
+    std::fs::write(dir.path().join("flow-manifest.yaml"), flow_manifest).unwrap();
+    let runs = [
+        ("spec", vec!["lint"]),
+        ("manifest", vec!["lint", "--manifest", "dot.env"]),
+        ("open flow", vec!["lint", "--manifest", "flow-manifest.yaml"]),
+        ("import", vec!["import", "deploy/api.yaml", "--env", "staging", "-o", "-"]),
+    ];
+    for (case, args) in runs {
+        let run = run_in(dir.path(), &args);
+        assert!(!run.all().contains("XYZZY"), "{case}: a credential is shown\n{run}");
+        // The names stay readable; an excerpt of the open flow shows the first line only.
+        assert!(run.all().contains("GITHUB_TOKEN=*****"), "{case}: no masked line\n{run}");
+        let second = run.all().contains("DB_PASSWORD=*****");
+        assert!(second || case == "open flow", "{case}: no masked line\n{run}");
+    }
+}
+
+/// A live `api` whose literal env values carry credentials inside longer text, under names
+/// that do not mark a credential.
+fn live_api_with_embedded_credentials() -> Value {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJYWVpaWSJ9.XYZZYc2lnbmF0dXJl";
+    let token = "ghp_XYZZYdEfGhIjKlMnOpQrStUvWxYz0123456789";
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": { "name": "api" },
+        "spec": { "template": { "spec": { "containers": [{
+            "name": "app",
+            "image": "us-docker.pkg.dev/shop/app/api:0.9.0",
+            "env": [
+                { "name": "AUTH_HEADER", "value": format!("Bearer {token}") },
+                { "name": "CFG", "value": format!("key={token}") },
+                { "name": "HOOK", "value": format!("https://hooks.example.com/x?token={jwt}") },
+            ],
+        }]}}},
+    })
+}
+
+/// Regression: the plan's diff (human and JSON) showed live env values that hold a credential
+/// inside longer text (`Bearer ghp_...`, `key=ghp_...`, a URL with `?token=` and a JSON Web
+/// Token): only values that were a credential as a whole became `<redacted>`.
+#[test]
+fn the_plan_redacts_credentials_inside_longer_values() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deploy");
+    let seed = std::fs::read_to_string(fixtures.join("secretmanager.json")).unwrap();
+    let fake = Fake::seeded(serde_json::from_str(&seed).unwrap(), |_| {});
+    fake.set_service("shop", live_api_with_embedded_credentials()).unwrap();
+    for format in ["human", "json"] {
+        let args = ["deploy", "--env", "staging", "--service", "api", "--dry-run"];
+        let mut cmd = common::secretgate_at(&fake);
+        let run = common::run(cmd.current_dir(&fixtures).args(args).args(["--format", format]));
+        assert_eq!(run.code, 0, "{run}");
+        assert!(!run.all().contains("XYZZY"), "{format}: a credential is shown\n{run}");
+        assert_eq!(run.stdout.matches("<redacted>").count(), 3, "{format}\n{run}");
+    }
+}
+
+/// A Cloud Run spec of `api` whose only container maps `env` as given.
+fn spec_with_env(env: &str) -> String {
+    format!(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  \
+         template:\n    spec:\n      containers:\n      - name: app\n        image: x\n        \
+         env:\n{env}"
+    )
+}
+
+/// A project that writes credentials where names go: the environment's runtime account
+/// `ghp_...`, version `AKIA...` of `db-pass`, and a spec mapping secret `ghp_...`; and
+/// `snap.json`, a snapshot in which `db-pass` has one enabled version and no IAM policy.
+fn credentials_as_names() -> tempfile::TempDir {
+    let manifest = "version: 1\nenvironments:\n  staging:\n    project: acme-staging\n    \
+        region: us-central1\n    service_account: ghp_XYZZYabcdefghijklmnopqrstuvwxyz0123\n\
+        services:\n  api:\n    spec: deploy/api.yaml\n    secrets:\n      B:\n        \
+        secret: db-pass\n        version: AKIAXYZZY01234567890\n";
+    let env = "        - name: A\n          valueFrom:\n            secretKeyRef:\n              \
+        name: ghp_XYZZYzZCdEfGhIjKlMnOpQrStUvWxYz0123\n              key: latest\n";
+    let dir = project(manifest, &spec_with_env(env));
+    let snapshot = r#"{"snapshotVersion": 1, "capturedAt": "2026-12-03T12:00:00Z",
+        "projects": {"acme-staging": {"secrets": [{
+            "secret": {"name": "projects/acme-staging/secrets/db-pass"},
+            "versions": [{"name": "projects/acme-staging/secrets/db-pass/versions/1",
+                "createTime": "2026-11-01T00:00:00Z", "state": "ENABLED"}]}]}}}"#;
+    std::fs::write(dir.path().join("snap.json"), snapshot).unwrap();
+    dir
+}
+
+/// Runs `secretgate ARGS --snapshot snap.json` in `dir`.
+fn with_snapshot(dir: &Path, args: &[&str]) -> common::Run {
+    run_in(dir, &[args, &["--snapshot", "snap.json"]].concat())
+}
+
+/// Regression: `check` quoted names, versions and accounts that look like credentials in
+/// every format: ``secret `ghp_...` does not exist``, the help's `gcloud secrets create
+/// ghp_...`, ``no version alias `AKIA...` ``, ``whether ghp_... may read``.
+#[test]
+fn check_describes_credentials_written_as_names() {
+    let dir = credentials_as_names();
+    for format in ["human", "json", "sarif", "github"] {
+        let run = with_snapshot(dir.path(), &["check", "--env", "staging", "--format", format]);
+        assert_eq!(run.code, 1, "{run}");
+        assert!(!run.all().contains("XYZZY"), "check --format {format} echoes\n{run}");
+    }
+    let doc = with_snapshot(dir.path(), &["check", "--env", "staging", "--format", "json"]).json();
+    let found = doc["diagnostics"].as_array().expect("a list of findings");
+    let codes: Vec<&str> = found.iter().filter_map(|d| d["code"].as_str()).collect();
+    for code in ["secret-not-found", "version-not-found", "verification-incomplete"] {
+        assert!(codes.contains(&code), "no {code}: {doc:#}");
+    }
+    let human = with_snapshot(dir.path(), &["check", "--env", "staging"]);
+    assert!(human.stdout.contains("gcloud secrets create SECRET_ID --project"), "{human}");
+}
+
+/// Regression: the deploy gate printed the same messages as `check`, and `audit --format json`
+/// gave the declared version `AKIA...` as `declaredVersion`.
+#[test]
+fn the_gate_and_audit_describe_credentials_written_as_names() {
+    let dir = credentials_as_names();
+    let gate = with_snapshot(dir.path(), &["deploy", "--env", "staging", "--dry-run"]);
+    assert_eq!(gate.code, 1, "{gate}");
+    assert!(!gate.all().contains("XYZZY"), "the deploy gate echoes\n{gate}");
+    let audit = with_snapshot(dir.path(), &["audit", "--format", "json"]);
+    assert!(!audit.all().contains("XYZZY"), "audit echoes\n{audit}");
+    let hygiene = &audit.json()["hygiene"];
+    assert_eq!(hygiene[0]["declaredVersion"], Value::Null, "{hygiene:#}");
+}
+
+/// Regression: a spec env var name holding a terminal escape sequence (it retitled the window
+/// and turned the output red) reached the terminal raw, and no rule flagged it.
+#[test]
+fn control_characters_in_a_spec_env_name_are_flagged_and_escaped() {
+    let env = "        - name: \"X\\e]0;pwned\\a\\e[31mRED\"\n          value: hello\n";
+    let dir = project(MANIFEST, &spec_with_env(env));
+    let run = run_in(dir.path(), &["lint"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("invalid-env-name"), "{run}");
+    assert!(run.stdout.contains("control character"), "{run}");
+    assert!(!run.all().contains('\u{1b}') && !run.all().contains('\u{7}'), "{run:?}");
 }

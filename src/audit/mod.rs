@@ -172,8 +172,8 @@ pub struct Hygiene {
     pub service: String,
     pub target: String,
     pub secret: String,
-    /// `latest`, a number or an alias, as declared.
-    pub declared_version: String,
+    /// `latest`, a number or an alias, as declared; `None` when it could be a credential.
+    pub declared_version: Option<String>,
     pub pinned: bool,
     /// The version number in use now.
     pub version: Option<u64>,
@@ -526,7 +526,7 @@ fn hygiene(
         service: service.to_string(),
         target: binding.target().to_string(),
         secret: secret.secret.clone(),
-        declared_version: declared.to_string(),
+        declared_version: Some(declared.to_string()).filter(|v| crate::diagnostic::may_show(v)),
         pinned: declared != Version::Latest,
         version: number,
         age_days: created.map(|c| now.duration_since(c).as_secs() / 86_400),

@@ -410,21 +410,13 @@ fn export_form(service: &serde_json::Value) -> crate::yaml::Node {
 }
 
 fn mask_credentials(pod: &mut crate::yaml::Node) {
-    use crate::rules::plaintext_secret::{MASKED, looks_like_credential};
-    use crate::yaml::{Node, Value};
+    use crate::yaml::Value;
     let Some(Value::Seq(containers)) = pod.get_mut("containers").map(|c| &mut c.value) else {
         return;
     };
     for container in containers {
-        let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) else {
-            continue;
-        };
-        for var in env {
-            let name = var.get("name").and_then(Node::scalar_text).unwrap_or_default();
-            let Some(value) = var.get("value").and_then(Node::scalar_text) else { continue };
-            if looks_like_credential(&name, &value).is_some() {
-                var.set("value", Node::string(MASKED));
-            }
+        if let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
+            crate::rules::plaintext_secret::redact_env(env, &[]);
         }
     }
 }

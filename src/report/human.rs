@@ -22,8 +22,8 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> Str
         .with_break_words(false);
     let texts = redacted_texts(diagnostics, sources);
     let mut out = String::new();
-    for d in diagnostics {
-        let report = Report::new(d, sources, &texts);
+    for d in diagnostics.iter().map(printable) {
+        let report = Report::new(&d, sources, &texts);
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("{}: {}\n", d.code, d.message));
         }
@@ -42,8 +42,47 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     format!("secretgate: {}, {}\n", plural(s.errors, "error"), plural(s.warnings, "warning"))
 }
 
+/// `d` with the control characters of its message, help and labels escaped (`\u{1b}`): a name
+/// read from a file may hold a terminal escape sequence, which must not reach the terminal.
+fn printable(d: &Diagnostic) -> Diagnostic {
+    let mut d = d.clone();
+    d.message = escape_controls(&d.message);
+    d.help = d.help.as_deref().map(escape_controls);
+    for label in d.primary.iter_mut().chain(&mut d.secondary) {
+        label.message = escape_controls(&label.message);
+    }
+    d
+}
+
+/// `text` with each control character but the line break written as its Rust escape.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(
+            |c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.into() },
+        )
+        .collect()
+}
+
+/// `text` with each control byte but tab and line breaks replaced by `?`, byte for byte so that
+/// spans stay valid: an excerpt shows a file's lines, which may hold escape sequences too.
+fn printable_source(text: String) -> String {
+    let mut bytes = text.into_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // C1 controls (U+0080 to U+009F) are two bytes in UTF-8, both replaced.
+        let c1 = bytes[i] == 0xC2 && bytes.get(i + 1).is_some_and(|b| (0x80..0xA0).contains(b));
+        let c0 =
+            (bytes[i] < 0x20 && !matches!(bytes[i], b'\t' | b'\n' | b'\r')) || bytes[i] == 0x7F;
+        let width = if c1 { 2 } else { usize::from(c0) };
+        bytes[i..i + width].fill(b'?');
+        i += width.max(1);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// The text of every file a finding shows, its credentials masked: those the rules recognised
-/// (`redact`), and every value that looks like one, in whatever file and for whichever finding.
+/// (`redact`), and every value that looks like one, in whatever file and for whichever finding;
+/// and its control characters replaced.
 fn redacted_texts(diagnostics: &[Diagnostic], sources: &Sources) -> HashMap<FileId, String> {
     let mut spans: HashMap<FileId, Vec<Span>> = HashMap::new();
     for d in diagnostics {
@@ -56,7 +95,7 @@ fn redacted_texts(diagnostics: &[Diagnostic], sources: &Sources) -> HashMap<File
     }
     spans
         .into_iter()
-        .map(|(file, extra)| (file, mask::masked(&sources.get(file).text, extra)))
+        .map(|(file, extra)| (file, printable_source(mask::masked(&sources.get(file).text, extra))))
         .collect()
 }
 
@@ -237,5 +276,17 @@ impl miette::Diagnostic for Report {
             Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic))
                 as Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{escape_controls, printable_source};
+
+    #[test]
+    fn control_characters_are_escaped_in_messages_and_replaced_in_excerpts() {
+        assert_eq!(escape_controls("a\u{1b}[31mb\nc"), "a\\u{1b}[31mb\nc");
+        let source = "a\u{1b}]0;x\u{7}\tb\u{9b}c\r\n".to_string();
+        assert_eq!(printable_source(source), "a?]0;x?\tb??c\r\n");
     }
 }

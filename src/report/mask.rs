@@ -5,13 +5,9 @@
 //! that is not a spec at all (a `.env` file, a service account key), is masked as well as a
 //! spec. Masking replaces each character with `*`, byte for byte, so that spans stay valid.
 
+use crate::credential::{self, NAMES_OF_SECRETS};
 use crate::rules::plaintext_secret;
 use crate::yaml::Span;
-
-/// Keys whose value names secrets rather than holds one, although their names read as
-/// credentials: masking them would hide the manifest's and the spec's structure.
-const NAMES_OF_SECRETS: &[&str] =
-    &["secret", "secrets", "secretName", "secretKeyRef", "run.googleapis.com/secrets"];
 
 /// `text` with every value that [`credentials`] finds, and every span of `extra`, masked.
 pub fn masked(text: &str, extra: impl IntoIterator<Item = Span>) -> String {
@@ -54,11 +50,49 @@ fn mask(text: &mut [u8], offset: usize, len: usize) {
     }
 }
 
-/// The values of `text` that look like credentials, found without a parser. A value is judged
-/// by its key, by the `name:` of its list item when its key is `value`, and by its shape; a
-/// block scalar or a quote left open goes on over the lines indented deeper than its key. Each
-/// span runs to the end of one line, and the opening quote or `|` stays visible.
+/// The values of `text` that look like credentials, found without a parser: by the YAML
+/// structure each line seems to have ([`by_structure`]), by the credentials inside each line's
+/// text in any syntax (a `.env` line, a header, a command line, a comment), and the body of a
+/// PEM block. Each span runs to the end of one line, and the opening quote or `|` stays visible.
 pub fn credentials(text: &str) -> Vec<Span> {
+    let mut spans = by_structure(text);
+    for line in lines(text) {
+        let found = credential::find(line.text);
+        spans.extend(found.iter().filter_map(|f| line.span_from(f.start)));
+    }
+    spans.extend(pem_bodies(text));
+    // Every span runs to the end of its line: the one that starts first covers the others.
+    spans.sort_by_key(|s| (s.offset, s.len));
+    spans.dedup_by_key(|s| s.line);
+    spans
+}
+
+/// The lines after a `-----BEGIN` line, up to the `-----END` line or a line indented less: the
+/// body of a PEM block in a file that is not YAML (a `.env` file), or in a value that does not
+/// parse.
+fn pem_bodies(text: &str) -> Vec<Span> {
+    let mut begin: Option<usize> = None;
+    let mut spans = Vec::new();
+    for line in lines(text) {
+        if begin.is_some_and(|indent| line.indent < indent && !line.is_blank()) {
+            begin = None;
+        }
+        if begin.is_some() {
+            spans.extend(line.span_from(line.indent));
+        }
+        if line.text.contains("-----END") {
+            begin = None;
+        } else if begin.is_none() && line.text.contains("-----BEGIN") {
+            begin = Some(line.indent);
+        }
+    }
+    spans
+}
+
+/// The values that look like credentials as YAML reads them. A value is judged by its key, by
+/// the `name:` of its list item when its key is `value`, and by its shape; a block scalar or a
+/// quote left open goes on over the lines indented deeper than its key.
+fn by_structure(text: &str) -> Vec<Span> {
     let mut scopes = Scopes::default();
     let mut open: Option<Scalar> = None;
     let mut found = Vec::new();
@@ -94,9 +128,6 @@ pub fn credentials(text: &str) -> Vec<Span> {
     }
     found.extend(open);
     spans.extend(found.into_iter().filter(Scalar::is_credential).flat_map(|s| s.spans));
-    // A line that continues a value is read on its own too: keep each place once.
-    spans.sort_by_key(|s| (s.offset, s.len));
-    spans.dedup();
     spans
 }
 
@@ -219,7 +250,7 @@ fn flow_credential<'a>(line: &Line<'a>, at: usize, mut item_name: Option<&'a str
         if key == Some("name") {
             item_name = Some(text);
         }
-        if plaintext_secret::looks_like_credential(judged_as(key, item_name), text).is_some() {
+        if plaintext_secret::as_a_whole(judged_as(key, item_name), text).is_some() {
             return line.span_from(at + value_at);
         }
     }
@@ -310,7 +341,7 @@ impl<'a> Scalar<'a> {
     }
 
     fn is_credential(&self) -> bool {
-        plaintext_secret::looks_like_credential(self.name, &self.text).is_some()
+        plaintext_secret::as_a_whole(self.name, &self.text).is_some()
     }
 }
 
@@ -401,5 +432,25 @@ mod tests {
 ]
 "#;
         assert_eq!(masked(text), ["hunter2\""]);
+    }
+
+    /// Regression: a `.env` line was one plain value for the structure, and no credential.
+    #[test]
+    fn env_file_lines_keep_their_names() {
+        let text = "# GITHUB_TOKEN=ghp_XYZZY0123456789012345678901234567890\nDB_PASSWORD=XYZZY\n\
+            TOKEN_TTL=3600\nHOOK=https://x.example.com/?key=XYZZY42\n";
+        assert_eq!(masked(text), ["ghp_XYZZY0123456789012345678901234567890", "XYZZY", "XYZZY42"]);
+    }
+
+    /// The first line is one plain value that holds a PEM marker, masked whole; the body
+    /// follows up to the END line.
+    #[test]
+    fn pem_body_outside_yaml_up_to_its_end() {
+        let text =
+            "KEY=\"-----BEGIN PRIVATE KEY-----\nMIIEvXYZZY\n-----END PRIVATE KEY-----\"\nA=b\n";
+        assert_eq!(
+            masked(text),
+            ["KEY=\"-----BEGIN PRIVATE KEY-----", "MIIEvXYZZY", "-----END PRIVATE KEY-----\""]
+        );
     }
 }

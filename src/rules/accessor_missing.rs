@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, argument, quote, shown};
 
 pub static RULE: Rule = Rule {
     code: "accessor-missing",
@@ -41,14 +41,17 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         return;
     }
     let message = format!(
-        "the IAM policy of secret `{}` does not grant secretAccessor to {}; a project-level or \
+        "the IAM policy of secret {} does not grant secretAccessor to {}; a project-level or \
         group grant would not show here",
-        ctx.secret.secret, account
+        quote(&ctx.secret.secret),
+        shown(account)
     );
     let d = ctx.at_secret(&RULE, message, "no accessor grant on this secret").help(format!(
-        "gcloud secrets add-iam-policy-binding {} --project {} --member {member} --role \
-        roles/secretmanager.secretAccessor",
-        ctx.secret.secret, ctx.secret.project
+        "gcloud secrets add-iam-policy-binding {} --project {} --member serviceAccount:{} \
+        --role roles/secretmanager.secretAccessor",
+        argument(&ctx.secret.secret, "SECRET_ID"),
+        argument(&ctx.secret.project, "PROJECT"),
+        argument(account, "ACCOUNT")
     ));
     out.push(d);
 }

@@ -43,9 +43,9 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     for mapping in ctx.mappings.iter().filter(|m| m.secret.is_none()) {
         let name = &mapping.raw_name;
         let message = format!(
-            "{} (for `{}`) is neither a secret id nor an alias defined in `{SECRETS_ANNOTATION}`",
+            "{} (for {}) is neither a secret id nor an alias defined in `{SECRETS_ANNOTATION}`",
             quote(&name.value),
-            mapping.target
+            quote(&mapping.target)
         );
         let d = ctx
             .diagnostic(&RULE, message)
@@ -64,7 +64,7 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
         if secret.secret_name.is_some() {
             continue;
         }
-        let message = format!("secret volume `{}` names no secret", volume.name.value);
+        let message = format!("secret volume {} names no secret", quote(&volume.name.value));
         let d = ctx
             .diagnostic(&RULE, message)
             .at(spec.file, volume.name.span, "no `secretName`")

@@ -1,7 +1,7 @@
 //! `duplicate-target`: two entries that give the same env var or file to one container.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::manifest::{Manifest, SecretEntry};
 use crate::spec::{EnvVar, SpecMapping, normalize_path};
 use std::collections::HashMap;
@@ -32,8 +32,9 @@ pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let message = format!(
-                "`{}` and `{}` are the same file",
-                earlier.target.value, entry.target.value
+                "{} and {} are the same file",
+                quote(&earlier.target.value),
+                quote(&entry.target.value)
             );
             let d = Diagnostic::new(&RULE, message)
                 .at(manifest.file, entry.target.span, "declared again here")
@@ -54,7 +55,8 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             if std::ptr::eq(earlier, var) {
                 continue;
             }
-            let message = format!("{} defines `{}` twice", container.label(index), var.name.value);
+            let message =
+                format!("{} defines {} twice", container.label(index), quote(&var.name.value));
             let d = ctx
                 .diagnostic(&RULE, message)
                 .at(ctx.spec.file, var.name.span, "defined again here")
@@ -71,7 +73,7 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
         if std::ptr::eq(earlier, mapping) {
             continue;
         }
-        let message = format!("two secret volume items both provide `{}`", mapping.target);
+        let message = format!("two secret volume items both provide {}", quote(&mapping.target));
         let d = ctx
             .diagnostic(&RULE, message)
             .at(ctx.spec.file, mapping.span, "provided again here")

@@ -1,7 +1,7 @@
 //! `invalid-mount-path`: a secret file path that Cloud Run cannot mount.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote, shown};
 use crate::manifest::Manifest;
 use crate::mounts::{self, Conflict};
 use crate::resolve::{Binding, Deployment};
@@ -76,7 +76,7 @@ pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
             let Some(reason) = reason else { continue };
             let d = Diagnostic::new(
                 &RULE,
-                format!("`{path}` cannot be a secret file path: {reason}"),
+                format!("{} cannot be a secret file path: {reason}", quote(path)),
             )
             .at(manifest.file, entry.target.span, "invalid path")
             .help("use an absolute file path in a directory of its own, such as /secrets/NAME/FILE")
@@ -95,14 +95,13 @@ pub fn check_environment(
 ) {
     for deployment in deployments {
         for clash in clashes(&deployment.bindings) {
-            let (earlier, later) = (clash.earlier.target(), clash.later.target());
+            let later = clash.later.target();
+            let both = format!("{} and {}", quote(clash.earlier.target()), quote(later));
             let message = match clash.shared_dir {
-                None => format!(
-                    "`{earlier}` and `{later}` are nested: one file's path is the other's directory"
-                ),
+                None => format!("{both} are nested: one file's path is the other's directory"),
                 Some(dir) => format!(
-                    "`{earlier}` and `{later}` come from different secrets but share the \
-                     directory {dir}"
+                    "{both} come from different secrets but share the directory {}",
+                    shown(&dir)
                 ),
             };
             let d = Diagnostic::new(&RULE, message)
@@ -205,9 +204,9 @@ fn check_declared_dirs(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             .also(ctx.spec.file, mount.path.span, "mounted here")
             .also(ctx.manifest.file, entry.entry.target.span, "a declared file")
             .help(format!(
-                "give the secret files a directory the spec does not mount, or mount the `{}` \
+                "give the secret files a directory the spec does not mount, or mount the {} \
                  volume elsewhere",
-                source.value
+                quote(&source.value)
             ))
             .target(Some(entry.target()))
             .secret(entry.secret.as_ref().map(|s| s.secret.as_str()));
@@ -224,7 +223,7 @@ fn check_spec_mounts(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             let path = &mount.path.value;
             if let Some(reason) = dir_problem(path) {
                 let d = ctx
-                    .diagnostic(&RULE, format!("{label} mounts `{path}`: {reason}"))
+                    .diagnostic(&RULE, format!("{label} mounts {}: {reason}", quote(path)))
                     .at(ctx.spec.file, mount.path.span, "invalid mount path")
                     .help("mount secrets at an absolute path of their own, such as /secrets/NAME")
                     .target(Some(path));
@@ -235,7 +234,7 @@ fn check_spec_mounts(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let d = ctx
-                .diagnostic(&RULE, format!("{label} mounts two volumes on `{path}`"))
+                .diagnostic(&RULE, format!("{label} mounts two volumes on {}", quote(path)))
                 .at(ctx.spec.file, mount.path.span, "second mount")
                 .also(ctx.spec.file, first.path.span, "first mount")
                 .help("each mount needs a directory of its own")

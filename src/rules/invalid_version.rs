@@ -28,9 +28,9 @@ pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
             for (_, value) in version.values() {
                 let Err(problem) = Version::read(&value.value) else { continue };
                 let message = format!(
-                    "{} is not a valid secret version for `{}`{}",
+                    "{} is not a valid secret version for {}{}",
                     quote(&value.value),
-                    entry.target.value,
+                    quote(&entry.target.value),
                     problem.map(|p| format!(": {p}")).unwrap_or_default()
                 );
                 let d = Diagnostic::new(&RULE, message)
@@ -84,9 +84,10 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
 fn key_message(key: &str, target: &str) -> String {
     let problem = Version::read(key).err().flatten().map(|p| format!(": {p}"));
     let problem = problem.unwrap_or_default();
+    let target = quote(target);
     if may_show(key) {
-        format!("`key: {key}` of `{target}` is not a Secret Manager version{problem}")
+        format!("`key: {key}` of {target} is not a Secret Manager version{problem}")
     } else {
-        format!("the `key` of `{target}` is not a Secret Manager version: {}", quote(key))
+        format!("the `key` of {target} is not a Secret Manager version: {}", quote(key))
     }
 }

@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::inventory::VersionState;
 use crate::manifest::Version;
 
@@ -27,12 +27,12 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Ok(versions) = &ctx.info.versions else { return };
     let message = match versions.first() {
         None => format!(
-            "secret `{}` has no version, so `latest` resolves to nothing",
-            ctx.secret.secret
+            "secret {} has no version, so `latest` resolves to nothing",
+            quote(&ctx.secret.secret)
         ),
         Some(v) if v.state != VersionState::Enabled => format!(
-            "`latest` of secret `{}` is version {}, which is {}",
-            ctx.secret.secret,
+            "`latest` of secret {} is version {}, which is {}",
+            quote(&ctx.secret.secret),
             v.number,
             v.state.as_str()
         ),

@@ -2,7 +2,7 @@
 //! runs the service as another account than the manifest names.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity, quote};
+use crate::diagnostic::{Diagnostic, Severity, quote, shown};
 use crate::manifest::Version;
 use crate::mounts::{self, Conflict, DirectoryConflict};
 use crate::resolve::Binding;
@@ -21,8 +21,8 @@ secret, or from a volume that mounts a whole secret (no `items`) as a file secre
 not declare: `deploy` would have to mount a secret the gate did not check, or drop that file. \
 Also a spec `serviceAccountName` that differs from the runtime service account secrets.yaml \
 names: an error against the service's own `service_account`, a warning against the \
-environment's default. With `check --live`, a deployed service that maps the number `latest` resolves to now, as `deploy \
---pin-versions` writes it, agrees with `latest`.",
+environment's default. With `check --live`, a deployed service that maps the number `latest` \
+resolves to now, as `deploy --pin-versions` writes it, agrees with `latest`.",
     why: "secrets.yaml is the single source of truth. A spec that disagrees shows that one of \
 the two was edited by hand; `deploy` refuses to guess which is right.",
     example: "# secrets.yaml: DATABASE_PASSWORD: {secret: database-password, version: 4}\nenv:\n- \
@@ -91,9 +91,9 @@ fn check_mounts(
             ),
             Conflict::WholeSecret { file, .. } => (
                 format!(
-                    "declare `{}/{file}` in secrets.yaml too, or list the files the container \
-                     needs under the volume's `items`",
-                    found.dir
+                    "declare {} in secrets.yaml too, or list the files the container needs \
+                     under the volume's `items`",
+                    quote(&format!("{}/{file}", found.dir))
                 ),
                 entry.entry.target.span,
                 "a declared file",
@@ -106,7 +106,7 @@ fn check_mounts(
         };
         let d = ctx
             .diagnostic(&RULE, found.message())
-            .at(ctx.spec.file, name.span, format!("the spec's secret for {}", found.dir))
+            .at(ctx.spec.file, name.span, format!("the spec's secret for {}", shown(&found.dir)))
             .also(ctx.spec.file, found.conflict.mount().path.span, "mounted here")
             .also(ctx.manifest.file, manifest_span, manifest_label)
             .help(help)
@@ -131,9 +131,10 @@ fn conflict(ctx: &SpecContext, binding: &Binding, mapping: &SpecMapping) -> Opti
         (message, binding.version_span, "secrets.yaml's version")
     } else {
         let message = format!(
-            "the spec maps `{}` to secret {}, secrets.yaml to `{want_secret}`",
-            binding.target(),
+            "the spec maps {} to secret {}, secrets.yaml to {}",
+            quote(binding.target()),
             quote(&got_secret.to_string()),
+            quote(&want_secret.to_string()),
         );
         (message, binding.secret_span, "secrets.yaml's secret")
     };
@@ -175,8 +176,10 @@ fn version_conflict(
         return None;
     }
     let mut message = format!(
-        "the spec maps `{}` at version `{got}`, secrets.yaml at `{want}`",
-        binding.target()
+        "the spec maps {} at version {}, secrets.yaml at {}",
+        quote(binding.target()),
+        quote(&got.to_string()),
+        quote(&want.to_string())
     );
     if let (Some(false), Some(now)) = (pinned_latest, latest_now) {
         message.push_str(&format!(" (`latest` is version {now} now; deploy again to use it)"));
@@ -208,16 +211,18 @@ fn check_account(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
         (Severity::Warning, "the environment's default `service_account`", help)
     };
     let message = format!(
-        "the spec runs `{}` as `{}`, secrets.yaml names `{}` ({whose})",
-        ctx.service_name(),
-        spec_account.value,
-        manifest_account.value
+        "the spec runs {} as {}, secrets.yaml names {} ({whose})",
+        quote(ctx.service_name()),
+        quote(&spec_account.value),
+        quote(&manifest_account.value)
     );
     let d = ctx
         .diagnostic(&RULE, message)
         .severity(severity)
         .at(ctx.spec.file, spec_account.span, "the spec's account")
         .also(ctx.manifest.file, manifest_account.span, "secrets.yaml's account")
+        .hide_unless_shown(ctx.spec.file, spec_account.span, &spec_account.value)
+        .hide_unless_shown(ctx.manifest.file, manifest_account.span, &manifest_account.value)
         .help(help);
     out.push(d);
 }

@@ -185,6 +185,7 @@ impl SpecContext<'_> {
 
 /// Runs the rules that compare a spec with the manifest.
 pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    invalid_env_name::check_spec(ctx, out);
     reserved_env_name::check_spec(ctx, out);
     invalid_version::check_spec(ctx, out);
     invalid_mount_path::check_spec(ctx, out);

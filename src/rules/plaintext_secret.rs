@@ -1,7 +1,9 @@
 //! `plaintext-secret`: a credential written as a literal env value in a spec.
 
 use super::{Rule, SpecContext, secret_value_in_manifest};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::credential;
+use crate::diagnostic::{Diagnostic, Severity, quote};
+use crate::yaml::Node;
 use std::collections::HashSet;
 
 pub static RULE: Rule = Rule {
@@ -15,8 +17,10 @@ for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*
 (`postgres://user:pass@host/db`), or whose value, under any name, looks like a credential as \
 `secret-value-in-manifest` reads one (a PEM block, a JSON Web Token, a key with a well-known \
 prefix such as `ghp_`, `sk_live_`, `xoxb-` or `AKIA`, a long random token), or whose value \
-is `<redacted>` (a credential `import --live` masked when it exported the service). Empty \
-values and `${...}` placeholders are ignored. The value is never printed.",
+holds a credential inside longer text (`Bearer ghp_...`, `key=ghp_...`, a URL with \
+`?token=eyJ...`, `password=...` after a credential's name), or whose value is `<redacted>` (a \
+credential `import --live` masked when it exported the service). Empty values and `${...}` \
+placeholders are ignored. The value is never printed.",
     why: "A literal value is stored in the spec file, in the repository, in the revision's \
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
@@ -74,25 +78,32 @@ const BENIGN_SUFFIXES: &[&str] = &[
 ];
 
 /// Why a literal env value looks like a credential, or `None`. The value's shape counts
-/// whatever the name: a key pasted under `SOME_SETTING` is as exposed as one under `API_KEY`.
+/// whatever the name: a key pasted under `SOME_SETTING` is as exposed as one under `API_KEY`,
+/// and so is one inside a longer value (`Bearer ghp_...`, a URL's `?token=`).
 pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
     let value = value.trim();
-    if value.is_empty() || value.contains("${") || value.starts_with('%') {
-        return None;
-    }
     if value == MASKED {
         return Some(format!(
             "its value was replaced by `{MASKED}` when the live service was exported"
         ));
     }
-    let upper = name.to_ascii_uppercase();
+    as_a_whole(name, value).or_else(|| {
+        let found = credential::find(value).into_iter().next()?;
+        Some(format!("it holds {}", found.kind))
+    })
+}
+
+/// Why `value` as a whole, under `name`, looks like a credential, without looking for one
+/// inside it: for the excerpts' masker, which finds those itself and masks from there, not from
+/// the start of a line (`GITHUB_TOKEN=` stays readable).
+pub fn as_a_whole(name: &str, value: &str) -> Option<String> {
+    if value.is_empty() || value.contains("${") || value.starts_with('%') {
+        return None;
+    }
     if url_with_password(value) {
         return Some("it holds a URL with a password".into());
     }
-    let benign = BENIGN_SUFFIXES.iter().any(|s| upper.ends_with(s));
-    // `PASS` alone is a word too often (`BYPASS_CACHE`): only as the last part of the name.
-    let pass = upper == "PASS" || upper.ends_with("_PASS");
-    if !benign && (pass || MARKERS.iter().any(|m| upper.contains(m))) {
+    if name_marks_credential(name) {
         return Some("its name marks it as a credential".into());
     }
     let kind = secret_value_in_manifest::looks_like_credential(value)?;
@@ -102,6 +113,34 @@ pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
         return None;
     }
     Some(format!("it looks like {kind}"))
+}
+
+/// Whether `name` marks what it names as a credential (`DB_PASSWORD`, `--api-key`,
+/// `spring.datasource.password`) rather than describing one (`TOKEN_TTL`, `SECRET_NAME`).
+pub fn name_marks_credential(name: &str) -> bool {
+    let upper: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect();
+    let benign = BENIGN_SUFFIXES.iter().any(|s| upper.ends_with(s));
+    // `PASS` alone is a word too often (`BYPASS_CACHE`): only as the last part of the name.
+    let pass = upper == "PASS" || upper.ends_with("_PASS");
+    !benign && (pass || MARKERS.iter().any(|m| upper.contains(m)))
+}
+
+/// Replaces with [`MASKED`] every literal value of the env list `env` that is a credential:
+/// one that [`looks_like_credential`] finds, and any non-empty value of a name in `declared`
+/// (the manifest maps it to a secret). The deploy plan and `import --live` show and write
+/// these lists, never the credentials in them.
+pub fn redact_env(env: &mut [Node], declared: &[&str]) {
+    for var in env {
+        let name = var.get("name").and_then(Node::scalar_text).unwrap_or_default();
+        let Some(value) = var.get("value").and_then(Node::scalar_text) else { continue };
+        let is_declared = declared.contains(&name.as_str()) && !value.is_empty();
+        if is_declared || looks_like_credential(&name, &value).is_some() {
+            var.set("value", Node::string(MASKED));
+        }
+    }
 }
 
 /// `scheme://user:password@host`.
@@ -127,8 +166,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                 looks_like_credential(name, &value.value)
             };
             let Some(reason) = reason else { continue };
-            let message =
-                format!("{} sets `{name}` as a plaintext value: {reason}", container.label(index));
+            let label = container.label(index);
+            let message = format!("{label} sets {} as a plaintext value: {reason}", quote(name));
             let mut d = ctx
                 .diagnostic(&RULE, message)
                 .at(ctx.spec.file, value.span, "plaintext value (hidden)")
@@ -145,7 +184,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_credential;
+    use super::{MASKED, looks_like_credential, redact_env};
+    use crate::yaml::Node;
 
     #[test]
     fn flags_credential_names_and_urls() {
@@ -201,5 +241,38 @@ mod tests {
         assert!(looks_like_credential("JWT_SECRET_KEY", "").is_none());
         assert!(looks_like_credential("API_KEY", "${API_KEY}").is_none());
         assert!(looks_like_credential("LOG_LEVEL", "debug").is_none());
+    }
+
+    #[test]
+    fn flags_credentials_inside_longer_values() {
+        let token = "ghp_XYZZY0123456789012345678901234567890";
+        let cases = [
+            format!("Bearer {token}"),
+            format!("key={token}"),
+            "https://hooks.example.com/x?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".into(),
+            "sslmode=require password=XYZZYhunter2".into(),
+        ];
+        for value in cases {
+            assert!(looks_like_credential("SETTING", &value).is_some(), "{value}");
+        }
+        assert!(looks_like_credential("SETTING", "https://example.com/?page=2").is_none());
+    }
+
+    /// Credentials, inside a value or under a declared name, become [`MASKED`]; the rest stays.
+    #[test]
+    fn redact_env_masks_credentials_and_declared_values() {
+        let env = serde_json::json!([
+            {"name": "AUTH", "value": "Bearer ghp_XYZZY0123456789012345678901234567890"},
+            {"name": "PARTNER", "value": "acct-5521"},
+            {"name": "LOG_LEVEL", "value": "debug"},
+            {"name": "EMPTY", "value": ""},
+        ]);
+        let Node { value: crate::yaml::Value::Seq(mut env), .. } = Node::from_json(&env) else {
+            panic!("a list");
+        };
+        redact_env(&mut env, &["PARTNER", "EMPTY"]);
+        let values: Vec<String> =
+            env.iter().filter_map(|v| v.get("value").and_then(Node::scalar_text)).collect();
+        assert_eq!(values, [MASKED, MASKED, "debug", ""]);
     }
 }

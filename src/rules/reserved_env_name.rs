@@ -1,7 +1,7 @@
 //! `reserved-env-name`: an env var that Cloud Run sets itself.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::manifest::Manifest;
 
 pub static RULE: Rule = Rule {
@@ -28,7 +28,7 @@ pub fn check_manifest(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
             if !RESERVED.contains(&name.as_str()) {
                 continue;
             }
-            let d = Diagnostic::new(&RULE, format!("`{name}` is reserved by Cloud Run"))
+            let d = Diagnostic::new(&RULE, format!("{} is reserved by Cloud Run", quote(name)))
                 .at(manifest.file, entry.target.span, "reserved env var")
                 .help("Cloud Run sets this variable itself; map the secret to another name")
                 .service(Some(&service.name.value))
@@ -45,8 +45,11 @@ pub fn check_spec(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             if !RESERVED.contains(&name.as_str()) {
                 continue;
             }
-            let message =
-                format!("{} sets `{name}`, which Cloud Run reserves", container.label(index));
+            let message = format!(
+                "{} sets {}, which Cloud Run reserves",
+                container.label(index),
+                quote(name)
+            );
             let help = if name == "PORT" {
                 "remove it; Cloud Run sets PORT from `ports[].containerPort`"
             } else {

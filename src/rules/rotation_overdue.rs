@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 
 pub static RULE: Rule = Rule {
     code: "rotation-overdue",
@@ -22,8 +22,8 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         return;
     }
     let late = SecretContext::days(ctx.options.now.duration_since(next));
-    let message =
-        format!("rotation of secret `{}` was due on {next}, {late} days ago", ctx.secret.secret);
+    let secret = quote(&ctx.secret.secret);
+    let message = format!("rotation of secret {secret} was due on {next}, {late} days ago");
     let d = ctx
         .at_secret(&RULE, message, "rotation overdue")
         .help("rotate the secret, or fix the rotation job");

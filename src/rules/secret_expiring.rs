@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 
 pub static RULE: Rule = Rule {
     code: "secret-expiring",
@@ -20,13 +20,11 @@ move the service to a replacement secret before the date.",
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Some(expire) = ctx.info.expire_time else { return };
     let left = SecretContext::days(expire.duration_since(ctx.options.now));
+    let secret = quote(&ctx.secret.secret);
     let (message, severity) = if expire <= ctx.options.now {
-        (format!("secret `{}` expired on {expire}", ctx.secret.secret), Severity::Error)
+        (format!("secret {secret} expired on {expire}"), Severity::Error)
     } else if left <= ctx.options.expiry_days {
-        (
-            format!("secret `{}` expires on {expire}, in {left} days", ctx.secret.secret),
-            Severity::Warning,
-        )
+        (format!("secret {secret} expires on {expire}, in {left} days"), Severity::Warning)
     } else {
         return;
     };

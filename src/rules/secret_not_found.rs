@@ -1,7 +1,7 @@
 //! `secret-not-found`: a declared secret that does not exist in Secret Manager.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, argument, quote};
 use crate::references::Reference;
 use crate::resolve::Deployment;
 
@@ -22,13 +22,16 @@ successful, then the new revision never becomes ready, or the service answers er
 pub fn diagnostic(deployment: &Deployment, reference: &Reference) -> Diagnostic {
     let secret = &reference.secret;
     let message = format!(
-        "secret `{}` does not exist in project `{}` (for `{}`)",
-        secret.secret, secret.project, reference.target
+        "secret {} does not exist in project {} (for {})",
+        quote(&secret.secret),
+        quote(&secret.project),
+        quote(&reference.target)
     );
     reference
         .diagnostic(deployment, &RULE, message, (reference.secret_span, "no such secret"))
         .help(format!(
             "create it: gcloud secrets create {} --project {} --data-file=-",
-            secret.secret, secret.project
+            argument(&secret.secret, "SECRET_ID"),
+            argument(&secret.project, "PROJECT")
         ))
 }

@@ -1,7 +1,7 @@
 //! `secret-value-in-manifest`: a `secret:` that holds a credential instead of a secret's name.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::manifest::Manifest;
 
 pub static RULE: Rule = Rule {
@@ -20,7 +20,7 @@ jwt-secret-key",
 };
 
 /// Known credential prefixes and what they are.
-const PREFIXES: &[(&str, &str)] = &[
+pub const PREFIXES: &[(&str, &str)] = &[
     ("AIza", "a Google API key"),
     ("ghp_", "a GitHub token"),
     ("gho_", "a GitHub token"),
@@ -40,6 +40,10 @@ const PREFIXES: &[(&str, &str)] = &[
     ("GOCSPX-", "a Google OAuth client secret"),
 ];
 
+/// The shortest token with a known prefix that counts as a credential: shorter ones are names
+/// (`sk-config`).
+pub const MIN_PREFIXED_LEN: usize = 20;
+
 /// What [`looks_like_credential`] calls a value recognised only by its randomness.
 pub const RANDOM_TOKEN: &str = "a long random token";
 
@@ -54,7 +58,7 @@ pub fn looks_like_credential(text: &str) -> Option<&'static str> {
     if is_jwt(text) {
         return Some("a JSON Web Token");
     }
-    let long_enough = text.len() >= 20;
+    let long_enough = text.len() >= MIN_PREFIXED_LEN;
     let prefixed = PREFIXES.iter().find(|(p, _)| text.starts_with(p));
     if let Some((_, what)) = prefixed.filter(|_| long_enough && !text.contains(' ')) {
         return Some(what);
@@ -65,7 +69,8 @@ pub fn looks_like_credential(text: &str) -> Option<&'static str> {
     None
 }
 
-fn is_jwt(text: &str) -> bool {
+/// Three dot-separated parts, the first a JSON object in base64url (`eyJ` is `{"`).
+pub fn is_jwt(text: &str) -> bool {
     let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 3 && parts[0].starts_with("eyJ") && parts.iter().all(|p| p.len() >= 2)
 }
@@ -89,8 +94,8 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
             for (_, value) in secret.values() {
                 let Some(kind) = looks_like_credential(&value.value) else { continue };
                 let message = format!(
-                    "the `secret:` of `{}` looks like {kind}, not a secret name",
-                    entry.target.value
+                    "the `secret:` of {} looks like {kind}, not a secret name",
+                    quote(&entry.target.value)
                 );
                 let mut d = Diagnostic::new(&RULE, message)
                     .at(manifest.file, value.span, "credential here (value hidden)")

@@ -1,7 +1,7 @@
 //! `service-not-found`: the service does not exist yet in an environment.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::resolve::Deployment;
 
 pub static RULE: Rule = Rule {
@@ -23,8 +23,10 @@ pub fn diagnostic(
 ) -> Diagnostic {
     let project = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
     let message = format!(
-        "service `{}` does not exist in project `{project}`, region `{region}`",
-        deployment.service.name.value
+        "service {} does not exist in project {}, region {}",
+        quote(&deployment.service.name.value),
+        quote(project),
+        quote(region)
     );
     Diagnostic::new(&RULE, message)
         .at(manifest_file, deployment.service.name.span, "not deployed yet")

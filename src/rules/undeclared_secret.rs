@@ -34,8 +34,8 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let message = format!(
-            "`{}` comes from secret {}, which secrets.yaml does not declare for this service",
-            mapping.target,
+            "{} comes from secret {}, which secrets.yaml does not declare for this service",
+            quote(&mapping.target),
             quote(&secret.secret)
         );
         let d = ctx
@@ -43,9 +43,9 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             .at(ctx.spec.file, mapping.raw_name.span, "undeclared secret")
             .hide_unless_shown(ctx.spec.file, mapping.raw_name.span, &secret.secret)
             .help(format!(
-                "declare `{}` under the service's `secrets:` so that check, deploy and audit \
+                "declare {} under the service's `secrets:` so that check, deploy and audit \
                  cover all of it",
-                mapping.target
+                quote(&mapping.target)
             ))
             .target(Some(&mapping.target))
             .secret(Some(&secret.secret));

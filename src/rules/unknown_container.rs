@@ -1,7 +1,7 @@
 //! `unknown-container`: the container that should receive the secrets cannot be found.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote, shown};
 use crate::manifest::{Manifest, Service};
 use crate::spec::ServiceSpec;
 use crate::suggest::help_for_unknown;
@@ -38,7 +38,8 @@ pub fn select(
             } else {
                 help_for_unknown(&wanted.value, &names, "the spec's containers")
             };
-            let d = Diagnostic::new(&RULE, format!("the spec has no container `{}`", wanted.value))
+            let message = format!("the spec has no container {}", quote(&wanted.value));
+            let d = Diagnostic::new(&RULE, message)
                 .at(manifest.file, wanted.span, "no such container in the spec")
                 .help(help);
             Box::new(d)
@@ -59,6 +60,11 @@ pub fn select(
             ),
         )
         .at(manifest.file, service.name.span, "add `container:` to this service")
-        .help(format!("set `container:` to one of: {}", names.join(", "))))),
+        .help(format!("set `container:` to one of: {}", listed(&names))))),
     }
+}
+
+/// Container names for a help, each as [`shown`] writes it.
+fn listed(names: &[&str]) -> String {
+    names.iter().map(|n| shown(n)).collect::<Vec<_>>().join(", ")
 }

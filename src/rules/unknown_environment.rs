@@ -1,7 +1,7 @@
 //! `unknown-environment`: an environment named somewhere that `environments:` does not define.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::manifest::{Manifest, PerEnv, Sp};
 use crate::suggest::help_for_unknown;
 use std::collections::HashSet;
@@ -26,7 +26,7 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
         names.push((pin, "`policy.pin_versions`".to_string()));
     }
     for service in &manifest.services {
-        let owner = format!("service `{}`", service.name.value);
+        let owner = format!("service {}", quote(&service.name.value));
         for env in service.environments.iter().flatten() {
             names.push((env, format!("the `environments` of {owner}")));
         }
@@ -36,7 +36,7 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
             service.service_account.iter().map(|s| (s, format!("`service_account` of {owner}"))),
         );
         for entry in &service.secrets {
-            let what = format!("entry `{}` of {owner}", entry.target.value);
+            let what = format!("entry {} of {owner}", quote(&entry.target.value));
             maps.extend(entry.secret.iter().map(|s| (s, format!("`secret` of {what}"))));
             maps.extend(entry.version.iter().map(|s| (s, format!("`version` of {what}"))));
         }
@@ -53,7 +53,8 @@ pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let help = help_for_unknown(&name.value, &defined, "defined environments");
-        let d = Diagnostic::new(&RULE, format!("unknown environment `{}` in {place}", name.value))
+        let message = format!("unknown environment {} in {place}", quote(&name.value));
+        let d = Diagnostic::new(&RULE, message)
             .at(manifest.file, name.span, "not defined under `environments:`")
             .help(help)
             .env(Some(&name.value));

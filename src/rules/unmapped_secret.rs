@@ -1,7 +1,7 @@
 //! `unmapped-secret`: the live service does not map a required declared secret.
 
 use super::{Rule, SpecContext};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::spec::normalize_path;
 
 pub static RULE: Rule = Rule {
@@ -30,9 +30,9 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let message = format!(
-            "the live service `{}` does not map `{}`",
-            ctx.service_name(),
-            binding.target()
+            "the live service {} does not map {}",
+            quote(ctx.service_name()),
+            quote(binding.target())
         );
         let d = ctx
             .diagnostic(&RULE, message)

@@ -1,7 +1,7 @@
 //! `unpinned-version`: `latest` in an environment whose policy requires pinned versions.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, argument, quote};
 use crate::manifest::{Environment, Manifest, Version};
 use crate::resolve::Deployment;
 
@@ -37,8 +37,9 @@ pub fn check(
             }
             let how = if binding.version_written { "uses" } else { "defaults to" };
             let message = format!(
-                "`{}` {how} `latest` in `{env_name}`, where versions must be pinned",
-                binding.target()
+                "{} {how} `latest` in {}, where versions must be pinned",
+                quote(binding.target()),
+                quote(env_name)
             );
             let label =
                 if binding.version_written { "`latest` here" } else { "no `version`, so `latest`" };
@@ -46,7 +47,9 @@ pub fn check(
                 .at(manifest.file, binding.version_span, label)
                 .also(manifest.file, pin.span, "pinning required here")
                 .help(format!(
-                    "pin a version number for `{env_name}`, such as `version: {{{env_name}: 3}}`"
+                    "pin a version number for {}, such as `version: {{{}: 3}}`",
+                    quote(env_name),
+                    argument(env_name, "ENV")
                 ))
                 .env(Some(env_name))
                 .service(Some(&deployment.service.name.value))

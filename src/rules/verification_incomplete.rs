@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote, shown};
 use crate::references::Reference;
 use crate::resolve::Deployment;
 
@@ -12,12 +12,13 @@ pub static RULE: Rule = Rule {
     summary: "something could not be checked: permission denied, API unavailable, timeout, bad \
         answer",
     flags: "A declared secret (or one a spec maps on its own) whose metadata could not be read: \
-permission denied, the API unavailable or rate limiting past the retries, a timeout, a malformed answer, or a project \
-missing from the snapshot, versions or an IAM policy a snapshot did not capture; with \
-`--live`, a service whose deployed form could not be read. An IAM policy counts only where the \
-runtime service account is known, since only then is it checked. The message says what was not \
-verified and why. When these are the only errors, `check` and `deploy` exit with 3. The \
-deploy gate refuses on every one, also on an entry that is not required.",
+permission denied, the API unavailable or rate limiting past the retries, a timeout, a \
+malformed answer, or a project missing from the snapshot, versions or an IAM policy a snapshot \
+did not capture; with `--live`, a service whose deployed form could not be read. An IAM policy \
+counts only where the runtime service account is known, since only then is it checked. The \
+message says what was not verified and why. When these are the only errors, `check` and \
+`deploy` exit with 3. The deploy gate refuses on every one, also on an entry that is not \
+required.",
     why: "secretgate fails closed: a secret that could not be verified is not assumed to be \
 fine, so `deploy` refuses rather than rolling out blind, optional entries included. `check` \
 reports it as a warning for an optional entry (`required: false`), which does not fail the \
@@ -32,8 +33,8 @@ includes the project. `--no-iam` skips the IAM check, and with it an unreadable 
 /// The secret's existence and versions were not verified.
 pub fn for_secret(deployment: &Deployment, reference: &Reference, reason: &str) -> Diagnostic {
     let message = format!(
-        "not verified: whether secret `{}` exists and its version can be used ({reason})",
-        reference.secret.secret
+        "not verified: whether secret {} exists and its version can be used ({reason})",
+        quote(&reference.secret.secret)
     );
     reference.diagnostic(deployment, &RULE, message, (reference.secret_span, "not verified")).help(
         "grant roles/secretmanager.viewer, check the network, or use a snapshot that has \
@@ -51,8 +52,8 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
 /// The versions of an existing secret could not be read, or a snapshot did not capture them.
 pub fn check_versions(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if let Err(reason) = &ctx.info.versions {
-        let message =
-            format!("not verified: the versions of secret `{}` ({reason})", ctx.secret.secret);
+        let secret = quote(&ctx.secret.secret);
+        let message = format!("not verified: the versions of secret {secret} ({reason})");
         out.push(
             ctx.at_version(&RULE, message, "not verified")
                 .help("grant roles/secretmanager.viewer and retry, or capture the snapshot again"),
@@ -65,8 +66,9 @@ fn check_iam(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Some(account) = ctx.runtime_account() else { return };
     if let Some(Err(reason)) = &ctx.info.iam {
         let message = format!(
-            "not verified: whether {account} may read secret `{}` ({reason})",
-            ctx.secret.secret
+            "not verified: whether {} may read secret {} ({reason})",
+            shown(account),
+            quote(&ctx.secret.secret)
         );
         let d = ctx.at_secret(&RULE, message, "IAM policy not verified").help(
             "grant roles/secretmanager.viewer and retry, or pass --no-iam to skip the IAM \

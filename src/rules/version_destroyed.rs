@@ -2,7 +2,7 @@
 
 use super::{Rule, version_not_found};
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::inventory::VersionState;
 
 pub static RULE: Rule = Rule {
@@ -20,6 +20,6 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if version.state != VersionState::Destroyed {
         return;
     }
-    let message = format!("{what} of secret `{}` is DESTROYED", ctx.secret.secret);
+    let message = format!("{what} of secret {} is DESTROYED", quote(&ctx.secret.secret));
     out.push(ctx.at_version(&RULE, message, "DESTROYED version").help("pin an enabled version"));
 }

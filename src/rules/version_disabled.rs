@@ -2,7 +2,7 @@
 
 use super::{Rule, version_not_found};
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::inventory::VersionState;
 
 pub static RULE: Rule = Rule {
@@ -22,7 +22,7 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if version.state != VersionState::Disabled {
         return;
     }
-    let message = format!("{what} of secret `{}` is DISABLED", ctx.secret.secret);
+    let message = format!("{what} of secret {} is DISABLED", quote(&ctx.secret.secret));
     out.push(
         ctx.at_version(&RULE, message, "DISABLED version")
             .help("pin an enabled version, or enable this one again"),

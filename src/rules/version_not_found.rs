@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 use crate::inventory::VersionInfo;
 use crate::manifest::Version;
 
@@ -29,7 +29,7 @@ pub fn pinned<'a>(ctx: &'a SecretContext) -> Option<(&'a VersionInfo, String)> {
         Version::Alias(alias) => *ctx.info.aliases.get(alias)?,
     };
     let what = match ctx.version {
-        Version::Alias(a) => format!("version {number} (alias `{a}`)"),
+        Version::Alias(a) => format!("version {number} (alias {})", quote(a)),
         _ => format!("version {number}"),
     };
     versions.iter().find(|v| v.number == number).map(|v| (v, what))
@@ -40,12 +40,13 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let message = match ctx.version {
         Version::Latest => return,
         Version::Alias(alias) if !ctx.info.aliases.contains_key(alias) => {
-            format!("secret `{}` has no version alias `{alias}`", ctx.secret.secret)
+            format!("secret {} has no version alias {}", quote(&ctx.secret.secret), quote(alias))
         }
         _ if pinned(ctx).is_some() => return,
         version => {
             let newest = versions.first().map_or("none".to_string(), |v| v.number.to_string());
-            format!("secret `{}` has no version {version} (newest: {newest})", ctx.secret.secret)
+            let secret = quote(&ctx.secret.secret);
+            format!("secret {secret} has no version {version} (newest: {newest})")
         }
     };
     let help = "pin a version that exists: gcloud secrets versions list SECRET";

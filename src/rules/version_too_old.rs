@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::check::SecretContext;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity, quote};
 
 pub static RULE: Rule = Rule {
     code: "version-too-old",
@@ -27,8 +27,9 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         return;
     }
     let message = format!(
-        "version {number} of secret `{}` is {age} days old, over the policy's {} days",
-        ctx.secret.secret, limit.value
+        "version {number} of secret {} is {age} days old, over the policy's {} days",
+        quote(&ctx.secret.secret),
+        limit.value
     );
     let d = ctx
         .at_version(&RULE, message, "old version")

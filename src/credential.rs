@@ -1,0 +1,259 @@
+//! Credentials inside a longer text: a token after `Bearer `, a key in a URL's query, the
+//! password of a connection string, `NAME=value` under a credential's name, a known token or a
+//! JSON Web Token among other words.
+//!
+//! The whole-value checks (`secret-value-in-manifest`, `plaintext-secret`) judge a value as one
+//! piece, so `Bearer ghp_...` or a `.env` line passed them. These find the piece, for the
+//! excerpts' masking, for `plaintext-secret` and for the redacted values of plans and exports.
+
+use crate::rules::{plaintext_secret, secret_value_in_manifest};
+
+/// A credential in a text: the byte range of its value and what it looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub kind: &'static str,
+}
+
+/// What [`find`] calls a value found by the name it is assigned to.
+pub const ASSIGNED: &str = "a value under a credential's name";
+
+/// Query parameters that carry a credential although their names mark none for
+/// `plaintext-secret` (`?key=AIza...`, a signed URL's `sig=`).
+const QUERY_KEYS: &[&str] = &["key", "sig", "signature", "pwd", "pass"];
+
+/// Values that switch a setting rather than hold a credential (`--require-token=false`).
+const SWITCHES: &[&str] = &["true", "false", "yes", "no", "on", "off", "none", "null"];
+
+/// Keys whose value names a secret rather than holds one, although their names read as
+/// credentials: masking them would hide the manifest's and the spec's structure.
+pub const NAMES_OF_SECRETS: &[&str] =
+    &["secret", "secrets", "secretName", "secretKeyRef", "run.googleapis.com/secrets"];
+
+/// Every credential found in `text`, by where it starts.
+pub fn find(text: &str) -> Vec<Found> {
+    let mut found: Vec<Found> = prefixed_tokens(text)
+        .chain(web_tokens(text))
+        .chain(pem_block(text))
+        .chain(url_passwords(text))
+        .chain(bearer_tokens(text))
+        .chain(assignments(text))
+        .collect();
+    found.sort_by_key(|f| (f.start, f.end));
+    found
+}
+
+/// Whether the word that would start at byte `at` starts there: no letter or digit before it.
+fn starts_word(text: &str, at: usize) -> bool {
+    !text[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Where the run of bytes that `part` accepts, starting at `at`, ends.
+fn run(text: &str, at: usize, part: impl Fn(u8) -> bool) -> usize {
+    at + text.as_bytes()[at..].iter().take_while(|b| part(**b)).count()
+}
+
+/// Bytes of tokens: letters, digits, `_` and `-`.
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Where each occurrence of `needle` starts in `text`.
+fn starts_of<'t>(text: &'t str, needle: &'t str) -> impl Iterator<Item = usize> + 't {
+    text.match_indices(needle).map(|(at, _)| at)
+}
+
+/// Tokens with a well-known prefix (`ghp_`, `sk_live_`, `AKIA`, ...), as long as the
+/// whole-value check requires.
+fn prefixed_tokens(text: &str) -> impl Iterator<Item = Found> + '_ {
+    secret_value_in_manifest::PREFIXES.iter().flat_map(move |(prefix, kind)| {
+        starts_of(text, prefix).filter(|at| starts_word(text, *at)).filter_map(move |start| {
+            let end = run(text, start, token_byte);
+            let token = &text[start..end];
+            let random = *prefix != "sk-" || generated(token);
+            let long = token.len() >= secret_value_in_manifest::MIN_PREFIXED_LEN;
+            (long && random).then_some(Found { start, end, kind })
+        })
+    })
+}
+
+/// Whether a token has the digits and capitals of a generated key. `sk-` alone is also how
+/// kebab-case names begin (`task-sk-prod-credentials`), which have neither.
+fn generated(token: &str) -> bool {
+    token.bytes().any(|b| b.is_ascii_digit()) && token.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// JSON Web Tokens: three dot-separated parts, the first a JSON object in base64url.
+fn web_tokens(text: &str) -> impl Iterator<Item = Found> + '_ {
+    starts_of(text, "eyJ").filter(|at| starts_word(text, *at)).filter_map(move |start| {
+        let end = run(text, start, |b| token_byte(b) || b == b'.');
+        let token = text[start..end].trim_end_matches('.');
+        secret_value_in_manifest::is_jwt(token).then_some(Found {
+            start,
+            end: start + token.len(),
+            kind: "a JSON Web Token",
+        })
+    })
+}
+
+/// A PEM block, from its `-----BEGIN` to the end of the text.
+fn pem_block(text: &str) -> Option<Found> {
+    let start = text.find("-----BEGIN")?;
+    Some(Found { start, end: text.len(), kind: "a PEM block" })
+}
+
+/// The password of `scheme://user:password@host`.
+fn url_passwords(text: &str) -> impl Iterator<Item = Found> + '_ {
+    starts_of(text, "://").filter_map(move |at| {
+        let from = at + 3;
+        let authority_end = run(text, from, |b| !b"/?#\"'`<>()[]{},;".contains(&b) && b > b' ');
+        let authority = &text[from..authority_end];
+        let user_end = authority.rfind('@')?;
+        let colon = authority[..user_end].find(':')?;
+        let start = from + colon + 1;
+        let end = from + user_end;
+        (end > start).then_some(Found { start, end, kind: "a URL with a password" })
+    })
+}
+
+/// The token of `Bearer TOKEN`, as an `Authorization` header carries it. Prose (`Bearer
+/// authentication`) has words without digits; tokens have digits.
+fn bearer_tokens(text: &str) -> impl Iterator<Item = Found> + '_ {
+    ["Bearer ", "bearer ", "BEARER "].into_iter().flat_map(move |word| {
+        starts_of(text, word).filter(|at| starts_word(text, *at)).filter_map(move |at| {
+            let start = run(text, at + word.len(), |b| b == b' ');
+            let body = run(text, start, |b| token_byte(b) || b"._~+/".contains(&b));
+            let end = run(text, body, |b| b == b'=');
+            let token = &text[start..end];
+            let found = Found { start, end, kind: "a bearer token" };
+            (token.len() >= 8 && token.bytes().any(|b| b.is_ascii_digit())).then_some(found)
+        })
+    })
+}
+
+/// `NAME=value`, `NAME = "value"`, `NAME: value` and `"NAME":"value"` where the name marks a
+/// credential as `plaintext-secret` reads names, or is a query parameter of [`QUERY_KEYS`].
+fn assignments(text: &str) -> impl Iterator<Item = Found> + '_ {
+    text.match_indices(['=', ':']).filter_map(move |(at, _)| {
+        let (name, query) = assigned_name(text, at)?;
+        if NAMES_OF_SECRETS.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return None;
+        }
+        let listed = query && QUERY_KEYS.iter().any(|k| k.eq_ignore_ascii_case(name));
+        if !listed && !plaintext_secret::name_marks_credential(name) {
+            return None;
+        }
+        let (start, end) = assigned_value(text, at + 1)?;
+        Some(Found { start, end, kind: ASSIGNED })
+    })
+}
+
+/// The name before the separator at byte `at`, and whether it is a URL's query parameter.
+/// `:` separates only before a blank or after a quoted name, as in YAML and JSON; `=` not in
+/// `==`, `!=`, `<=`, `>=` or `=>`.
+fn assigned_name(text: &str, at: usize) -> Option<(&str, bool)> {
+    let bytes = text.as_bytes();
+    let before = text[..at].trim_end_matches([' ', '\t']);
+    let unquoted = before.trim_end_matches(['"', '\'']);
+    let quoted = unquoted.len() < before.len();
+    let after = bytes.get(at + 1).copied();
+    if bytes[at] == b':' && !quoted && !matches!(after, None | Some(b' ' | b'\t')) {
+        return None;
+    }
+    let operator = |b: Option<&u8>| matches!(b, Some(b'=' | b'!' | b'<' | b'>'));
+    if bytes[at] == b'=' && (operator(before.as_bytes().last()) || operator(after.as_ref())) {
+        return None;
+    }
+    let name_start =
+        unquoted.bytes().rposition(|b| !(token_byte(b) || b == b'.')).map_or(0, |i| i + 1);
+    let name = &unquoted[name_start..];
+    let query = bytes[at] == b'=' && unquoted[..name_start].ends_with(['?', '&']);
+    (!name.is_empty()).then_some((name, query))
+}
+
+/// The value that starts after blanks at byte `from`: up to its closing quote, or up to a
+/// blank or a delimiter; `None` when it is empty, a placeholder, a switch or a nested
+/// structure.
+fn assigned_value(text: &str, from: usize) -> Option<(usize, usize)> {
+    let mut start = run(text, from, |b| b == b' ' || b == b'\t');
+    let end = match text.as_bytes().get(start)? {
+        quote @ (b'"' | b'\'') => {
+            start += 1;
+            start + text[start..].find(*quote as char).unwrap_or(text.len() - start)
+        }
+        b'{' | b'[' | b'$' | b'%' => return None,
+        _ => run(text, start, |b| b > b' ' && !b"\"'`,;&#)]}".contains(&b)),
+    };
+    let value = &text[start..end];
+    let placeholder = value.starts_with(['$', '%']) || value.contains("${");
+    let switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(value));
+    (!value.is_empty() && !placeholder && !switch).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find;
+
+    /// The text of each credential [`find`] finds, with its kind.
+    fn found(text: &str) -> Vec<(&str, &str)> {
+        find(text).into_iter().map(|f| (&text[f.start..f.end], f.kind)).collect()
+    }
+
+    #[test]
+    fn env_file_lines() {
+        let text = "GITHUB_TOKEN=ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+        assert_eq!(
+            found(text),
+            [
+                ("ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "a GitHub token"),
+                ("ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "a value under a credential's name"),
+            ]
+        );
+        assert_eq!(found("DB_PASSWORD=hunter2hunter2"), [("hunter2hunter2", super::ASSIGNED)]);
+        assert_eq!(found("export API_KEY = \"a b\""), [("a b", super::ASSIGNED)]);
+    }
+
+    #[test]
+    fn shapes_inside_longer_values() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        let url = format!("https://api.example.com/hook?token={jwt}&x=1");
+        let kinds: Vec<&str> = found(&url).into_iter().map(|(_, kind)| kind).collect();
+        assert_eq!(kinds, ["a JSON Web Token", super::ASSIGNED]);
+        let bearer = found("Bearer ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789");
+        assert!(bearer.iter().any(|(_, kind)| *kind == "a bearer token"), "{bearer:?}");
+        assert_eq!(
+            found("https://maps.example.com/x?key=Ab12Cd34&y=2"),
+            [("Ab12Cd34", super::ASSIGNED)]
+        );
+        assert_eq!(
+            found("redis://:p4ss@redis:6379/0 and postgres://app:pw@db/app"),
+            [("p4ss", "a URL with a password"), ("pw", "a URL with a password")]
+        );
+        assert_eq!(
+            found("x -----BEGIN KEY-----\nMIIE"),
+            [("-----BEGIN KEY-----\nMIIE", "a PEM block")]
+        );
+    }
+
+    #[test]
+    fn names_placeholders_and_prose_are_not_credentials() {
+        for text in [
+            "TOKEN_TTL=3600",
+            "API_KEY=${API_KEY}",
+            "DB_PASSWORD=$DB_PASSWORD",
+            "secret: jwt-secret-key",
+            "secretKeyRef: {name: db-password}",
+            "JWT_SECRET_KEY:",
+            "if PASSWORD == x",
+            "Bearer authentication is used",
+            "https://example.com/a?page=2&key=",
+            "--require-token=false",
+            "name: API_TOKEN",
+            "mytask-1234567890abcdefghijkl",
+            "postgres://db/app",
+        ] {
+            assert_eq!(found(text), [], "{text}");
+        }
+    }
+}
