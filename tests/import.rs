@@ -443,8 +443,8 @@ fn name() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Whatever names two specs of one service hold, in whatever environments, the manifest
-    /// `import` writes parses.
+    /// Whatever names two specs of one service hold, in two environments, the manifest
+    /// `import` writes parses; in one environment, they are refused.
     #[test]
     fn the_imported_manifest_always_parses(
         envs in (name(), name()),
@@ -466,7 +466,14 @@ proptest! {
             region: "us-central1".into(),
             known_envs: Vec::new(),
         };
-        let imported = secretgate::import::import(&inputs, &options).expect("UTF-8 paths");
+        let imported = secretgate::import::import(&inputs, &options);
+        if envs.0 == envs.1 {
+            let refused = imported.expect_err("two specs of `api` in one environment");
+            let message = refused.to_string();
+            prop_assert!(message.contains("are both specs of service `api`"), "{}", message);
+            return Ok(());
+        }
+        let imported = imported.expect("UTF-8 paths");
         prop_assert_eq!(imported.services, 1);
         let parsed = yaml::parse(imported.manifest.as_bytes());
         prop_assert!(parsed.is_ok(), "{:?}\n{}", parsed.err(), imported.manifest);
@@ -581,9 +588,9 @@ fn merge_adds_only_what_is_missing_and_keeps_every_line() {
     assert_eq!(twice, merged, "the second merge changed the manifest");
 }
 
-/// A manifest kept by hand with two environments whose projects follow one pattern; `api`
-/// agrees with the specs of tests/fixtures/import/gaps on DB_PASSWORD.
-const TWO_ENVIRONMENTS: &str = "\
+/// The environments of the manifests kept by hand below: `staging` and `production`, those of
+/// the fixtures, in projects that follow one pattern and in one region.
+const STAGING_AND_PRODUCTION: &str = "\
 version: 1
 environments:
   staging:
@@ -592,8 +599,18 @@ environments:
   production:
     project: shop-production
     region: europe-west1
-services:
-  api:
+";
+
+/// A manifest kept by hand: the environments above, then `services:` holding `services`.
+fn kept_by_hand(services: &str) -> String {
+    format!("{STAGING_AND_PRODUCTION}services:\n{services}")
+}
+
+/// Service `api` with its spec only.
+const API: &str = "  api:\n    spec: deploy/{env}/api.yaml\n";
+
+/// Service `api`, agreeing with the specs of tests/fixtures/import/gaps on DB_PASSWORD.
+const API_WITH_DB_PASSWORD: &str = "  api:
     spec: deploy/{env}/api.yaml
     secrets:
       DB_PASSWORD:
@@ -607,11 +624,12 @@ services:
 #[test]
 fn merge_declares_a_new_environment_named_like_the_others() {
     let dir = workspace("gaps");
-    std::fs::write(dir.path().join("secrets.yaml"), TWO_ENVIRONMENTS).unwrap();
+    let existing = kept_by_hand(API_WITH_DB_PASSWORD);
+    std::fs::write(dir.path().join("secrets.yaml"), &existing).unwrap();
 
     let run = import(dir.path(), &["--merge"]);
     let (merged, tree) = manifest(dir.path());
-    assert_keeps_lines(TWO_ENVIRONMENTS, &merged);
+    assert_keeps_lines(&existing, &merged);
     let dev = tree.path(&["environments", "dev"]).expect("dev is declared").to_json();
     assert_eq!(dev, json!({"project": "shop-dev", "region": "europe-west1"}), "{merged}");
     let project = line_of(&merged, tree.path(&["environments", "dev"]).unwrap(), "project");
@@ -635,8 +653,9 @@ fn merge_declares_a_new_environment_named_like_the_others() {
 fn merge_without_a_derivable_project_says_what_to_add() {
     let dir = workspace("gaps");
     let output = dir.path().join("secrets.yaml");
-    let existing =
-        TWO_ENVIRONMENTS.replace("shop-staging", "alpha-main").replace("shop-production", "omega");
+    let existing = kept_by_hand(API_WITH_DB_PASSWORD)
+        .replace("shop-staging", "alpha-main")
+        .replace("shop-production", "omega");
     std::fs::write(&output, &existing).unwrap();
 
     let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
@@ -667,9 +686,7 @@ fn merge_without_a_derivable_project_says_what_to_add() {
 fn merge_limits_a_new_service_to_the_environments_it_was_found_in() {
     let dir = workspace("templates");
     std::fs::remove_dir_all(dir.path().join("deploy/staging")).unwrap();
-    let existing = "version: 1\nenvironments:\n  staging:\n    project: shop-staging\n    \
-                    region: europe-west1\n  production:\n    project: shop-production\n    \
-                    region: europe-west1\nservices:\n";
+    let existing = kept_by_hand("");
     std::fs::write(dir.path().join("secrets.yaml"), existing).unwrap();
     import(dir.path(), &["--merge"]);
     let (merged, tree) = manifest(dir.path());
@@ -745,6 +762,83 @@ fn env_options_that_tie_no_file_are_refused() {
         assert!(run.stderr.contains("write each before its files"), "{args:?}:\n{run}");
         assert!(!dir.path().join("secrets.yaml").exists(), "{args:?} wrote a manifest");
     }
+}
+
+/// Regression: two specs of one service in one environment (two files under one `--env`, the
+/// same `--env` twice, two folders both holding `stg/api.yaml`, two files whose `metadata.name`
+/// is the same) were imported with exit 0, keeping only the last one's secrets. They are
+/// refused with the usage exit code, both files named, and nothing written.
+#[test]
+fn two_specs_of_one_service_in_one_environment_are_refused() {
+    let dir = workspace("templates");
+    let (staging, production) = ("deploy/staging/api.yaml", "deploy/production/api.yaml");
+    for (from, to) in [(staging, "d1/stg/api.yaml"), (production, "d2/stg/api.yaml")] {
+        std::fs::create_dir_all(dir.path().join(to).parent().unwrap()).unwrap();
+        std::fs::copy(dir.path().join(from), dir.path().join(to)).unwrap();
+    }
+    let copy = "deploy/staging/api-copy.yaml";
+    std::fs::copy(dir.path().join(production), dir.path().join(copy)).unwrap();
+    let cases: [(&[&str], &str, &str, &str); 4] = [
+        (&["--env", "x", staging, production], staging, production, "x"),
+        (&["--env", "x", staging, "--env", "x", production], staging, production, "x"),
+        (&["d1", "d2"], "d1/stg/api.yaml", "d2/stg/api.yaml", "stg"),
+        (&["deploy"], copy, staging, "staging"),
+    ];
+    for (args, first, second, env) in cases {
+        let mut all = vec!["import", "-o", "secrets.yaml"];
+        all.extend_from_slice(args);
+        let run = secretgate(dir.path(), &all);
+        assert_eq!(run.code, i32::from(exit::USAGE), "{args:?}:\n{run}");
+        let named = format!("{first} and {second} are both specs of service `api` in environment");
+        assert!(run.stderr.contains(&format!("{named} `{env}`")), "{args:?}:\n{run}");
+        assert!(run.stderr.contains("nothing was written"), "{args:?}:\n{run}");
+        assert!(run.stdout.is_empty(), "{args:?}:\n{run}");
+        assert!(!dir.path().join("secrets.yaml").exists(), "{args:?} wrote a manifest");
+    }
+}
+
+/// One file reached twice in one environment (a folder given twice, and a file in it under
+/// its folder's environment) is one spec, not two: the manifest is the folder's.
+#[test]
+fn one_file_reached_twice_is_one_spec() {
+    let dir = workspace("templates");
+    import(dir.path(), &[]);
+    let (once, _) = manifest(dir.path());
+    let twice = ["deploy", "deploy", "deploy/staging/api.yaml", "--env", "staging"];
+    let mut all = vec!["import", "-o", "twice.yaml"];
+    all.extend_from_slice(&twice);
+    let run = secretgate(dir.path(), &all);
+    assert_eq!(run.code, i32::from(exit::OK), "{run}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("twice.yaml")).unwrap(), once);
+}
+
+/// Regression: folders of specs named `a b`, `.hidden` or `-x` were imported as environments
+/// (exit 0) into a manifest that lint rejects, while `--env` refused such names. They are
+/// refused the same way, nothing written; a folder without specs (`.git`) is passed over.
+#[test]
+fn environment_folders_lint_would_reject_are_refused() {
+    let dir = workspace("templates");
+    let worker = std::fs::read(dir.path().join("deploy/production/worker.yaml")).unwrap();
+    for name in ["a b", ".hidden", "-x"] {
+        let folder = dir.path().join("deploy").join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("worker.yaml"), &worker).unwrap();
+        let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml"]);
+        assert_eq!(run.code, i32::from(exit::USAGE), "{name}:\n{run}");
+        let problem = format!("the folder name {name:?} is not an environment name");
+        assert!(run.stderr.contains(&problem), "{name}:\n{run}");
+        assert!(run.stderr.contains("nothing was written"), "{name}:\n{run}");
+        assert!(!dir.path().join("secrets.yaml").exists(), "{name}: a manifest was written");
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
+
+    std::fs::create_dir_all(dir.path().join("deploy/.git/refs")).unwrap();
+    std::fs::write(dir.path().join("deploy/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    import(dir.path(), &[]);
+    let (text, tree) = manifest(dir.path());
+    let envs = tree.get("environments").and_then(Node::as_map).unwrap();
+    let names: Vec<String> = envs.iter().filter_map(|(k, _)| k.scalar_text()).collect();
+    assert_eq!(names, ["production", "staging"], "{text}");
 }
 
 /// A folder import reads `<env>/<service>.yaml` only: the JSON snapshots kept beside the specs
@@ -1036,40 +1130,23 @@ fn merge_into_broken_yaml_names_the_place() {
 #[test]
 fn merge_into_an_empty_services_block() {
     let dir = workspace("templates");
-    let existing = "version: 1\nenvironments:\n  staging:\n    project: shop-staging\n    \
-                    region: europe-west1\n  production:\n    project: shop-production\n    \
-                    region: europe-west1\nservices:\n";
-    std::fs::write(dir.path().join("secrets.yaml"), existing).unwrap();
+    let existing = kept_by_hand("");
+    std::fs::write(dir.path().join("secrets.yaml"), &existing).unwrap();
     let run = import(dir.path(), &["--merge"]);
     assert!(run.stderr.contains("service(s) or entries added"), "{run}");
     let (merged, tree) = manifest(dir.path());
-    assert!(merged.starts_with(existing), "the existing lines are kept:\n{merged}");
+    assert!(merged.starts_with(&existing), "the existing lines are kept:\n{merged}");
     assert_eq!(targets(&tree, "worker"), ["QUEUE_URL"], "{merged}");
     let (lint_run, findings) = lint(dir.path());
     assert!(findings.is_empty() && lint_run.code == 0, "lint of\n{merged}\nsays:\n{lint_run}");
 }
-
-/// The two environments of tests/fixtures/import/templates, as a manifest kept by hand.
-const STAGING_AND_PRODUCTION: &str = "\
-version: 1
-environments:
-  staging:
-    project: shop-staging
-    region: europe-west1
-  production:
-    project: shop-production
-    region: europe-west1
-services:
-  api:
-    spec: deploy/{env}/api.yaml
-";
 
 /// Regression: a manifest ending with the document-end marker `...` got the new services after
 /// the marker, a second document that lint rejects, and the merge exited 0. They go before it.
 #[test]
 fn merge_before_a_document_end_marker() {
     let dir = workspace("templates");
-    let existing = format!("{STAGING_AND_PRODUCTION}...\n# kept after the end of the document\n");
+    let existing = format!("{}...\n# kept after the end of the document\n", kept_by_hand(API));
     std::fs::write(dir.path().join("secrets.yaml"), &existing).unwrap();
 
     let run = import(dir.path(), &["--merge"]);
@@ -1087,7 +1164,7 @@ fn merge_before_a_document_end_marker() {
 fn merge_into_a_manifest_with_schema_errors_is_refused() {
     let dir = workspace("templates");
     let output = dir.path().join("secrets.yaml");
-    let broken = STAGING_AND_PRODUCTION
+    let broken = kept_by_hand(API)
         .replace("    project: shop-production\n", "  project: shop-production\n")
         .replace("    region: europe-west1\nservices", "  region: europe-west1\nservices");
     std::fs::write(&output, &broken).unwrap();
@@ -1110,14 +1187,15 @@ fn merge_that_would_give_the_manifest_errors_is_refused() {
     let text = std::fs::read_to_string(&spec).unwrap().replace("QUEUE_URL", "PORT");
     std::fs::write(&spec, text).unwrap();
     let output = dir.path().join("secrets.yaml");
-    std::fs::write(&output, STAGING_AND_PRODUCTION).unwrap();
+    let existing = kept_by_hand(API);
+    std::fs::write(&output, &existing).unwrap();
 
     let run = secretgate(dir.path(), &["import", "deploy", "-o", "secrets.yaml", "--merge"]);
     assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
     assert!(run.stderr.contains("reserved-env-name"), "{run}");
     assert!(run.stderr.contains("[secrets.yaml (as merged):"), "{run}");
     assert!(run.stderr.contains("merging would give secrets.yaml the errors above"), "{run}");
-    assert_eq!(std::fs::read_to_string(&output).unwrap(), STAGING_AND_PRODUCTION);
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), existing);
 }
 
 /// Regression: a spec file named `w\xFFrker.yaml` (not UTF-8) was imported as `spec:

@@ -2,10 +2,12 @@
 
 use super::output;
 use crate::cli::{Cli, ImportArgs, ImportCommand, ImportItem};
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, exit};
 use crate::import::{self, ImportOptions, MergeOptions, Merged};
+use crate::lint;
 use crate::manifest::{valid_environment_name, valid_project, valid_region, valid_service_name};
-use crate::source::read_text;
+use crate::source::{Sources, read_text};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,8 +25,8 @@ pub fn run(cli: &Cli, command: &ImportCommand) -> Result<u8, Error> {
         region: args.region.clone().unwrap_or_else(|| import::DEFAULT_REGION.to_string()),
         known_envs: existing.as_deref().map(import::declared_environments).unwrap_or_default(),
     };
-    let imported = import::import(&inputs, &options)
-        .map_err(|message| Error::Usage { message, help: None }.noting("nothing was written"))?;
+    let imported =
+        import::import(&inputs, &options).map_err(|e| e.noting("nothing was written"))?;
     let findings = imported.diagnostics.len();
     tracing::info!(specs = inputs.len(), findings, "specs imported");
     if !imported.diagnostics.is_empty() {
@@ -85,17 +87,25 @@ fn gather_inputs(command: &ImportCommand, base: &Path) -> Result<Vec<import::Inp
     let mut inputs = Vec::new();
     for (path, env) in place_environments(&command.items)? {
         let env = env.unwrap_or_default();
-        let found =
-            import::inputs(std::slice::from_ref(&path), &env).map_err(|e| Error::Usage {
-                message: format!("cannot read {}: {e}; nothing was written", path.display()),
-                help: None,
-            })?;
+        let found = import::inputs(std::slice::from_ref(&path), &env)
+            .map_err(|e| e.noting("nothing was written"))?;
         inputs.extend(found);
     }
     if command.args.live {
         inputs.extend(live_inputs(&command.args, base)?);
     }
-    Ok(inputs)
+    Ok(read_once(inputs))
+}
+
+/// The inputs without repeats: a file reached twice in one environment (a folder and a file in
+/// it, a folder given twice) is one spec, not two specs of its service.
+fn read_once(inputs: Vec<import::Input>) -> Vec<import::Input> {
+    let mut seen = std::collections::HashSet::new();
+    let key = |input: &import::Input| {
+        let file = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
+        (input.env.clone(), file)
+    };
+    inputs.into_iter().filter(|input| seen.insert(key(input))).collect()
 }
 
 /// The manifest to merge into, with `--merge` when it exists.
@@ -110,16 +120,26 @@ fn read_existing(args: &ImportArgs) -> Result<Option<String>, Error> {
     Ok(Some(text))
 }
 
+/// The errors of a manifest text of its own (see [`lint::manifest_errors`]): the existing
+/// manifest, or with `as_merged` the result of the merge.
+fn manifest_errors(output: &Path, text: &str, as_merged: bool) -> (Sources, Vec<Diagnostic>) {
+    let shown = format!("{}{}", output.display(), if as_merged { " (as merged)" } else { "" });
+    lint::manifest_errors(&shown, text)
+}
+
 /// Refuses a manifest text with errors of its own, showing them: the existing manifest, or with
 /// `as_merged` the result of the merge. Nothing is written.
-fn refuse_errors(cli: &Cli, output: &Path, text: &str, as_merged: bool) -> Result<(), Error> {
-    let shown = format!("{}{}", output.display(), if as_merged { " (as merged)" } else { "" });
-    let (sources, errors) = import::manifest_errors(&shown, text);
+fn refuse_errors(
+    cli: &Cli,
+    output: &Path,
+    (sources, errors): &(Sources, Vec<Diagnostic>),
+    as_merged: bool,
+) -> Result<(), Error> {
     if errors.is_empty() {
         return Ok(());
     }
     let color = super::use_color(cli.color, std::io::stderr().is_terminal());
-    note!("{}", crate::report::human::render(&errors, &sources, color));
+    note!("{}", crate::report::human::render(errors, sources, color));
     let (message, help) = if as_merged {
         (
             format!("merging would give {} the errors above", output.display()),
@@ -141,14 +161,17 @@ fn merge(cli: &Cli, args: &ImportArgs, existing: &str, imported: &str) -> Result
     let region = args.region.clone().or(live_region);
     let options = MergeOptions { project: args.project.clone(), region };
     let merged = import::merge(existing, imported, &options);
+    let merged_errors = merged.as_ref().ok().map(|m| manifest_errors(&args.output, &m.text, true));
     // When the merge fails or gives a manifest with errors, and the manifest had errors of its
     // own, those are what to fix first. One it has is mended by the merge: an empty `services:`.
-    let valid = merged.as_ref().is_ok_and(|m| import::manifest_errors("", &m.text).1.is_empty());
-    if !valid {
-        refuse_errors(cli, &args.output, existing, false)?;
+    if merged_errors.as_ref().is_none_or(|(_, errors)| !errors.is_empty()) {
+        let own = manifest_errors(&args.output, existing, false);
+        refuse_errors(cli, &args.output, &own, false)?;
     }
     let merged = merged.map_err(|message| Error::Usage { message, help: None })?;
-    refuse_errors(cli, &args.output, &merged.text, true)?;
+    if let Some(errors) = &merged_errors {
+        refuse_errors(cli, &args.output, errors, true)?;
+    }
     if !cli.quiet {
         note!("{}", merge_summary(&merged, &args.output));
     }
@@ -353,7 +376,7 @@ fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Err
     for (path, service) in paths.into_iter().zip(services) {
         let unwritable = |e: std::io::Error| output::unwritable(&path, &e);
         std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
-        let text = export_form(&service).to_yaml().map_err(|e| Error::Usage {
+        let text = import::export_form(&service).to_yaml().map_err(|e| Error::Usage {
             message: format!(
                 "the live service cannot be written as YAML to {}: {e}",
                 path.display()
@@ -366,57 +389,14 @@ fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Err
     Ok(inputs)
 }
 
-/// Reads each service named with `--service`; one that does not exist is a usage error.
+/// Reads each service named with `--service`, in `--project` and `--region`.
 fn fetch_services(args: &ImportArgs) -> Result<Vec<serde_json::Value>, Error> {
     let project = args.project.clone().unwrap_or_default();
     let region = args.region.clone().unwrap_or_else(|| import::DEFAULT_REGION.to_string());
-    let runtime = super::check::runtime()?;
-    runtime.block_on(async {
-        let timeout = Duration::from_secs(crate::cli::DEFAULT_TIMEOUT_SECONDS);
+    let timeout = Duration::from_secs(crate::cli::DEFAULT_TIMEOUT_SECONDS);
+    super::check::runtime()?.block_on(async {
         let client = crate::cloudrun::CloudRun::new(timeout)
             .map_err(|message| Error::Usage { message, help: None })?;
-        let mut services = Vec::new();
-        for name in &args.services {
-            let service = client.get(&region, &project, name).await.map_err(|e| Error::Usage {
-                message: format!("cannot read service `{name}`: {e}"),
-                help: None,
-            })?;
-            let Some(service) = service else {
-                let message = format!("service `{name}` does not exist in {project}/{region}");
-                return Err(Error::Usage { message, help: None });
-            };
-            services.push(service);
-        }
-        Ok(services)
+        import::fetch(&client, &project, &region, &args.services).await
     })
-}
-
-/// A live service without its status and the metadata Cloud Run sets itself, with every literal
-/// env value that `plaintext-secret` calls a credential replaced by `<redacted>`: the file goes
-/// into the repository, the credential must not.
-fn export_form(service: &serde_json::Value) -> crate::yaml::Node {
-    let mut tree = crate::yaml::Node::from_json(service);
-    tree.remove("status");
-    if let Some(metadata) = tree.get_mut("metadata") {
-        crate::deploy::SERVER_METADATA.iter().for_each(|k| metadata.remove(k));
-        if let Some(annotations) = metadata.get_mut("annotations") {
-            crate::deploy::SERVER_ANNOTATIONS.iter().for_each(|k| annotations.remove(k));
-        }
-    }
-    if let Some(pod) = tree.path_mut(&["spec", "template", "spec"]) {
-        mask_credentials(pod);
-    }
-    tree
-}
-
-fn mask_credentials(pod: &mut crate::yaml::Node) {
-    use crate::yaml::Value;
-    let Some(Value::Seq(containers)) = pod.get_mut("containers").map(|c| &mut c.value) else {
-        return;
-    };
-    for container in containers {
-        if let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
-            crate::rules::plaintext_secret::redact_env(env, &[]);
-        }
-    }
 }
