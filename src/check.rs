@@ -4,7 +4,7 @@
 //! Runs after the offline rules. For every secret reference of an environment's services (see
 //! [`crate::references`]: the declared entries and the specs' own mappings), it looks the secret
 //! up in the [`Inventory`] and runs the check rules on it. Errors on optional entries are
-//! downgraded to warnings.
+//! downgraded to warnings, except, for the deploy gate, what could not be verified.
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::inventory::{Inventory, ProjectInventory, SecretInfo};
@@ -25,6 +25,10 @@ pub struct CheckOptions {
     pub expiry_days: i64,
     /// `snapshot-stale` warns past this age.
     pub max_snapshot_age_days: i64,
+    /// Keep `verification-incomplete` an error on optional entries too. The deploy gate (and
+    /// `audit`, which shows what the gate would refuse) must not roll out what nobody verified,
+    /// while `check` reports it on an optional entry as a warning.
+    pub fail_closed: bool,
 }
 
 /// How many days ahead `secret-expiring` warns unless told otherwise (`--expiry-days`).
@@ -42,6 +46,7 @@ impl CheckOptions {
             now: Timestamp::now(),
             expiry_days: DEFAULT_EXPIRY_DAYS,
             max_snapshot_age_days: DEFAULT_MAX_SNAPSHOT_AGE_DAYS,
+            fail_closed: false,
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct SecretContext<'a> {
     pub reference: &'a Reference,
     pub secret: &'a SecretName,
     pub version: &'a Version,
+    /// The account the service runs as (see [`Project::runtime_account`]).
+    pub account: Option<&'a str>,
     pub info: &'a SecretInfo,
     pub options: &'a CheckOptions,
 }
@@ -81,9 +88,9 @@ impl SecretContext<'_> {
         }
     }
 
-    /// The account the service runs as (see [`Deployment::runtime_account`]).
+    /// The account the service runs as (see [`Project::runtime_account`]).
     pub fn runtime_account(&self) -> Option<&str> {
-        self.deployment.runtime_account(self.manifest)
+        self.account
     }
 
     /// Days between two times, rounded down.
@@ -94,8 +101,7 @@ impl SecretContext<'_> {
 
 /// The secrets to read in each project for the given environments: every secret the services
 /// reference (see [`crate::references`]), with its IAM policy when a service with a known
-/// runtime account (the spec's, else the manifest's) declares it and `iam` is on. `lint` must
-/// have read the specs.
+/// runtime account (the spec's, else the manifest's) declares it and `iam` is on.
 pub fn wanted(project: &mut Project, envs: &[String], iam: bool) -> crate::inventory::live::Wanted {
     wanted_for(project, envs, None, iam)
 }
@@ -118,7 +124,7 @@ pub fn wanted_for(
         for deployment in deployments.iter().filter(selected) {
             // An IAM policy is checked for the entries only: a spec's own mapping needs its
             // versions, and its policy would cost a request more per secret.
-            let want_iam = iam && deployment.runtime_account(&manifest).is_some();
+            let want_iam = iam && project.runtime_account(&manifest, deployment).is_some();
             for r in references::of_deployment(project, &manifest, deployment) {
                 let entry = wanted.entry(r.secret.project).or_default();
                 let flag = entry.entry(r.secret.secret).or_insert(false);
@@ -127,8 +133,6 @@ pub fn wanted_for(
         }
     }
     project.manifest = Some(manifest);
-    // Reading a spec again repeats what `lint` reported about it; the repeat goes.
-    crate::lint::finish(&mut project.diagnostics);
     wanted
 }
 
@@ -143,8 +147,14 @@ pub fn check(
     let mut found = Vec::new();
     for env in manifest.environments.iter().filter(|e| envs.contains(&e.name.value)) {
         for deployment in &crate::resolve::resolve(&manifest, env, &mut Vec::new()) {
+            let account = project.runtime_account(&manifest, deployment);
             for reference in references::of_deployment(project, &manifest, deployment) {
-                let at = Referenced { manifest: &manifest, deployment, reference: &reference };
+                let at = Referenced {
+                    manifest: &manifest,
+                    deployment,
+                    reference: &reference,
+                    account: account.as_deref(),
+                };
                 check_reference(&at, inventory, options, &mut found);
             }
         }
@@ -268,11 +278,13 @@ struct Referenced<'a> {
     manifest: &'a Manifest,
     deployment: &'a Deployment<'a>,
     reference: &'a Reference,
+    /// The account the service runs as.
+    account: Option<&'a str>,
 }
 
 /// Runs the check rules on one reference: whether its secret exists and, for a manifest entry,
 /// every rule on its metadata; for a spec's own mapping, whether the version it asks for can
-/// be used. Errors on an optional entry become warnings.
+/// be used. Errors on an optional entry become warnings (see [`downgrade`]).
 fn check_reference(
     at: &Referenced,
     inventory: &Inventory,
@@ -294,6 +306,7 @@ fn check_reference(
                 reference,
                 secret: &reference.secret,
                 version: &reference.version,
+                account: at.account,
                 info,
                 options,
             };
@@ -305,7 +318,7 @@ fn check_reference(
         }
     }
     if !reference.required {
-        downgrade(&mut found);
+        downgrade(&mut found, options);
     }
     out.append(&mut found);
 }
@@ -326,9 +339,12 @@ fn lookup<'i>(
     }
 }
 
-/// Errors about an optional secret do not block: they become warnings.
-fn downgrade(found: &mut [Diagnostic]) {
-    for d in found.iter_mut().filter(|d| d.severity == Severity::Error) {
+/// Errors about an optional secret do not block: they become warnings. With
+/// [`CheckOptions::fail_closed`], what could not be verified stays an error.
+fn downgrade(found: &mut [Diagnostic], options: &CheckOptions) {
+    let unverified = rules::verification_incomplete::RULE.code;
+    let kept = |d: &Diagnostic| options.fail_closed && d.code == unverified;
+    for d in found.iter_mut().filter(|d| d.severity == Severity::Error && !kept(d)) {
         d.severity = Severity::Warning;
         d.message.push_str(" (optional secret: warning only)");
     }
@@ -348,5 +364,35 @@ pub fn exit_code(diagnostics: &[Diagnostic], deny_warnings: bool) -> u8 {
         exit::INCOMPLETE
     } else {
         exit::FINDINGS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CheckOptions, downgrade};
+    use crate::diagnostic::{Diagnostic, Severity};
+    use crate::rules::{latest_unusable, verification_incomplete};
+
+    /// An optional entry's errors become warnings; for the deploy gate (`fail_closed`), what
+    /// could not be verified stays an error, and its message does not call it a warning.
+    #[test]
+    fn the_gate_keeps_what_could_not_be_verified_an_error() {
+        let found = || {
+            vec![
+                Diagnostic::new(&verification_incomplete::RULE, "not verified: `x`"),
+                Diagnostic::new(&latest_unusable::RULE, "`latest` of `y` is DISABLED"),
+            ]
+        };
+        let severities = |d: &[Diagnostic]| d.iter().map(|d| d.severity).collect::<Vec<_>>();
+
+        let mut checked = found();
+        downgrade(&mut checked, &CheckOptions::now());
+        assert_eq!(severities(&checked), [Severity::Warning, Severity::Warning]);
+
+        let mut gated = found();
+        downgrade(&mut gated, &CheckOptions { fail_closed: true, ..CheckOptions::now() });
+        assert_eq!(severities(&gated), [Severity::Error, Severity::Warning]);
+        assert_eq!(gated[0].message, "not verified: `x`");
+        assert!(gated[1].message.ends_with("(optional secret: warning only)"));
     }
 }

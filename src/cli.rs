@@ -432,7 +432,20 @@ pub struct AuditArgs {
     pub fail_under: Option<f64>,
 
     #[command(flatten)]
-    pub verify: VerifyArgs,
+    pub verify: AuditVerifyArgs,
+}
+
+/// [`VerifyArgs`] as `audit` reads them: it reports no `accessor-missing`, so reading IAM
+/// policies matters to it only where one cannot be read.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Do not read IAM policies, as `deploy --no-iam` does: a policy that cannot be read then
+    /// leaves no cell unverified.
+    #[arg(long)]
+    pub no_iam: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Output formats of `audit`.

@@ -37,7 +37,8 @@ pub enum Status {
     Failed,
     /// The write may or may not have been applied.
     Unknown,
-    /// Not deployed because an earlier service failed.
+    /// Not deployed: an earlier service's rollout did not end Ready, or the live state of
+    /// another selected service could not be read.
     Skipped,
 }
 
@@ -56,7 +57,8 @@ pub struct Outcome {
     pub mappings: Vec<Mapping>,
     /// Optional entries not mapped because their secret is unusable.
     pub left_out: Vec<String>,
-    /// Why it failed, was rejected or was not verified.
+    /// Why it failed, was rejected, was not verified or was skipped (naming the service whose
+    /// rollout failed, or whose live state could not be read).
     pub message: Option<String>,
     /// The revision serving before the deploy, if any: where traffic stays when it fails.
     pub serving: Option<String>,
@@ -410,7 +412,8 @@ const UNUSABLE: [&str; 5] = [
 /// The entries of `service` to leave out of the rendered spec: optional entries whose secret
 /// or version is missing, disabled or destroyed. Mapping one would stop the new revision from
 /// starting; the gate has already refused the deploy if such an entry were required. An entry
-/// that could not be verified never gets here: [`fail_closed`] makes the gate refuse it.
+/// that could not be verified never gets here: the gate checks with
+/// [`crate::check::CheckOptions::fail_closed`], so it refuses it.
 pub fn leave_out(findings: &[Diagnostic], service: &str) -> std::collections::BTreeSet<String> {
     findings
         .iter()
@@ -567,54 +570,10 @@ pub fn blocks(findings: &[Diagnostic]) -> bool {
     findings.iter().any(|d| d.severity == Severity::Error)
 }
 
-/// What `check` adds to the message of an optional entry's finding when it downgrades it.
-const OPTIONAL_NOTE: &str = " (optional secret: warning only)";
-
-/// Makes every `verification-incomplete` finding an error, for the deploy gate. `check` warns
-/// about what it could not verify on an optional entry, or about an IAM policy it could not
-/// read, and carries on; a deploy that went on would roll out something nobody verified, so
-/// the gate refuses instead (exit 3 when nothing else is wrong) and the finding says what was
-/// not verified.
-pub fn fail_closed(findings: &mut [Diagnostic]) {
-    let code = crate::rules::verification_incomplete::RULE.code;
-    for d in findings.iter_mut().filter(|d| d.code == code && d.severity != Severity::Error) {
-        d.severity = Severity::Error;
-        if let Some(message) = d.message.strip_suffix(OPTIONAL_NOTE) {
-            d.message = format!("{message} (deploy refuses it, optional or not)");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{fail_closed, plan};
-    use crate::diagnostic::{Diagnostic, Severity};
-    use crate::rules::{latest_unusable, verification_incomplete};
+    use super::plan;
     use crate::yaml::{self, Node};
-
-    /// What `check` only warns about (an optional entry not verified, an IAM policy not read)
-    /// is an error for the gate; other warnings stay warnings.
-    #[test]
-    fn fail_closed_makes_every_unverified_finding_an_error() {
-        let warning =
-            |rule, message: &str| Diagnostic::new(rule, message).severity(Severity::Warning);
-        let mut findings = vec![
-            warning(
-                &verification_incomplete::RULE,
-                "not verified: the versions of secret `x` (403) (optional secret: warning only)",
-            ),
-            warning(&verification_incomplete::RULE, "not verified: who may read secret `x` (503)"),
-            warning(&latest_unusable::RULE, "`latest` of secret `y` is DISABLED"),
-        ];
-        fail_closed(&mut findings);
-        let severities: Vec<Severity> = findings.iter().map(|d| d.severity).collect();
-        assert_eq!(severities, [Severity::Error, Severity::Error, Severity::Warning]);
-        assert_eq!(
-            findings[0].message,
-            "not verified: the versions of secret `x` (403) (deploy refuses it, optional or not)"
-        );
-        assert_eq!(findings[1].message, "not verified: who may read secret `x` (503)");
-    }
 
     /// A service whose only container has the env vars of `env`, YAML list items at column 0.
     fn service(env: &str) -> Node {

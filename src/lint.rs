@@ -1,7 +1,7 @@
 //! The offline checks: the manifest alone, each environment's expansion, and each service spec
 //! beside what the manifest declares for it.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Label};
 use crate::error::Error;
 use crate::manifest::{self, Manifest, Sp};
 use crate::resolve::{self, Deployment};
@@ -10,7 +10,7 @@ use crate::source::{self, FileId, Sources, display_path};
 use crate::spec::{self, ServiceSpec};
 use crate::suggest::refuse_unknown;
 use crate::yaml;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// A manifest and the files it refers to, read from disk.
@@ -22,8 +22,12 @@ pub struct Project {
     pub manifest: Option<Manifest>,
     /// Findings made while reading.
     pub diagnostics: Vec<Diagnostic>,
-    /// Specs already read, by path on disk; `None` when unreadable or invalid.
-    specs: HashMap<PathBuf, Option<ServiceSpec>>,
+    /// Specs already read, by path on disk: `Err` when the file cannot be read, `Ok(None)` when
+    /// it is no valid Cloud Run service. A failure is kept too, so that the disk is read once.
+    specs: HashMap<PathBuf, Result<Option<ServiceSpec>, std::io::Error>>,
+    /// The deployments (path, environment, service) whose unreadable spec was reported, so that
+    /// each gets its `spec-not-found` once however many steps ask for the spec.
+    unreadable_reported: HashSet<(PathBuf, String, String)>,
 }
 
 impl Project {
@@ -43,7 +47,8 @@ impl Project {
                 None
             }
         };
-        Ok(Project { root, sources, manifest, diagnostics, specs: HashMap::new() })
+        let (specs, unreadable_reported) = Default::default();
+        Ok(Project { root, sources, manifest, diagnostics, specs, unreadable_reported })
     }
 
     /// Checks that every name in `wanted` is an environment of the manifest.
@@ -59,23 +64,23 @@ impl Project {
         Ok(wanted.to_vec())
     }
 
-    /// Reads a spec once, reporting why it cannot be used. Only a file inside the manifest's
-    /// folder is read.
-    fn spec(&mut self, relative: &str) -> Result<Option<&ServiceSpec>, std::io::Error> {
-        let path = self.root.join(relative);
-        if !self.specs.contains_key(&path) {
-            let bytes = source::read_inside(&self.root, &path, yaml::MAX_FILE_BYTES)?;
-            let file = self.sources.add(display_path(&self.root, &path), path.clone(), &bytes);
-            let parsed = match yaml::parse(&bytes) {
+    /// Reads the spec at `path` once, keeping the outcome, a failure included. Only a file
+    /// inside the manifest's folder is read.
+    fn read_spec(&mut self, path: &Path) {
+        if self.specs.contains_key(path) {
+            return;
+        }
+        let read = source::read_inside(&self.root, path, yaml::MAX_FILE_BYTES).map(|bytes| {
+            let file = self.sources.add(display_path(&self.root, path), path.to_path_buf(), &bytes);
+            match yaml::parse(&bytes) {
                 Ok(tree) => spec::read(file, tree, &mut self.diagnostics),
                 Err(err) => {
                     self.diagnostics.push(yaml_syntax::diagnostic(file, &err));
                     None
                 }
-            };
-            self.specs.insert(path.clone(), parsed);
-        }
-        Ok(self.specs[&path].as_ref())
+            }
+        });
+        self.specs.insert(path.to_path_buf(), read);
     }
 
     /// Reads a live service (JSON, as the API answered it) as a spec, under a display name
@@ -95,23 +100,46 @@ impl Project {
                 None
             }
         };
-        self.specs.insert(path.clone(), parsed);
-        self.specs[&path].as_ref()
+        self.specs.insert(path.clone(), Ok(parsed));
+        self.specs[&path].as_ref().ok()?.as_ref()
     }
 
-    /// The spec of a deployment, if it exists and is a Cloud Run service.
+    /// The spec of a deployment, if it exists and is a Cloud Run service. A spec that cannot
+    /// be read is reported once per deployment (`spec-not-found`), whichever step asks first.
     pub fn spec_for(
         &mut self,
         deployment: &Deployment,
         manifest_file: FileId,
     ) -> Option<&ServiceSpec> {
         let path = deployment.spec_path.as_ref()?;
-        if let Err(err) = self.spec(&path.value) {
-            let d = unreadable_spec(deployment, path, manifest_file, &err);
-            self.diagnostics.push(d);
-            return None;
+        let full = self.root.join(&path.value);
+        self.read_spec(&full);
+        let err = match &self.specs[&full] {
+            Ok(spec) => return spec.as_ref(),
+            Err(err) => err,
+        };
+        let key = (
+            full.clone(),
+            deployment.env.name.value.clone(),
+            deployment.service.name.value.clone(),
+        );
+        if self.unreadable_reported.insert(key) {
+            self.diagnostics.push(unreadable_spec(deployment, path, manifest_file, err));
         }
-        self.specs[&self.root.join(&path.value)].as_ref()
+        None
+    }
+
+    /// The account the service runs as once deployed: the one its spec names, since `render`
+    /// keeps it, else the one secrets.yaml gives. The spec is read here if no step has read it
+    /// yet, so the answer does not depend on the order of the steps.
+    pub fn runtime_account(
+        &mut self,
+        manifest: &Manifest,
+        deployment: &Deployment,
+    ) -> Option<String> {
+        let spec = self.spec_for(deployment, manifest.file);
+        let from_spec = spec.and_then(|s| s.service_account.as_ref());
+        from_spec.or(deployment.service_account.as_ref()).map(|a| a.value.clone())
     }
 }
 
@@ -144,38 +172,32 @@ fn unreadable_spec(
 /// Runs every offline rule for the selected environments (all when `envs` is empty).
 pub fn lint(project: &mut Project, envs: &[String]) -> Result<(), Error> {
     let selected = project.select_environments(envs)?;
-    let Some(mut manifest) = project.manifest.take() else { return Ok(()) };
+    let Some(manifest) = project.manifest.take() else { return Ok(()) };
     let mut found = Vec::new();
-    let mut accounts = Vec::new();
     rules::check_manifest(&manifest, &mut found);
     for env in manifest.environments.iter().filter(|e| selected.contains(&e.name.value)) {
         let deployments = resolve::resolve(&manifest, env, &mut found);
         rules::check_environment(&manifest, env, &deployments, &mut found);
         for deployment in &deployments {
-            if let Some(account) = check_deployment(project, &manifest, deployment, &mut found) {
-                let key = (env.name.value.clone(), deployment.service.name.value.clone());
-                accounts.push((key, account));
-            }
+            check_deployment(project, &manifest, deployment, &mut found);
         }
     }
-    manifest.spec_accounts.extend(accounts);
     project.diagnostics.append(&mut found);
     project.manifest = Some(manifest);
     finish(&mut project.diagnostics);
     Ok(())
 }
 
-/// Runs the spec rules on a deployment's spec; returns the runtime account the spec names.
+/// Runs the spec rules on a deployment's spec.
 fn check_deployment(
     project: &mut Project,
     manifest: &Manifest,
     deployment: &Deployment,
     out: &mut Vec<Diagnostic>,
-) -> Option<String> {
-    let spec = project.spec_for(deployment, manifest.file)?;
+) {
+    let Some(spec) = project.spec_for(deployment, manifest.file) else { return };
     let ctx = spec_context(manifest, deployment, spec, out);
     rules::check_spec(&ctx, out);
-    spec.service_account.as_ref().map(|a| a.value.clone())
 }
 
 /// Puts a spec beside the manifest's view of its service: picks the target container (reporting
@@ -201,16 +223,71 @@ pub fn spec_context<'a>(
     SpecContext { manifest, deployment, spec, container, mappings, latest_now }
 }
 
-/// Sorts findings by file and position and drops repeats (a spec shared by two environments
-/// gives the same finding twice).
+/// Sorts findings by file and position and drops repeats. A spec shared by two environments
+/// gives the same finding twice, and only one is kept; a spec shared by two services keeps one
+/// per service, since each service's deploy must see it, and each then names its service.
 pub fn finish(diagnostics: &mut Vec<Diagnostic>) {
     let key = |d: &Diagnostic| {
         let place = d.primary.as_ref().map(|l| (l.file, l.span.offset));
         (place.map(|p| p.0).unwrap_or(FileId(usize::MAX)), place.map_or(0, |p| p.1))
     };
     diagnostics.sort_by_key(key);
-    let mut seen = std::collections::HashSet::new();
-    diagnostics.retain(|d| seen.insert((d.code, d.primary.clone(), d.message.clone())));
+    let mut seen = HashSet::new();
+    diagnostics
+        .retain(|d| seen.insert((d.code, d.primary.clone(), d.message.clone(), d.service.clone())));
+    name_services(diagnostics);
+}
+
+/// Adds the service to each of the findings that differ only by it, which would otherwise read
+/// as the same finding reported twice.
+fn name_services(diagnostics: &mut [Diagnostic]) {
+    let mut users: HashMap<(&str, Option<Label>, String), usize> = HashMap::new();
+    for d in diagnostics.iter().filter(|d| d.service.is_some()) {
+        *users.entry((d.code, d.primary.clone(), d.message.clone())).or_default() += 1;
+    }
+    let shared: HashSet<(&str, Option<Label>, String)> =
+        users.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect();
+    for d in diagnostics.iter_mut() {
+        let Some(service) = d.service.clone() else { continue };
+        if shared.contains(&(d.code, d.primary.clone(), d.message.clone())) {
+            d.message.push_str(&format!(" (for service `{service}`)"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Project, lint};
+    use crate::resolve;
+
+    /// Regression: a spec that could not be read was read again by every later step, each
+    /// pushing another `spec-not-found` for dedupe to remove. The failure is kept: one finding
+    /// per service using the path, and a file that appears later is not read in the same run.
+    #[test]
+    fn an_unreadable_spec_is_read_once_and_reported_once_per_service() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let manifest = "version: 1\nenvironments:\n  staging: {project: acme-stg, region: \
+            us-central1}\nservices:\n  api: {spec: deploy/gone.yaml}\n  web: {spec: \
+            deploy/gone.yaml}\n";
+        std::fs::write(dir.path().join("secrets.yaml"), manifest).expect("written");
+        let mut project = Project::load(&dir.path().join("secrets.yaml")).expect("it loads");
+        lint(&mut project, &[]).expect("it lints");
+        fn not_found(p: &Project) -> impl Iterator<Item = &crate::diagnostic::Diagnostic> {
+            p.diagnostics.iter().filter(|d| d.code == "spec-not-found")
+        }
+        let services: Vec<_> = not_found(&project).map(|d| d.service.clone()).collect();
+        assert_eq!(services, [Some("api".to_string()), Some("web".to_string())]);
+
+        std::fs::create_dir(dir.path().join("deploy")).expect("a folder");
+        let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\n";
+        std::fs::write(dir.path().join("deploy/gone.yaml"), spec).expect("written");
+        let manifest = project.manifest.take().expect("a manifest");
+        let env = &manifest.environments[0];
+        for deployment in resolve::resolve(&manifest, env, &mut Vec::new()) {
+            assert!(project.spec_for(&deployment, manifest.file).is_none(), "read once");
+        }
+        assert_eq!(not_found(&project).count(), 2, "{:#?}", project.diagnostics);
+    }
 }
 
 /// The errors `lint` reports about a manifest text on its own, before any spec is read: YAML

@@ -2,15 +2,19 @@
 //!
 //! Env vars get `valueFrom.secretKeyRef`; files get a secret volume and one `volumeMount` per
 //! directory; secrets of another project get an alias in `run.googleapis.com/secrets`; the
-//! runtime service account comes from the manifest when the spec has none. Mappings the spec
-//! already has and that agree are kept; every other field is left where it is. A directory
-//! the spec already mounts from something else than the declared secret's files is refused
-//! (see [`crate::mounts`]), as lint refuses it.
+//! runtime service account comes from the manifest when the spec has none, and so does
+//! `metadata.name`, which Cloud Run requires, from the service's name. Mappings the spec already
+//! has and that agree are kept, except those of entries left out (optional entries whose secret
+//! is unusable), which are taken out; every other field is left where it is. A directory the
+//! spec already mounts from something else than the declared secret's files is refused (see
+//! [`crate::mounts`]), as lint refuses it.
 
 use crate::manifest::Version;
 use crate::mounts;
 use crate::resolve::{Binding, Deployment};
-use crate::spec::{SECRETS_ANNOTATION, SecretName, ServiceSpec, normalize_path, parent_dir};
+use crate::spec::{
+    SECRETS_ANNOTATION, SecretName, ServiceSpec, join_path, normalize_path, parent_dir,
+};
 use crate::yaml::{Node, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -23,7 +27,8 @@ pub struct RenderOptions {
     pub pins: BTreeMap<String, u64>,
     /// A value for a revision annotation that forces a new revision.
     pub force_revision: Option<String>,
-    /// Targets not to map: optional entries whose secret is known to be unusable.
+    /// Targets not to map: optional entries whose secret is known to be unusable. A mapping the
+    /// spec already has for one is taken out too, since the revision could not start with it.
     pub leave_out: BTreeSet<String>,
 }
 
@@ -69,15 +74,23 @@ pub fn render(
         r.env_var(binding.target(), &secret, &version)?;
     }
     let files = deployment.bindings.iter().filter(|b| b.entry.is_file()).filter(mapped);
-    let mut by_dir: BTreeMap<String, Vec<(String, SecretName, Version)>> = BTreeMap::new();
+    let mut by_dir: BTreeMap<String, Vec<DirFile>> = BTreeMap::new();
     for binding in files {
         let Some((secret, version)) = resolved(binding, options) else { continue };
         let path = normalize_path(binding.target());
         let file = path.rsplit('/').next().unwrap_or_default().to_string();
-        by_dir.entry(parent_dir(&path).to_string()).or_default().push((file, secret, version));
+        let entry = DirFile { binding, file, secret, version };
+        by_dir.entry(parent_dir(&path).to_string()).or_default().push(entry);
     }
     for (dir, files) in by_dir {
         r.files(&dir, &files)?;
+    }
+    for binding in deployment.bindings.iter().filter(|b| !mapped(b)) {
+        r.take_out(binding)?;
+    }
+    if spec.name.is_none() {
+        let metadata = child(r.root, "metadata", "`metadata` is not a mapping")?;
+        metadata.set("name", Node::string(&deployment.service.name.value));
     }
     if let Some(account) =
         deployment.service_account.as_ref().filter(|_| spec.service_account.is_none())
@@ -103,17 +116,21 @@ fn resolved(binding: &Binding, options: &RenderOptions) -> Option<(SecretName, V
     Some((secret, version))
 }
 
+/// One declared file of a directory, resolved for rendering.
+struct DirFile<'b, 'm> {
+    binding: &'b Binding<'m>,
+    /// The file name in the directory.
+    file: String,
+    secret: SecretName,
+    version: Version,
+}
+
 /// Whether the directory's volume already mounts the whole secret as the one declared file,
 /// at `latest`: listing it under `items` would say the same thing in more words.
-fn whole_secret_as_declared(
-    mounted: &mounts::Mounted,
-    files: &[(String, SecretName, Version)],
-) -> bool {
+fn whole_secret_as_declared(mounted: &mounts::Mounted, files: &[DirFile]) -> bool {
     let Some(source) = mounted.volume.and_then(|v| v.secret.as_ref()) else { return false };
     let Some(name) = &source.secret_name else { return false };
-    let declared_as_is = |(file, _, version): &(String, SecretName, Version)| {
-        *file == name.value && *version == Version::Latest
-    };
+    let declared_as_is = |f: &DirFile| f.file == name.value && f.version == Version::Latest;
     source.items.is_empty() && files.iter().all(declared_as_is)
 }
 
@@ -123,6 +140,13 @@ fn pin_key(reference: &mut Node, version: &Version) {
     let latest = reference.get("key").is_none_or(|k| k.scalar_text().as_deref() == Some("latest"));
     if latest && *version != Version::Latest {
         reference.set("key", Node::string(version.to_string()));
+    }
+}
+
+/// Removes a list that taking mappings out left empty, rather than leave `key: []` behind.
+fn remove_if_empty(node: &mut Node, key: &str) {
+    if node.get(key).and_then(Node::as_seq).is_some_and(<[Node]>::is_empty) {
+        node.remove(key);
     }
 }
 
@@ -271,17 +295,13 @@ impl Renderer<'_> {
 
     /// Mounts the files of one directory, all from one secret: into the secret volume the
     /// container already mounts there, or into a new volume and mount.
-    fn files(
-        &mut self,
-        dir: &str,
-        files: &[(String, SecretName, Version)],
-    ) -> Result<(), RenderError> {
-        let secret = &files[0].1;
-        let names: Vec<&str> = files.iter().map(|(file, ..)| file.as_str()).collect();
-        if let Some(c) = self.mounts.conflict(self.project, dir, secret, &names) {
-            let targets = names.iter().map(|n| format!("`{dir}/{n}`")).collect::<Vec<_>>();
-            let why = format!("{} cannot be mounted at {dir}: {}", targets.join(", "), c.reason());
-            return Err(RenderError::Mount(why));
+    fn files(&mut self, dir: &str, files: &[DirFile]) -> Result<(), RenderError> {
+        let secret = &files[0].secret;
+        let names: Vec<&str> = files.iter().map(|f| f.file.as_str()).collect();
+        if let Some(conflict) = self.mounts.conflict(self.project, dir, secret, &names) {
+            let entries = files.iter().map(|f| f.binding).collect();
+            let found = mounts::DirectoryConflict { dir: dir.to_string(), conflict, entries };
+            return Err(RenderError::Mount(found.message()));
         }
         let mounted = self.mounts.mounted(dir);
         if mounted.as_ref().is_some_and(|m| whole_secret_as_declared(m, files)) {
@@ -298,7 +318,7 @@ impl Renderer<'_> {
             volume_secret.set("secretName", Node::string(&reference));
         }
         let items = list(volume_secret, "items", "a secret volume's `items` is not a list")?;
-        for (file, _, version) in files {
+        for DirFile { file, version, .. } in files {
             let path = |i: &&mut Node| i.get("path").and_then(Node::as_str) == Some(file.as_str());
             if let Some(item) = items.iter_mut().find(path) {
                 pin_key(item, version);
@@ -310,6 +330,94 @@ impl Renderer<'_> {
             ]));
         }
         Ok(())
+    }
+
+    /// Takes the spec's own mapping of a left-out entry out of the target container: the gate
+    /// found its secret unusable, and Cloud Run would not start a revision that maps it.
+    fn take_out(&mut self, binding: &Binding) -> Result<(), RenderError> {
+        let target = binding.target();
+        if binding.entry.is_file() {
+            return self.take_out_file(&normalize_path(target));
+        }
+        if self.env_names.contains(target) {
+            let env = list(self.container()?, "env", "`env` is not a list")?;
+            let mapped = |v: &Node| {
+                v.get("name").and_then(Node::as_str) == Some(target)
+                    && v.path(&["valueFrom", "secretKeyRef"]).is_some()
+            };
+            env.retain(|v| !mapped(v));
+        }
+        Ok(())
+    }
+
+    /// Takes a file out of the secret volume that maps it in the target container: its item,
+    /// or the whole volume and its mount when nothing else is left in it.
+    fn take_out_file(&mut self, path: &str) -> Result<(), RenderError> {
+        let spec = self.spec;
+        for mount in &spec.containers[self.container].mounts {
+            let name = mount.volume.value.as_str();
+            if !spec.volumes.iter().any(|v| v.name.value == name && v.secret.is_some()) {
+                continue;
+            }
+            let at = |file: &str| join_path(&mount.path.value, file) == path;
+            let item_at = |i: &Node| i.get("path").and_then(Node::as_str).is_some_and(at);
+            let Some(source) = self.existing_volume(name)?.and_then(|v| v.get_mut("secret")) else {
+                continue;
+            };
+            let items = source.get("items").and_then(Node::as_seq).unwrap_or_default();
+            let listed = items.iter().any(item_at);
+            let whole =
+                items.is_empty() && source.get("secretName").and_then(Node::as_str).is_some_and(at);
+            if !listed && !whole {
+                continue;
+            }
+            if items.iter().any(|i| !item_at(i)) {
+                let items = list(source, "items", "a secret volume's `items` is not a list")?;
+                items.retain(|i| !item_at(i));
+                return Ok(());
+            }
+            return self.drop_volume(name, path);
+        }
+        Ok(())
+    }
+
+    /// Removes a volume, left without the file at `path`, and the target container's mounts of
+    /// it. A volume another container mounts too cannot go; the gate refuses such a spec
+    /// before, since that container's mapping of the unusable secret counts as required.
+    fn drop_volume(&mut self, name: &str, path: &str) -> Result<(), RenderError> {
+        let named = |n: &Node| n.get("name").and_then(Node::as_str) == Some(name);
+        let index = self.container;
+        let shared = self
+            .spec
+            .containers
+            .iter()
+            .enumerate()
+            .any(|(i, c)| i != index && c.mounts.iter().any(|m| m.volume.value == name));
+        if shared {
+            let why = format!(
+                "`{path}` cannot be left out: volume `{name}` holds only it, and another \
+                 container mounts the volume too"
+            );
+            return Err(RenderError::Mount(why));
+        }
+        let container = self.container()?;
+        list(container, "volumeMounts", "`volumeMounts` is not a list")?.retain(|m| !named(m));
+        remove_if_empty(container, "volumeMounts");
+        let pod = self.pod()?;
+        list(pod, "volumes", "`volumes` is not a list")?.retain(|v| !named(v));
+        remove_if_empty(pod, "volumes");
+        self.volume_index = None;
+        Ok(())
+    }
+
+    /// The pod's volume called `name`, if the tree has one.
+    fn existing_volume(&mut self, name: &str) -> Result<Option<&mut Node>, RenderError> {
+        if self.pod()?.get("volumes").is_none() {
+            return Ok(None);
+        }
+        let Some(index) = self.volume_index()?.get(name).copied() else { return Ok(None) };
+        let volumes = list(self.pod()?, "volumes", "`volumes` is not a list")?;
+        Ok(volumes.get_mut(index))
     }
 
     /// Adds a read-only mount of a new volume at `dir` to the container; returns the volume's

@@ -20,7 +20,7 @@ pub struct Deployment<'m> {
     /// The spec path after expansion, relative to the manifest's folder.
     pub spec_path: Option<Sp<String>>,
     /// The runtime identity secrets.yaml gives: the service's, else the environment's. A spec's
-    /// own `serviceAccountName` wins over it (see [`Deployment::runtime_account`]).
+    /// own `serviceAccountName` wins over it (see [`crate::lint::Project::runtime_account`]).
     pub service_account: Option<Sp<String>>,
     pub bindings: Vec<Binding<'m>>,
 }
@@ -40,16 +40,6 @@ pub struct Binding<'m> {
     /// Whether the version was written (rather than defaulting to `latest`).
     pub version_written: bool,
     pub required: bool,
-}
-
-impl Deployment<'_> {
-    /// The account the service runs as once deployed: the one its spec names, since `render`
-    /// keeps it, else the manifest's. The spec's is known once `lint` has read the spec.
-    pub fn runtime_account<'a>(&'a self, manifest: &'a Manifest) -> Option<&'a str> {
-        let key = (self.env.name.value.clone(), self.service.name.value.clone());
-        let from_spec = manifest.spec_accounts.get(&key).map(String::as_str);
-        from_spec.or(self.service_account.as_ref().map(|a| a.value.as_str()))
-    }
 }
 
 impl Binding<'_> {

@@ -35,6 +35,10 @@ pub struct Aliases {
     pub entries: Vec<(String, SecretName)>,
     /// Pieces of the annotation that are not `alias:projects/P/secrets/S`.
     pub malformed: Vec<String>,
+    /// Aliases defined again after their first definition, with where the repeat is written
+    /// (the whole value when it cannot be told): which definition Cloud Run would use cannot be
+    /// told, so each is an error rather than a silent first choice.
+    pub repeated: Vec<(String, Span)>,
 }
 
 /// A container of the revision template.
@@ -288,7 +292,14 @@ impl SpecReader<'_> {
             return Aliases::default();
         };
         let mut aliases = Aliases { span: Some(node.span), ..Aliases::default() };
-        for piece in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut offset = 0;
+        for raw in text.split(',') {
+            let piece = raw.trim();
+            let at = offset + (raw.len() - raw.trim_start().len());
+            offset += raw.len() + 1;
+            if piece.is_empty() {
+                continue;
+            }
             let parsed = piece
                 .split_once(':')
                 .and_then(|(alias, full)| {
@@ -296,6 +307,10 @@ impl SpecReader<'_> {
                 })
                 .filter(|(alias, _)| !alias.is_empty());
             match parsed {
+                Some((alias, _)) if aliases.entries.iter().any(|(a, _)| a == alias) => {
+                    let span = piece_span(node.span, text, at, piece.len());
+                    aliases.repeated.push((alias.to_string(), span));
+                }
                 Some((alias, name)) => aliases.entries.push((alias.to_string(), name)),
                 None => aliases.malformed.push(piece.to_string()),
             }
@@ -433,6 +448,22 @@ impl ServiceSpec {
         }
         let items = secret.items.iter();
         items.map(|item| mapping(&item.path.value, item.path.span, item.key.clone())).collect()
+    }
+}
+
+/// Where `len` bytes at `at` of a scalar's `text` are written, when the value is written as it
+/// reads (plain, or quoted without escapes, on one line); otherwise the whole value.
+fn piece_span(value: Span, text: &str, at: usize, len: usize) -> Span {
+    let quoted = value.len == text.len() + 2;
+    if (value.len != text.len() && !quoted) || text.contains('\n') {
+        return value;
+    }
+    let shift = usize::from(quoted);
+    Span {
+        offset: value.offset + at + shift,
+        len,
+        line: value.line,
+        column: value.column + text[..at].chars().count() + shift,
     }
 }
 

@@ -945,3 +945,223 @@ fn environments_sharing_a_project_read_each_secret_once() {
     }
     assert_eq!(report["requests"], serde_json::json!(requests.len()), "{requests:#?}");
 }
+
+// --- What the deploy gate would refuse -------------------------------------------------------
+
+/// A project of one service, `api`, in a temporary folder: `manifest` as secrets.yaml, `spec`
+/// as api.yaml, and a snapshot of project `acme-stg` holding `secrets`, each as (id, state of
+/// its one version, whether its IAM policy was captured).
+fn gate_project(manifest: &str, spec: &str, secrets: &[(&str, &str, bool)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secrets.yaml"), manifest).unwrap();
+    std::fs::write(dir.path().join("api.yaml"), spec).unwrap();
+    let entries: Vec<Value> = secrets
+        .iter()
+        .map(|(id, state, policy)| {
+            let name = format!("projects/acme-stg/secrets/{id}");
+            let mut entry = serde_json::json!({
+                "secret": {"name": name},
+                "versions": [{"name": format!("{name}/versions/1"), "state": state,
+                              "createTime": "2026-01-01T00:00:00Z"}],
+            });
+            if *policy {
+                let member = "serviceAccount:run@acme-stg.iam.gserviceaccount.com";
+                entry["iamPolicy"] = serde_json::json!({"bindings": [
+                    {"role": "roles/secretmanager.secretAccessor", "members": [member]}]});
+            }
+            entry
+        })
+        .collect();
+    let snapshot = serde_json::json!({
+        "snapshotVersion": 1,
+        "capturedAt": jiff::Timestamp::now().to_string(),
+        "projects": {"acme-stg": {"secrets": entries}},
+    });
+    std::fs::write(dir.path().join("snapshot.json"), snapshot.to_string()).unwrap();
+    dir
+}
+
+/// The manifest of [`gate_project`]: `APP_KEY` required, `extra` added at the top level and
+/// `entries` under the service's secrets.
+fn gate_manifest(extra: &str, entries: &str) -> String {
+    let head = [
+        "version: 1",
+        "environments:",
+        "  staging:",
+        "    project: acme-stg",
+        "    region: us-central1",
+        "    service_account: run@acme-stg.iam.gserviceaccount.com",
+    ];
+    let services =
+        ["services:", "  api:", "    spec: api.yaml", "    container: app", "    secrets:"];
+    let app = "      APP_KEY: {secret: app-key}\n";
+    format!("{}\n{extra}{}\n{app}{entries}", head.join("\n"), services.join("\n"))
+}
+
+/// The spec of [`gate_project`]: the app container, and `sidecar` (containers) after it.
+fn gate_spec(sidecar: &str) -> String {
+    let lines = [
+        "apiVersion: serving.knative.dev/v1",
+        "kind: Service",
+        "metadata: {name: api}",
+        "spec:",
+        "  template:",
+        "    spec:",
+        "      containers:",
+        "      - {name: app, image: app, ports: [{containerPort: 8080}]}",
+    ];
+    format!("{}\n{sidecar}", lines.join("\n"))
+}
+
+/// An optional entry of [`gate_manifest`]: `OPT_KEY` from `opt-key`.
+const OPTIONAL: &str = "      OPT_KEY: {secret: opt-key, required: false}\n";
+
+/// Secrets of [`gate_project`] in which every entry resolves.
+const USABLE: &[(&str, &str, bool)] = &[("app-key", "ENABLED", true), ("opt-key", "ENABLED", true)];
+
+/// One problem that the deploy gate refuses on: the project, what the required `APP_KEY` cell
+/// must be, and the line of the list of refused deploys.
+struct Refusal {
+    case: &'static str,
+    dir: tempfile::TempDir,
+    cell: &'static str,
+    refused: &'static str,
+}
+
+impl Refusal {
+    fn new(
+        case: &'static str,
+        (manifest, spec): (String, String),
+        secrets: &[(&str, &str, bool)],
+        (cell, refused): (&'static str, &'static str),
+    ) -> Refusal {
+        Refusal { case, dir: gate_project(&manifest, &spec, secrets), cell, refused }
+    }
+
+    /// `deploy` refuses, `audit --fail-under 100` fails, the cell is as expected and the
+    /// refusal is listed.
+    fn assert_refused_by_both(&self) {
+        let (case, manifest) = (self.case, self.dir.path().join("secrets.yaml"));
+        let snapshot = self.dir.path().join("snapshot.json");
+        let mut deploy = common::secretgate();
+        deploy.arg("--manifest").arg(&manifest);
+        deploy.args(["deploy", "--env", "staging", "--dry-run", "--snapshot"]).arg(&snapshot);
+        let deploy = common::run(&mut deploy);
+        assert!([1, 3].contains(&deploy.code), "{case}: the gate refuses\n{deploy}");
+
+        let args = ["--format", "json", "--fail-under", "100"];
+        let run = audit_with(&manifest, std::slice::from_ref(&snapshot), &args);
+        assert_eq!(run.code, 1, "{case}\n{run}");
+        let report = run.json();
+        let cell = &row(&report, "api", "APP_KEY")["cells"]["staging"];
+        assert_eq!(cell, self.cell, "{case}\n{run}");
+        let table = audit_with(&manifest, &[snapshot], &[]);
+        let line = format!("api in staging: {}", self.refused);
+        assert!(table.stdout.contains(&line), "{case}: `{line}`\n{table}");
+    }
+}
+
+/// Regression: with a problem that the deploy gate refuses on but no required entry shows (an
+/// environment name that is not defined, an optional entry's error, an IAM policy not in the
+/// snapshot, a sidecar mapping the optional entry's disabled secret), `audit --fail-under 100`
+/// passed while `deploy` refused. Now the audit fails whenever the deploy is refused, the
+/// required cell is `blocked` (or `invalid`, for what concerns the whole manifest), and the
+/// refusal is listed with its rule.
+#[test]
+fn audit_is_not_full_when_the_gate_refuses_the_deploy() {
+    let sidecar = "      - name: side\n        image: side\n        env:\n        - name: OPT_KEY\n\
+                   \x20         valueFrom: {secretKeyRef: {name: opt-key, key: latest}}\n";
+    let unknown_env =
+        format!("{}  web: {{spec: api.yaml, environments: [stagin]}}\n", gate_manifest("", ""));
+    let must_pin = gate_manifest("policy: {pin_versions: [staging]}\n", OPTIONAL)
+        .replace("{secret: app-key}", "{secret: app-key, version: 1}");
+    let proc = "      /proc/opt/key: {secret: opt-key, required: false}\n";
+    let bad_id = "      OPT_KEY: {secret: 'opt key!', required: false}\n";
+    let refusals = [
+        Refusal::new(
+            "pin_versions names an unknown environment",
+            (gate_manifest("policy: {pin_versions: [nope]}\n", ""), gate_spec("")),
+            USABLE,
+            ("invalid", "unknown-environment"),
+        ),
+        Refusal::new(
+            "another service's environments name an unknown one",
+            (unknown_env, gate_spec("")),
+            USABLE,
+            ("invalid", "unknown-environment"),
+        ),
+        Refusal::new(
+            "an optional entry in an environment that must pin",
+            (must_pin, gate_spec("")),
+            USABLE,
+            ("blocked", "unpinned-version (OPT_KEY)"),
+        ),
+        Refusal::new(
+            "an optional file under /proc",
+            (gate_manifest("", proc), gate_spec("")),
+            USABLE,
+            ("blocked", "invalid-mount-path (/proc/opt/key)"),
+        ),
+        Refusal::new(
+            "an optional entry with an invalid secret id",
+            (gate_manifest("", bad_id), gate_spec("")),
+            USABLE,
+            ("blocked", "invalid-secret-id (OPT_KEY)"),
+        ),
+        Refusal::new(
+            "an optional entry's IAM policy is not in the snapshot",
+            (gate_manifest("", OPTIONAL), gate_spec("")),
+            &[("app-key", "ENABLED", true), ("opt-key", "ENABLED", false)],
+            ("blocked", "verification-incomplete (OPT_KEY)"),
+        ),
+        Refusal::new(
+            "a sidecar maps the optional entry's disabled secret",
+            (gate_manifest("", OPTIONAL), gate_spec(sidecar)),
+            &[("app-key", "ENABLED", true), ("opt-key", "DISABLED", true)],
+            ("blocked", "latest-unusable (OPT_KEY)"),
+        ),
+    ];
+    for refusal in &refusals {
+        refusal.assert_refused_by_both();
+    }
+
+    // The same project without the problem: the gate passes, and so does the audit.
+    let dir = gate_project(&gate_manifest("", OPTIONAL), &gate_spec(""), USABLE);
+    let run = audit_with(
+        &dir.path().join("secrets.yaml"),
+        &[dir.path().join("snapshot.json")],
+        &["--format", "json", "--fail-under", "100"],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.json()["refused"], serde_json::json!([]), "{run}");
+}
+
+/// Regression: `audit` listed what to read before reading the specs, so a runtime account that
+/// only the spec names (`serviceAccountName`) got no IAM policy read. Every declared secret's
+/// policy is read now, as `check` reads it.
+#[test]
+fn an_account_only_the_spec_names_has_its_policies_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(live_fixture().join("secrets.yaml")).unwrap();
+    let without: String = manifest
+        .lines()
+        .filter(|l| !l.contains("service_account"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, manifest);
+    std::fs::write(dir.path().join("secrets.yaml"), without).unwrap();
+    std::fs::copy(live_fixture().join("api.yaml"), dir.path().join("api.yaml")).unwrap();
+    let fake = live_fake();
+    let mut cmd = common::secretgate_at(&fake);
+    cmd.arg("--manifest").arg(dir.path().join("secrets.yaml"));
+    let run = common::run(cmd.args(["audit", "--format", "json", "--max-rps", "1000"]));
+    assert_eq!(run.code, 0, "{run}");
+    let mut read: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::GetIamPolicy)
+        .filter_map(|r| requested_secret(&r.path))
+        .collect();
+    read.sort();
+    assert_eq!(read, ["api-key-production", "api-key-staging", "db-password"]);
+}

@@ -457,6 +457,94 @@ fn latest_is_the_highest_version_number_whatever_the_create_times() {
     }
 }
 
+/// The healthy seed with `edit` applied to the entry of `api-key`, written as a snapshot.
+fn snapshot_with_api_key(dir: &Path, edit: impl FnOnce(&mut Vec<Value>)) -> PathBuf {
+    let mut seed = seed("healthy");
+    let secrets = seed["projects"][HEALTHY_PROJECT]["secrets"].as_array_mut().expect("secrets");
+    edit(secrets);
+    let file = dir.join("snapshot.json");
+    std::fs::write(&file, seed.to_string()).expect("the snapshot is written");
+    file
+}
+
+/// A version of `api-key` called `name`, DISABLED: newer than the ENABLED version 3 if its
+/// number could be read.
+fn odd_version(name: &str) -> Value {
+    json!({ "name": format!("projects/{HEALTHY_NUMBER}/secrets/api-key/versions/{name}"),
+            "state": "DISABLED", "createTime": "2026-04-01T10:00:00Z" })
+}
+
+/// Regression: a version whose name does not end in a version number (`2x`, `abc`, empty, `-1`,
+/// a number past u64) was dropped, so `latest` of `api-key` resolved to the older ENABLED
+/// version 3 and the check passed. Such an answer is not Secret Manager's: nothing is taken as
+/// absent, the versions are unverified (exit 3), in a snapshot and from the API alike.
+#[test]
+fn a_version_whose_number_cannot_be_read_is_incomplete_not_dropped() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for name in ["2x", "abc", "", "-1", "0", "99999999999999999999999"] {
+        let add = |secrets: &mut Vec<Value>| {
+            let entry = secrets.iter_mut().find(|e| secret_id(e) == "api-key").expect("api-key");
+            entry["versions"].as_array_mut().expect("versions").insert(0, odd_version(name));
+        };
+        let file = snapshot_with_api_key(dir.path(), add);
+        let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+        assert_eq!(run.code, INCOMPLETE, "version `{name}`: {run}");
+        let found = of(&run.findings(), "verification-incomplete");
+        assert_eq!(places(&found), [("verification-incomplete", "error", 15, 7)], "{run}");
+        assert_message(&found[0], "not verified: the versions of secret `api-key` (bad answer:");
+        assert!(!run.stdout.contains("latest-unusable"), "{run}");
+    }
+
+    let mut seed = seed("healthy");
+    let secrets = seed["projects"][HEALTHY_PROJECT]["secrets"].as_array_mut().expect("secrets");
+    let entry = secrets.iter_mut().find(|e| secret_id(e) == "api-key").expect("api-key");
+    entry["versions"].as_array_mut().expect("versions").insert(0, odd_version("2x"));
+    let live = Fake::seeded(seed, |_| {});
+    let run = check(&live, "healthy", &[]);
+    assert_eq!(run.code, INCOMPLETE, "from the API: {run}");
+    assert_message(&of(&run.findings(), "verification-incomplete")[0], "(bad answer: version");
+}
+
+/// Regression: a snapshot that listed a secret twice, or one version of it twice, gave the
+/// answer of whichever entry came last (or first): the same file passed or failed by the order
+/// of its entries. Either is unverified now, in both orders.
+#[test]
+fn a_secret_or_version_listed_twice_is_incomplete_in_either_order() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    /// Repeats an entry of `api-key`, disabled, first or last.
+    type Repeat = fn(&mut Vec<Value>, bool);
+    let disabled_again: Repeat = |secrets, first| {
+        let entry = secrets.iter_mut().find(|e| secret_id(e) == "api-key").expect("api-key");
+        let versions = entry["versions"].as_array_mut().expect("versions");
+        let mut again = versions[0].clone();
+        again["state"] = json!("DISABLED");
+        versions.insert(if first { 0 } else { versions.len() }, again);
+    };
+    let secret_again: Repeat = |secrets, first| {
+        let entry = secrets.iter().find(|e| secret_id(e) == "api-key").expect("api-key");
+        let mut again = entry.clone();
+        again["versions"][0]["state"] = json!("DISABLED");
+        secrets.insert(if first { 0 } else { secrets.len() }, again);
+    };
+    let cases = [
+        ("version 3 is listed twice", disabled_again),
+        ("secret `api-key` is listed twice", secret_again),
+    ];
+    for (why, edit) in cases {
+        for first in [true, false] {
+            let file = snapshot_with_api_key(dir.path(), |s| edit(s, first));
+            let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+            assert_eq!(run.code, INCOMPLETE, "{why}, first: {first}: {run}");
+            let found = of(&run.findings(), "verification-incomplete");
+            assert!(found.iter().any(|f| f.message.contains(why)), "{why}: {run}");
+            let errors = run.findings().into_iter().filter(|f| f.severity == "error");
+            assert_eq!(errors.count(), found.len(), "only what was not verified: {run}");
+        }
+    }
+}
+
 /// Regression: a secret that the spec maps but secrets.yaml does not declare (a sidecar's) was
 /// never verified, so `check` passed a service whose revision could not start. It is checked
 /// like a declared one, as required, at its place in the spec; a mapping of the same secret and

@@ -722,7 +722,8 @@ fn a_revision_that_never_settles_times_out_with_exit_4() {
     assert!(polls >= 2, "it polled the service: {polls} GETs");
 }
 
-/// When one service fails, the ones after it are not deployed, and the report says so.
+/// When one service fails, the ones after it are not deployed, and the report says so, naming
+/// the service that failed (regression: the JSON `message` of a skipped service was null).
 #[test]
 fn a_failed_service_stops_the_rollout_of_the_next() {
     let dir = hand_mapped();
@@ -736,6 +737,9 @@ fn a_failed_service_stops_the_rollout_of_the_next() {
     assert_eq!(writes_of(&fake, "api").len(), 1);
     assert!(writes_of(&fake, "worker").is_empty(), "worker is not deployed");
     assert!(fake.service(PROJECT, "worker").is_none());
+
+    let message = run.service("worker")["message"].as_str().unwrap_or_default().to_string();
+    assert_eq!(message, "not deployed: the rollout of `api` did not end Ready", "{run}");
 
     let fake = start(seed());
     let run = deploy_at(dir.path(), &gate.host(), &fake.host(), &["--env", "staging", "--yes"]);
@@ -1277,6 +1281,116 @@ fn gate_warnings_are_shown_before_the_plan() {
     assert!(!targets.contains(&"SENTRY_DSN"), "{targets:?}");
     let sent = body(&the_write(&fake, "api")).to_string();
     assert!(!sent.contains("sentry-dsn"), "the rendered service does not map it: {sent}");
+}
+
+/// Regression: `SENTRY_DSN` is optional, its only version is DISABLED, and api's spec maps it
+/// itself. The plan said "left out", yet the JSON `mappings` and the rendered service kept it,
+/// and the rollout failed with exit 4. Left out now means taken out of the spec too: the plan
+/// shows the removal, and the revision starts.
+#[test]
+fn an_optional_entry_the_spec_maps_itself_is_left_out_too() {
+    let dir = with_api_spec(|spec| {
+        let mapped = "        - name: MODE\n          value: staging\n";
+        let sentry = "        - name: SENTRY_DSN\n          valueFrom:\n            \
+            secretKeyRef: {name: sentry-dsn, key: latest}\n";
+        spec.replace(mapped, &format!("{mapped}{sentry}"))
+    });
+    let mut seed = seed();
+    set_state(&mut seed, "sentry-dsn", 1, "DISABLED");
+    let fake = start(seed.clone());
+    let args = ["--env", "staging", "--service", "api", "--yes", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 0, "{run}");
+    let report = run.service("api");
+    assert_eq!(report["status"], "deployed", "{run}");
+    assert_eq!(report["leftOut"], json!(["SENTRY_DSN"]));
+    let mapped = report["mappings"].as_array().unwrap().iter().map(|m| m["target"].clone());
+    assert!(!mapped.collect::<Vec<_>>().contains(&json!("SENTRY_DSN")), "{run}");
+    let sent = body(&the_write(&fake, "api")).to_string();
+    assert!(!sent.contains("sentry-dsn"), "the rendered service does not map it: {sent}");
+
+    // Against the spec file, the plan shows the mapping the deploy takes out.
+    let snapshot = dir.path().join("snapshot.json");
+    std::fs::write(&snapshot, seed.to_string()).unwrap();
+    let snapshot = snapshot.to_str().unwrap();
+    let args = ["--env", "staging", "--service", "api", "--dry-run", "--format", "json"];
+    let run = deploy_at(dir.path(), "", "", &[&args[..], &["--snapshot", snapshot]].concat());
+    assert_eq!(run.code, 0, "{run}");
+    let changes = run.service("api")["plan"]["mappings"].clone();
+    let removed = changes.as_array().unwrap().iter().find(|c| c["target"] == "SENTRY_DSN");
+    assert_eq!(removed.map(|c| &c["change"]), Some(&json!("removed")), "{run}");
+}
+
+/// A project where `api` and `web` share one spec, `deploy/shared.yaml`, that has no
+/// `metadata.name`; `extra` goes at the end of its target container.
+fn shared_spec(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = [
+        "version: 1",
+        "environments:",
+        "  staging: {project: shop, region: us-central1}",
+        "services:",
+        "  api:",
+        "    spec: deploy/shared.yaml",
+        "    secrets: {DB_PASSWORD: {secret: db-password}}",
+        "  web:",
+        "    spec: deploy/shared.yaml",
+        "    secrets: {DB_PASSWORD: {secret: db-password}}",
+    ];
+    let spec = [
+        "apiVersion: serving.knative.dev/v1",
+        "kind: Service",
+        "spec:",
+        "  template:",
+        "    spec:",
+        "      containers:",
+        "      - name: app",
+        "        image: us-docker.pkg.dev/shop/app/web:1.0.0",
+    ];
+    std::fs::write(dir.path().join("secrets.yaml"), manifest.join("\n")).unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    let spec = format!("{}\n{extra}", spec.join("\n"));
+    std::fs::write(dir.path().join("deploy/shared.yaml"), spec).unwrap();
+    dir
+}
+
+/// Regression: with one spec shared by `api` and `web`, every finding in it was `api`'s only,
+/// so `deploy --service web` and `render --service web` passed a spec with a plaintext
+/// password and a sidecar mapping a secret that does not exist. Each service's gate sees them.
+/// A shared spec without `metadata.name` gets each service's own name.
+#[test]
+fn a_spec_shared_by_two_services_is_gated_for_each() {
+    let broken = [
+        "        env: [{name: DB_URL, value: 'postgres://u:S3cretPw@db/x'}]",
+        "      - name: side",
+        "        image: side",
+        "        env: [{name: T, valueFrom: {secretKeyRef: {name: gone, key: latest}}}]",
+    ];
+    let broken = broken.join("\n");
+    let dir = shared_spec(&broken);
+    let fake = start(seed());
+    for service in ["api", "web"] {
+        let args = ["--env", "staging", "--service", service, "--yes", "--format", "json"];
+        let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+        assert_eq!(run.code, 1, "{service}: {run}");
+        let found = run.json()["diagnostics"].as_array().unwrap().clone();
+        let of = |code: &str| found.iter().any(|d| d["code"] == code && d["service"] == service);
+        assert!(of("plaintext-secret") && of("secret-not-found"), "{service}: {run}");
+
+        let mut render = common::secretgate();
+        render.current_dir(dir.path()).args(["render", "--env", "staging", "--service", service]);
+        let render = common::run(&mut render);
+        assert_eq!(render.code, 1, "{service}: {render}");
+        assert!(render.stdout.contains("plaintext-secret"), "{service}: {render}");
+    }
+    assert!(run_writes(&fake).is_empty(), "nothing is written: {:#?}", run_writes(&fake));
+
+    let dir = shared_spec("");
+    let args = ["--env", "staging", "--service", "web", "--yes", "--format", "json"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(body(&the_write(&fake, "web"))["metadata"]["name"], "web");
+    assert!(fake.service(PROJECT, "web").is_some(), "Cloud Run has `web`");
 }
 
 /// A rollout failed (its revision could not read a secret); once the secret is fixed, the same

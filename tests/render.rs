@@ -30,6 +30,15 @@ fn render(manifest: &Path, service: &str, extra: &[&str]) -> Node {
 /// Renders a service of `staging` through the library alone, without lint in front: what the
 /// renderer itself accepts.
 fn render_library(manifest: &Path, service: &str) -> Result<Node, RenderError> {
+    render_library_with(manifest, service, &RenderOptions::default())
+}
+
+/// [`render_library`] with `options`.
+fn render_library_with(
+    manifest: &Path,
+    service: &str,
+    options: &RenderOptions,
+) -> Result<Node, RenderError> {
     let mut project = Project::load(manifest).unwrap();
     let manifest = project.manifest.take().unwrap();
     let env = manifest.environment("staging").unwrap();
@@ -38,7 +47,7 @@ fn render_library(manifest: &Path, service: &str) -> Result<Node, RenderError> {
     let spec = project.spec_for(deployment, manifest.file).unwrap();
     let container =
         secretgate::rules::unknown_container::select(&manifest, deployment.service, spec).unwrap();
-    secretgate::render::render(deployment, spec, container, &RenderOptions::default())
+    secretgate::render::render(deployment, spec, container, options)
 }
 
 fn read_tree(path: &Path) -> Node {
@@ -233,6 +242,53 @@ fn refuses_a_directory_mounted_otherwise() {
         };
         assert!(why.contains("cannot be mounted at") && why.contains(reason), "{folder}: {why}");
     }
+}
+
+/// The names of a tree's volumes and of the first container's mounts.
+fn volumes_and_mounts(tree: &Node) -> (Vec<String>, Vec<String>) {
+    let names = |list: Option<&Node>| -> Vec<String> {
+        let items = list.and_then(Node::as_seq).unwrap_or_default();
+        items.iter().map(|n| n.get("name").and_then(Node::scalar_text).unwrap()).collect()
+    };
+    let volumes = names(tree.path(&["spec", "template", "spec", "volumes"]));
+    (volumes, names(containers(tree)[0].get("volumeMounts")))
+}
+
+/// Regression: an optional entry left out because its secret is unusable stayed in the
+/// rendered spec when the spec mapped it itself, so the revision could not start. Its own
+/// mapping is taken out: an env var, a file of a volume (the others stay), and a volume with
+/// its mount once nothing is left in it, a whole-secret volume included.
+#[test]
+fn leaves_out_the_specs_own_mapping_of_a_left_out_entry() {
+    let manifest = fixture("render/secrets.yaml");
+    let leave_out = |targets: &[&str]| RenderOptions {
+        leave_out: targets.iter().map(|t| t.to_string()).collect(),
+        ..RenderOptions::default()
+    };
+
+    let options = leave_out(&["DB_PASSWORD", "/secrets/signing/key.pem"]);
+    let tree = render_library_with(&manifest, "worker", &options).unwrap();
+    let worker = &containers(&tree)[0];
+    let queue = ("QUEUE_TOKEN".into(), "queue-token".into(), "latest".into());
+    assert_eq!(env_secrets(worker), [queue]);
+    let items = tree.path(&["spec", "template", "spec", "volumes"]).unwrap().as_seq().unwrap()[0]
+        .path(&["secret", "items"])
+        .unwrap()
+        .to_json();
+    assert_eq!(items, serde_json::json!([{"key": "1", "path": "previous.pem"}]));
+    assert_eq!(volumes_and_mounts(&tree), (vec!["signing".into()], vec!["signing".into()]));
+
+    let options = leave_out(&["/secrets/signing/key.pem", "/secrets/signing/previous.pem"]);
+    let tree = render_library_with(&manifest, "worker", &options).unwrap();
+    assert_eq!(volumes_and_mounts(&tree), (vec![], vec![]));
+    let pod = tree.path(&["spec", "template", "spec"]).unwrap();
+    assert!(pod.get("volumes").is_none(), "no empty list is left behind");
+
+    let options = leave_out(&["/secrets/signing/signing-key"]);
+    let tree = render_library_with(&manifest, "cron", &options).unwrap();
+    let (volumes, mounts) = volumes_and_mounts(&tree);
+    assert_eq!(volumes, ["scratch", "secret-var-run-tokens"]);
+    assert_eq!(mounts, ["scratch", "secret-var-run-tokens"]);
 }
 
 /// `--image` replaces the target container's image and nothing else.

@@ -748,6 +748,17 @@ fn alias_unresolved_names_and_malformed_annotation() {
     assert_message(&found[3], "secret volume `certs` names no secret");
 }
 
+/// Regression: `x:projects/partner-one/secrets/good,..., x:projects/partner-two/secrets/gone`
+/// defined the alias `x` twice, and the first definition was used silently. The repeat is an
+/// error at the second definition; `oauth`, defined once, passes.
+#[test]
+fn alias_unresolved_reports_an_alias_defined_twice() {
+    let (code, found) = lint("alias-unresolved/repeated");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("alias-unresolved", "error", "deploy/api.yaml", 9, 123)]);
+    assert_message(&found[0], "alias `x` is defined twice in `run.googleapis.com/secrets`");
+}
+
 /// The spec maps `SENTRY_DSN` from `sentry-dsn`, which the manifest does not declare.
 #[test]
 fn undeclared_secret_is_a_warning_unless_denied() {

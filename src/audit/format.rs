@@ -10,7 +10,7 @@ pub fn table(audit: &Audit, color: bool) -> String {
         let code = match cell {
             Cell::Ok => "32",
             Cell::NotApplicable => "2",
-            Cell::Unverified => "33",
+            Cell::Unverified | Cell::Blocked => "33",
             _ => "31",
         };
         if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
@@ -232,9 +232,20 @@ fn unverified_text(p: &super::UnverifiedProject) -> String {
     format!("project `{}` ({}); its cells are `unverified`", p.project, p.reason)
 }
 
-/// The lists after the matrix and the count tables, each under its title: gaps, orphans and
-/// dangling entries.
-fn lists(audit: &Audit) -> [(&'static str, Vec<String>); 3] {
+/// The lists after the matrix and the count tables, each under its title: the deploys the gate
+/// would refuse, gaps, orphans and dangling entries.
+fn lists(audit: &Audit) -> [(&'static str, Vec<String>); 4] {
+    let refused = audit.refused.iter().map(|r| {
+        let by: Vec<String> = r
+            .findings
+            .iter()
+            .map(|f| match &f.target {
+                Some(target) => format!("{} ({target})", f.code),
+                None => f.code.to_string(),
+            })
+            .collect();
+        format!("{} in {}: {}", r.service, r.environment, by.join(", "))
+    });
     let gaps = audit.gaps.iter().map(|g| {
         let broken: Vec<String> =
             g.broken_in.iter().map(|(e, c)| format!("{e} ({})", c.as_str())).collect();
@@ -253,6 +264,7 @@ fn lists(audit: &Audit) -> [(&'static str, Vec<String>); 3] {
     let dangling =
         audit.dangling.iter().map(|d| format!("{} / {}: {}", d.service, d.target, d.secret));
     [
+        ("Deploys the gate would refuse", refused.collect()),
         ("Gaps between environments", gaps.collect()),
         ("Orphaned secrets (exist, used by no service)", orphans.collect()),
         ("Manifest entries whose secret exists nowhere", dangling.collect()),
@@ -376,7 +388,8 @@ const HTML_LEGEND: &str = concat!(
     "<p class=\"legend\">Each cell says whether the secret a service needs would reach it in ",
     "that environment: <span class=\"ok\" style=\"background:#d7f5dd\">ok</span>",
     "<span style=\"background:#f9d0d0\">a problem (missing, disabled, ...)</span>",
-    "<span style=\"background:#fff1c2\">could not be verified</span>",
+    "<span style=\"background:#fff1c2\">could not be verified, or blocked by another ",
+    "problem of the service</span>",
     "<span style=\"background:#eee\">service not deployed there</span></p>\n",
 );
 
@@ -438,7 +451,7 @@ fn matrix_html(out: &mut String, audit: &Audit) {
             let class = match cell {
                 Cell::Ok => "ok",
                 Cell::NotApplicable => "na",
-                Cell::Unverified => "warn",
+                Cell::Unverified | Cell::Blocked => "warn",
                 _ => "bad",
             };
             let _ = write!(out, "<td class=\"{class}\">{}</td>", cell.as_str());

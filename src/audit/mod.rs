@@ -6,11 +6,11 @@ pub mod format;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::inventory::{Inventory, ProjectInventory, SecretInfo, VersionState};
 use crate::manifest::{Environment, Manifest, SecretEntry, Service, Version};
-use crate::resolve::{self, Binding};
+use crate::resolve::{self, Binding, Deployment};
 use crate::source::{FileId, Sources};
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The state of one declared mapping in one environment.
@@ -27,6 +27,10 @@ pub enum Cell {
     Unverified,
     Invalid,
     NotApplicable,
+    /// Nothing wrong with the entry itself, but a problem that no required entry of the
+    /// service shows (an optional entry's, say) makes the deploy gate refuse the service: the
+    /// secret would not reach it.
+    Blocked,
 }
 
 impl Cell {
@@ -42,6 +46,7 @@ impl Cell {
             Cell::Unverified => "unverified",
             Cell::Invalid => "invalid",
             Cell::NotApplicable => "n/a",
+            Cell::Blocked => "blocked",
         }
     }
 
@@ -64,18 +69,20 @@ impl Cell {
         })
     }
 
-    /// Which of two problems to show when a mapping has several (the worst wins).
+    /// Which of two problems to show when a mapping has several (the worst wins). `blocked`
+    /// comes from no finding of the entry's own, so it never competes with one.
     fn rank(self) -> u8 {
         match self {
             Cell::Ok | Cell::NotApplicable => 0,
-            Cell::Unverified => 1,
-            Cell::Plaintext => 2,
-            Cell::Unmapped => 3,
-            Cell::LatestUnusable => 4,
-            Cell::Disabled => 5,
-            Cell::Destroyed => 6,
-            Cell::Invalid => 7,
-            Cell::Missing => 8,
+            Cell::Blocked => 1,
+            Cell::Unverified => 2,
+            Cell::Plaintext => 3,
+            Cell::Unmapped => 4,
+            Cell::LatestUnusable => 5,
+            Cell::Disabled => 6,
+            Cell::Destroyed => 7,
+            Cell::Invalid => 8,
+            Cell::Missing => 9,
         }
     }
 }
@@ -148,6 +155,22 @@ pub struct StaleSnapshot {
     pub age: String,
 }
 
+/// A service whose deploy to an environment the gate would refuse, with what refuses it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refused {
+    pub service: String,
+    pub environment: String,
+    /// The gate's errors about the service there, one per rule and target.
+    pub findings: Vec<RefusedBy>,
+}
+
+/// One error that refuses a deploy: its rule, and the entry it is about, if any.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RefusedBy {
+    pub code: &'static str,
+    pub target: Option<String>,
+}
+
 /// A secret that exists but that no service uses.
 #[derive(Clone, Debug, Serialize)]
 pub struct Orphan {
@@ -199,6 +222,8 @@ pub struct Audit {
     pub unverified_projects: Vec<UnverifiedProject>,
     /// `None` for live data and for snapshots within the limit.
     pub stale_snapshot: Option<StaleSnapshot>,
+    /// The deploys the gate would refuse, by environment, then in the manifest's order.
+    pub refused: Vec<Refused>,
     pub gaps: Vec<Gap>,
     pub orphans: Vec<Orphan>,
     pub dangling: Vec<Dangling>,
@@ -208,6 +233,9 @@ pub struct Audit {
 
 /// What the report is built from besides the manifest and the findings of `check`.
 pub struct Inputs<'a> {
+    /// The findings the deploy gate would see (`lint` and `check`, without `--live`'s), which
+    /// decide whether it refuses a service.
+    pub gate_findings: &'a [Diagnostic],
     pub inventory: &'a Inventory,
     /// Secrets the specs (and live services) map, as (project, secret): see [`spec_references`].
     pub references: &'a BTreeSet<(String, String)>,
@@ -224,7 +252,38 @@ pub fn build(
     diagnostics: &[Diagnostic],
     from: &Inputs,
 ) -> Audit {
-    let mut audit = Audit {
+    let mut audit = empty(manifest, envs, from);
+    let audited = manifest.environments.iter().filter(|e| envs.contains(&e.name.value));
+    // Each environment is resolved once, and its deployments found by service name.
+    let resolved: Vec<(&Environment, Vec<Deployment>)> =
+        audited.map(|env| (env, resolve::resolve(manifest, env, &mut Vec::new()))).collect();
+    let deployments: Vec<HashMap<&str, &Deployment>> = resolved
+        .iter()
+        .map(|(_, ds)| ds.iter().map(|d| (d.service.name.value.as_str(), d)).collect())
+        .collect();
+    let defined = manifest.environments.iter().map(|e| e.name.value.as_str()).collect();
+    let given = Given {
+        manifest,
+        findings: ByService::of(diagnostics),
+        gate: ByService::of(from.gate_findings),
+        defined,
+        from,
+    };
+    for service in &manifest.services {
+        let places = resolved
+            .iter()
+            .zip(&deployments)
+            .map(|((env, _), ds)| (*env, ds.get(service.name.value.as_str()).copied()));
+        add_service(&mut audit, &given, service, &places.collect::<Vec<_>>());
+    }
+    audit.refused.sort_by_key(|r| envs.iter().position(|e| *e == r.environment));
+    audit.orphans = orphans(manifest, envs, from);
+    audit
+}
+
+/// The report before any row: what does not depend on the entries.
+fn empty(manifest: &Manifest, envs: &[String], from: &Inputs) -> Audit {
+    Audit {
         environments: envs.to_vec(),
         rows: Vec::new(),
         coverage: Count::default(),
@@ -234,76 +293,172 @@ pub fn build(
         per_service_states: BTreeMap::new(),
         unverified_projects: unverified_projects(manifest, envs, from.inventory),
         stale_snapshot: stale_snapshot(from),
+        refused: Vec::new(),
         gaps: Vec::new(),
         orphans: Vec::new(),
         dangling: Vec::new(),
         hygiene: Vec::new(),
         requests: from.inventory.requests,
-    };
-    let given = Given { manifest, envs, diagnostics, from };
-    for service in &manifest.services {
-        for entry in &service.secrets {
-            add_row(&mut audit, &given, service, entry);
-        }
     }
-    audit.orphans = orphans(manifest, envs, from);
-    audit
+}
+
+/// Findings by the service they name; those about no service are under `None`.
+struct ByService<'d>(HashMap<Option<&'d str>, Vec<&'d Diagnostic>>);
+
+impl<'d> ByService<'d> {
+    fn of(diagnostics: &'d [Diagnostic]) -> ByService<'d> {
+        let mut by: HashMap<Option<&str>, Vec<&Diagnostic>> = HashMap::new();
+        for d in diagnostics.iter().filter(|d| d.severity != Severity::Note) {
+            by.entry(d.service.as_deref()).or_default().push(d);
+        }
+        ByService(by)
+    }
+
+    /// The findings that concern `service` in `env`: about it or about no service, in `env`,
+    /// in no environment, or in one the manifest does not define (`unknown-environment`, which
+    /// refuses every deploy).
+    fn concerning(&self, service: &str, env: &str, defined: &HashSet<&str>) -> Vec<&'d Diagnostic> {
+        let in_env = |d: &&&Diagnostic| {
+            d.environment.as_deref().is_none_or(|e| e == env || !defined.contains(e))
+        };
+        let found = [Some(service), None].into_iter().filter_map(|key| self.0.get(&key));
+        found.flatten().filter(in_env).copied().collect()
+    }
 }
 
 /// What every row is built from.
 struct Given<'a> {
     manifest: &'a Manifest,
-    envs: &'a [String],
-    diagnostics: &'a [Diagnostic],
+    /// Every finding of the audit, `--live`'s included: they decide the cells.
+    findings: ByService<'a>,
+    /// What the deploy gate would see: it decides which deploys are refused.
+    gate: ByService<'a>,
+    /// The manifest's environment names.
+    defined: HashSet<&'a str>,
     from: &'a Inputs<'a>,
 }
 
-/// The row of one entry: a cell per selected environment, counted, and the gap and dangling
-/// entry it shows.
-fn add_row(audit: &mut Audit, given: &Given, service: &Service, entry: &SecretEntry) {
+/// The rows of one service's entries: their cells in every audited environment (`places`: each
+/// with the service's deployment there, `None` where it is not deployed), the deploys the gate
+/// would refuse, the counts, hygiene, gaps and dangling entries.
+fn add_service(
+    audit: &mut Audit,
+    given: &Given,
+    service: &Service,
+    places: &[(&Environment, Option<&Deployment>)],
+) {
     let manifest = given.manifest;
-    let mut row = Row {
+    let mut rows: Vec<Row> =
+        service.secrets.iter().map(|e| new_row(manifest, service, e)).collect();
+    let declared: HashSet<&str> = service.secrets.iter().map(|e| e.target.value.as_str()).collect();
+    for (env, deployment) in places {
+        let name = &env.name.value;
+        if deployment.is_none() {
+            rows.iter_mut().for_each(|r| _ = r.cells.insert(name.clone(), Cell::NotApplicable));
+            continue;
+        }
+        let cells = cells_in(given, service, &declared, &rows, name, audit);
+        for (row, cell) in rows.iter_mut().zip(cells) {
+            row.cells.insert(name.clone(), cell);
+        }
+    }
+    for (index, mut row) in rows.into_iter().enumerate() {
+        // Environments where the entry applies, and those where its secret does not exist.
+        let (mut applicable, mut absent) = (0, 0);
+        for (env, deployment) in places {
+            let Some(deployment) = deployment else { continue };
+            applicable += 1;
+            // Resolving keeps the entries' order: the entry's binding is at its index.
+            let binding = deployment.bindings.get(index);
+            absent += usize::from(add_cell(audit, given, &mut row, env, binding));
+        }
+        audit.gaps.extend(gap(&row));
+        if applicable > 0 && absent == applicable {
+            audit.dangling.push(dangling(&row));
+        }
+        audit.rows.push(row);
+    }
+}
+
+/// A new row for an entry, without cells yet.
+fn new_row(manifest: &Manifest, service: &Service, entry: &SecretEntry) -> Row {
+    Row {
         service: service.name.value.clone(),
         target: entry.target.value.clone(),
         kind: if entry.is_file() { "file" } else { "env" },
         required: manifest.is_required(entry),
         secrets: BTreeMap::new(),
         cells: BTreeMap::new(),
-    };
-    // Environments where the entry applies, and those where its secret does not exist.
-    let (mut applicable, mut absent) = (0, 0);
-    for env in manifest.environments.iter().filter(|e| given.envs.contains(&e.name.value)) {
-        if !manifest.service_in_env(service, &env.name.value) {
-            row.cells.insert(env.name.value.clone(), Cell::NotApplicable);
-            continue;
-        }
-        applicable += 1;
-        absent += usize::from(add_cell(audit, given, &mut row, env));
     }
-    audit.gaps.extend(gap(&row));
-    if applicable > 0 && absent == applicable {
-        audit.dangling.push(dangling(&row));
-    }
-    audit.rows.push(row);
 }
 
-/// The row's cell in an environment where the entry applies, with its counts and the
-/// hygiene of the version it resolves to. True when the entry's secret does not exist there.
-fn add_cell(audit: &mut Audit, given: &Given, row: &mut Row, env: &Environment) -> bool {
-    let (inventory, name) = (given.from.inventory, &env.name.value);
-    let deployments = resolve::resolve(given.manifest, env, &mut Vec::new());
-    let binding = deployments
+/// The cells of a service's rows in `env`, where it is deployed: the worst of each row's
+/// findings. When the gate would refuse the service for a problem that no required row shows,
+/// the required rows without a problem of their own are `blocked`, so that the coverage is not
+/// full for a deploy the gate refuses. Records the refusal.
+fn cells_in(
+    given: &Given,
+    service: &Service,
+    declared: &HashSet<&str>,
+    rows: &[Row],
+    env: &str,
+    audit: &mut Audit,
+) -> Vec<Cell> {
+    let name = service.name.value.as_str();
+    let findings = given.findings.concerning(name, env, &given.defined);
+    let scopes: Vec<RowScope> = rows
         .iter()
-        .find(|d| d.service.name.value == row.service)
-        .and_then(|d| d.bindings.iter().find(|b| b.target() == row.target));
-    let cell = cell_for(given.manifest, given.diagnostics, name, row);
+        .zip(&service.secrets)
+        .map(|(row, e)| RowScope::new(given, row, e, declared))
+        .collect();
+    let mut cells: Vec<Cell> = scopes.iter().map(|scope| scope.worst(&findings)).collect();
+    let blockers: Vec<&Diagnostic> = given.gate.concerning(name, env, &given.defined);
+    let blockers: Vec<&Diagnostic> =
+        blockers.into_iter().filter(|d| d.severity == Severity::Error).collect();
+    let required = || scopes.iter().filter(|s| s.row.required);
+    let hidden = blockers.iter().any(|b| required().all(|s| s.cell(b).is_none()));
+    if hidden {
+        for (cell, scope) in cells.iter_mut().zip(&scopes) {
+            if scope.row.required && *cell == Cell::Ok {
+                *cell = Cell::Blocked;
+            }
+        }
+    }
+    if !blockers.is_empty() {
+        audit.refused.push(refused(name, env, &blockers));
+    }
+    cells
+}
+
+/// The refusal of a service's deploy to `env`, by the gate's errors about it.
+fn refused(service: &str, env: &str, blockers: &[&Diagnostic]) -> Refused {
+    let by: BTreeSet<RefusedBy> =
+        blockers.iter().map(|d| RefusedBy { code: d.code, target: d.target.clone() }).collect();
+    Refused {
+        service: service.to_string(),
+        environment: env.to_string(),
+        findings: by.into_iter().collect(),
+    }
+}
+
+/// Records a row's cell in an environment where the entry applies: its secret there, the
+/// hygiene of the version it resolves to, and the counts. True when the entry's secret does
+/// not exist there.
+fn add_cell(
+    audit: &mut Audit,
+    given: &Given,
+    row: &mut Row,
+    env: &Environment,
+    binding: Option<&Binding>,
+) -> bool {
+    let (inventory, name) = (given.from.inventory, &env.name.value);
     let mut absent = false;
-    if let Some((b, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
+    if let Some((binding, secret)) = binding.and_then(|b| Some((b, b.secret.as_ref()?))) {
         row.secrets.insert(name.clone(), secret.to_string());
         absent = is_absent(inventory, &secret.project, &secret.secret);
-        audit.hygiene.extend(hygiene(name, &row.service, b, inventory, given.from.now));
+        audit.hygiene.extend(hygiene(name, &row.service, binding, inventory, given.from.now));
     }
-    row.cells.insert(name.clone(), cell);
+    let cell = row.cells.get(name).copied().unwrap_or(Cell::NotApplicable);
     count(audit, name, row, cell);
     absent
 }
@@ -399,41 +554,30 @@ fn spec_at(path: &Path, root: &Path, sources: &Sources) -> Option<crate::spec::S
     crate::spec::read(FileId(usize::MAX), tree, &mut Vec::new())
 }
 
-/// The state of a row's cell in `env`: the worst of the findings that concern it.
-fn cell_for(manifest: &Manifest, diagnostics: &[Diagnostic], env: &str, row: &Row) -> Cell {
-    let scope = RowScope::new(manifest, row);
-    diagnostics
-        .iter()
-        .filter(|d| d.severity != Severity::Note)
-        .filter(|d| d.environment.as_deref().is_none_or(|e| e == env))
-        .filter_map(|d| scope.cell(d))
-        .max_by_key(|c| c.rank())
-        .unwrap_or(Cell::Ok)
-}
-
 /// What tells whether a finding concerns a row.
 struct RowScope<'a> {
     row: &'a Row,
     /// The targets the manifest declares for the row's service.
-    declared: Vec<&'a str>,
+    declared: &'a HashSet<&'a str>,
     /// Where the row's entry key is written: a finding about two entries (two secrets in one
     /// directory) names one as its target and points at the other with a second label.
-    key: Option<(FileId, crate::yaml::Span)>,
+    key: (FileId, crate::yaml::Span),
 }
 
 impl<'a> RowScope<'a> {
-    fn new(manifest: &'a Manifest, row: &'a Row) -> RowScope<'a> {
-        let entries = manifest
-            .services
-            .iter()
-            .find(|s| s.name.value == row.service)
-            .map_or(&[][..], |s| s.secrets.as_slice());
-        let entry = entries.iter().find(|e| e.target.value == row.target);
-        RowScope {
-            row,
-            declared: entries.iter().map(|e| e.target.value.as_str()).collect(),
-            key: entry.map(|e| (manifest.file, e.target.span)),
-        }
+    fn new(
+        given: &Given,
+        row: &'a Row,
+        entry: &SecretEntry,
+        declared: &'a HashSet<&'a str>,
+    ) -> RowScope<'a> {
+        RowScope { row, declared, key: (given.manifest.file, entry.target.span) }
+    }
+
+    /// The worst state the findings put the row in; `ok` when none concerns it.
+    fn worst(&self, findings: &[&Diagnostic]) -> Cell {
+        let cells = findings.iter().filter_map(|d| self.cell(d));
+        cells.max_by_key(|c| c.rank()).unwrap_or(Cell::Ok)
     }
 
     /// The cell a finding puts the row in, if it concerns it. A finding about the row's own
@@ -451,7 +595,7 @@ impl<'a> RowScope<'a> {
                 Cell::from_code(d.code).or_else(own)
             }
             (Some(_), Some(_)) if self.points_at_entry(d) => own(),
-            (Some(_), Some(target)) if self.declared.contains(&target) => None,
+            (Some(_), Some(target)) if self.declared.contains(target) => None,
             _ if !error => None,
             _ if d.code == crate::rules::verification_incomplete::RULE.code => {
                 Some(Cell::Unverified)
@@ -461,7 +605,7 @@ impl<'a> RowScope<'a> {
     }
 
     fn points_at_entry(&self, d: &Diagnostic) -> bool {
-        let Some((file, span)) = self.key else { return false };
+        let (file, span) = self.key;
         d.secondary.iter().any(|l| l.file == file && l.span == span)
     }
 }
@@ -472,7 +616,9 @@ fn gap(row: &Row) -> Option<Gap> {
     let broken_in: BTreeMap<String, Cell> = row
         .cells
         .iter()
-        .filter(|(_, c)| !matches!(c, Cell::Ok | Cell::NotApplicable | Cell::Unverified))
+        .filter(|(_, c)| {
+            !matches!(c, Cell::Ok | Cell::NotApplicable | Cell::Unverified | Cell::Blocked)
+        })
         .map(|(e, c)| (e.clone(), *c))
         .collect();
     (!ok_in.is_empty() && !broken_in.is_empty()).then(|| Gap {

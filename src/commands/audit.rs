@@ -4,6 +4,7 @@ use super::check::Source;
 use crate::audit::{self, format};
 use crate::check::{self, CheckOptions};
 use crate::cli::{AuditArgs, AuditFormat, Cli};
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, exit};
 use crate::inventory::Inventory;
 use crate::lint::{Project, lint};
@@ -15,34 +16,24 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let deadline = started + std::time::Duration::from_secs(args.verify.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
     let envs = project.select_environments(&args.envs.names)?;
-    if project.manifest.is_none() {
-        return Ok(super::invalid_manifest(cli, &project));
-    }
     let runtime = super::check::runtime()?;
     let snapshots = &args.snapshots.files;
-    let source = Source { cli, snapshots, verify: &args.verify, runtime: &runtime };
-    let inventory =
-        source.inventory(deadline, |iam| Some(check::wanted(&mut project, &envs, iam)))?;
-    let options = CheckOptions::now();
-    for env in &envs {
-        findings_of(&mut project, env, &inventory, &options, args, &runtime, deadline)?;
-    }
-    // `lint` hands the manifest back when it is done with it.
+    let (no_iam, fetch) = (args.verify.no_iam, &args.verify.fetch);
+    let source = Source { cli, snapshots, no_iam, fetch, runtime: &runtime };
+    // The runtime accounts that specs name are read from the specs here, so their IAM
+    // policies are read too.
+    let inventory = source.inventory(deadline, |iam| {
+        project.manifest.is_some().then(|| check::wanted(&mut project, &envs, iam))
+    })?;
+    // What the deploy gate would refuse decides the cells, so the audit checks as it does.
+    let options = CheckOptions { fail_closed: true, ..CheckOptions::now() };
+    let reading = Reading { inventory: &inventory, options: &options, args, runtime: &runtime };
+    let gate = findings(&mut project, &envs, &reading, deadline)?;
     let Some(manifest) = &project.manifest else {
         return Ok(super::invalid_manifest(cli, &project));
     };
-    let report = build(&project, manifest, &envs, &inventory, args, &options);
-    // The table is for a person at a terminal: the reason goes to stderr beside it. Other
-    // formats are read by programs and carry it in the report; their stderr stays clean.
-    if args.format == AuditFormat::Table && !cli.quiet {
-        for p in &report.unverified_projects {
-            noteln!(
-                "warning: project `{}` was not verified ({}); its cells are `unverified`",
-                p.project,
-                p.reason
-            );
-        }
-    }
+    let report = build(&project, manifest, &envs, &reading, &gate);
+    warn_unverified(cli, args, &report);
     let rows = report.rows.len();
     tracing::info!(elapsed = ?started.elapsed(), requests = report.requests, rows, "audit built");
     write_report(cli, args, &report)?;
@@ -56,20 +47,73 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     }
 }
 
-/// The report of the findings gathered in `project`.
+/// What the findings of each environment are read from.
+struct Reading<'a> {
+    inventory: &'a Inventory,
+    options: &'a CheckOptions,
+    args: &'a AuditArgs,
+    runtime: &'a tokio::runtime::Runtime,
+}
+
+/// Gathers the findings of `lint`, `check` and, with `--live`, of the deployed services, each
+/// environment in its own run (see [`in_own_run`]); returns those the deploy gate would see,
+/// which leave out `--live`'s.
+fn findings(
+    project: &mut Project,
+    envs: &[String],
+    reading: &Reading,
+    deadline: std::time::Instant,
+) -> Result<Vec<Diagnostic>, Error> {
+    for env in envs {
+        in_own_run(project, env, |project, env| {
+            lint(project, env)?;
+            check::check(project, env, reading.inventory, reading.options);
+            Ok(())
+        })?;
+    }
+    let gate = project.diagnostics.clone();
+    let fetch = &reading.args.verify.fetch;
+    for env in envs.iter().filter(|_| reading.args.live) {
+        in_own_run(project, env, |project, env| {
+            let live = super::check::live(project, env, reading.inventory, fetch, deadline);
+            reading.runtime.block_on(live);
+            Ok(())
+        })?;
+    }
+    Ok(gate)
+}
+
+/// The table is for a person at a terminal: why a project was not verified goes to stderr
+/// beside it. Other formats are read by programs and carry it in the report; their stderr
+/// stays clean.
+fn warn_unverified(cli: &Cli, args: &AuditArgs, report: &audit::Audit) {
+    if args.format != AuditFormat::Table || cli.quiet {
+        return;
+    }
+    for p in &report.unverified_projects {
+        noteln!(
+            "warning: project `{}` was not verified ({}); its cells are `unverified`",
+            p.project,
+            p.reason
+        );
+    }
+}
+
+/// The report of the findings gathered in `project`; `gate` holds those the deploy gate sees.
 fn build(
     project: &Project,
     manifest: &Manifest,
     envs: &[String],
-    inventory: &Inventory,
-    args: &AuditArgs,
-    options: &CheckOptions,
+    reading: &Reading,
+    gate: &[Diagnostic],
 ) -> audit::Audit {
+    let (inventory, args, options) = (reading.inventory, reading.args, reading.options);
     let mut ignore: Vec<String> =
         manifest.policy.ignore_orphans.iter().map(|p| p.value.clone()).collect();
     ignore.extend(args.ignore_orphans.iter().cloned());
     let references = audit::spec_references(manifest, &project.root, &project.sources);
     let inputs = audit::Inputs {
+        gate_findings: gate,
         inventory,
         references: &references,
         ignore_orphans: &ignore,
@@ -91,27 +135,16 @@ fn write_report(cli: &Cli, args: &AuditArgs, report: &audit::Audit) -> Result<()
     super::output::write_to(args.output.as_deref(), &text)
 }
 
-/// Adds the findings of `lint`, `check` and, with `--live`, of the deployed services, for one
-/// environment. Each environment is run on its own because a run keeps one of two equal
-/// findings, and a spec or a live service that two environments share gives equal findings
-/// for both: the matrix needs each in its own column.
-fn findings_of(
+/// Runs `step` for one environment on its own, then adds its findings to the earlier ones. A
+/// run keeps one of two equal findings, and a spec or a live service that two environments
+/// share gives equal findings for both: the matrix needs each in its own column.
+fn in_own_run(
     project: &mut Project,
     env: &str,
-    inventory: &Inventory,
-    options: &CheckOptions,
-    args: &AuditArgs,
-    runtime: &tokio::runtime::Runtime,
-    deadline: std::time::Instant,
+    step: impl FnOnce(&mut Project, &[String]) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let earlier = std::mem::take(&mut project.diagnostics);
-    let env = [env.to_string()];
-    lint(project, &env)?;
-    check::check(project, &env, inventory, options);
-    if args.live {
-        let live = super::check::live(project, &env, inventory, &args.verify.fetch, deadline);
-        runtime.block_on(live);
-    }
+    step(project, &[env.to_string()])?;
     let mut found = std::mem::replace(&mut project.diagnostics, earlier);
     project.diagnostics.append(&mut found);
     Ok(())

@@ -2,7 +2,7 @@
 
 use super::output;
 use crate::check::{self, CheckOptions};
-use crate::cli::{CheckArgs, Cli, FetchArgs, SnapshotArgs, VerifyArgs};
+use crate::cli::{CheckArgs, Cli, FetchArgs, SnapshotArgs};
 use crate::error::{Error, exit};
 use crate::inventory::Inventory;
 use crate::inventory::live::{self, FetchOptions, Fetched, Wanted};
@@ -21,8 +21,9 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     lint(&mut project, &args.envs.names)?;
     let envs = project.select_environments(&args.envs.names)?;
     let runtime = runtime()?;
-    let source =
-        Source { cli, snapshots: &args.snapshots.files, verify: &args.verify, runtime: &runtime };
+    let (snapshots, no_iam, fetch) =
+        (&args.snapshots.files, args.verify.no_iam, &args.verify.fetch);
+    let source = Source { cli, snapshots, no_iam, fetch, runtime: &runtime };
     let inventory = source.inventory(deadline, |iam| {
         project.manifest.is_some().then(|| check::wanted(&mut project, &envs, iam))
     })?;
@@ -39,7 +40,8 @@ pub fn run(cli: &Cli, args: &CheckArgs, color: bool) -> Result<u8, Error> {
     tracing::info!(elapsed = ?started.elapsed(), requests = inventory.requests, "check finished");
     let mut extra = Map::new();
     extra.insert("requests".into(), json!(inventory.requests));
-    output::findings(cli, "check", args.report.format, &project, extra, color);
+    let (found, sources) = (&project.diagnostics, &project.sources);
+    output::findings(cli, "check", args.report.format, found, sources, extra, color);
     Ok(check::exit_code(&project.diagnostics, args.report.deny_warnings))
 }
 
@@ -48,7 +50,9 @@ pub(super) struct Source<'a> {
     pub cli: &'a Cli,
     /// The `--snapshot` files; none: the API is read.
     pub snapshots: &'a [PathBuf],
-    pub verify: &'a VerifyArgs,
+    /// `--no-iam`: no IAM policy is read.
+    pub no_iam: bool,
+    pub fetch: &'a FetchArgs,
     pub runtime: &'a tokio::runtime::Runtime,
 }
 
@@ -61,11 +65,11 @@ impl Source<'_> {
         deadline: Instant,
         wanted: impl FnOnce(bool) -> Option<Wanted>,
     ) -> Result<Inventory, Error> {
-        let no_iam = self.verify.no_iam;
+        let no_iam = self.no_iam;
         let inventory = if !self.snapshots.is_empty() {
             Inventory::from_snapshots(&read_snapshots(self.snapshots)?)
         } else if let Some(wanted) = wanted(!no_iam) {
-            fetch_until(self.cli, &wanted, &self.verify.fetch, self.runtime, deadline).inventory()
+            fetch_until(self.cli, &wanted, self.fetch, self.runtime, deadline).inventory()
         } else {
             Inventory::default()
         };

@@ -128,11 +128,12 @@ fn check_arguments(args: &DeployArgs, services: &[String]) -> Result<(), Error> 
 impl Deploy<'_> {
     /// Lints and checks every selected service before anything is deployed. What could not be
     /// verified refuses the deploy too, on optional entries as well (see
-    /// [`deploy::fail_closed`]).
+    /// [`CheckOptions::fail_closed`]).
     fn gate(&mut self, started: Instant) -> Result<Gate, Error> {
         let inventory = self.inventory()?;
         let options = CheckOptions {
             max_snapshot_age_days: self.args.max_snapshot_age,
+            fail_closed: true,
             ..CheckOptions::now()
         };
         check::check(&mut self.project, std::slice::from_ref(&self.args.env), &inventory, &options);
@@ -140,13 +141,12 @@ impl Deploy<'_> {
         let (elapsed, services) = (started.elapsed(), self.services.len());
         tracing::info!(?elapsed, requests = self.requests, services, "gate checked");
         self.findings = deploy::gate_findings(&self.project.diagnostics, &self.services);
-        deploy::fail_closed(&mut self.findings);
         if deploy::blocks(&self.findings) {
             return Ok(Gate::Refused(self.refuse()));
         }
         if self.args.format == DeployFormat::Human && !self.cli.quiet && !self.findings.is_empty() {
             // Warnings do not stop the deploy, but whoever deploys should see them first.
-            show_findings(self.cli, &mut self.project, self.findings.clone(), self.color);
+            show_findings(self.cli, &self.project, &self.findings, self.color);
         }
         Ok(Gate::Passed(inventory))
     }
@@ -157,8 +157,8 @@ impl Deploy<'_> {
             return Ok(Inventory::default());
         }
         let (args, runtime) = (self.args, &self.runtime);
-        let source =
-            Source { cli: self.cli, snapshots: &args.snapshots, verify: &args.verify, runtime };
+        let (cli, snapshots, no_iam) = (self.cli, &args.snapshots, args.verify.no_iam);
+        let source = Source { cli, snapshots, no_iam, fetch: &args.verify.fetch, runtime };
         let deadline = Instant::now() + Duration::from_secs(args.verify.fetch.timeout);
         let envs = std::slice::from_ref(&args.env);
         let (project, services) = (&mut self.project, &self.services);
@@ -175,7 +175,7 @@ impl Deploy<'_> {
             return code;
         }
         let count = self.findings.iter().filter(|d| d.severity == Severity::Error).count();
-        show_findings(self.cli, &mut self.project, self.findings.clone(), self.color);
+        show_findings(self.cli, &self.project, &self.findings, self.color);
         let why =
             if code == exit::INCOMPLETE { "could not be verified" } else { "failed the gate" };
         noteln!("error: deploy refused: {count} problem(s) {why}; nothing was deployed");
@@ -300,16 +300,19 @@ impl Deploy<'_> {
         Ok(changed == 0 || self.args.yes || ask(&self.args.env, changed)?)
     }
 
-    /// Applies and waits, one service after another; once one fails, the rest are skipped.
-    /// Returns the exit code.
+    /// Applies and waits, one service after another; once one fails, the rest are skipped,
+    /// with a message naming it. Returns the exit code.
     fn roll_out(&self, client: &CloudRun, targets: &[Target], outcomes: &mut [Outcome]) -> u8 {
         let mut code = exit::OK;
+        // The service rolled out last: once `code` is not OK, the one that failed.
+        let mut last = String::new();
         for (target, outcome) in targets.iter().zip(outcomes.iter_mut()) {
             if outcome.status != Status::Planned {
                 continue;
             }
             if code != exit::OK {
-                outcome.status = Status::Skipped;
+                let why = format!("not deployed: the rollout of `{last}` did not end Ready");
+                outcome.ended(Status::Skipped, why);
                 continue;
             }
             // The latest revision is not Ready: a new one is started even if the template did
@@ -319,6 +322,7 @@ impl Deploy<'_> {
             let ended =
                 self.runtime.block_on(rollout(client, target, restart, self.args, self.cli));
             code = record_rollout(outcome, ended, self.args.wait_timeout);
+            last.clone_from(&outcome.name);
         }
         code
     }
@@ -638,12 +642,7 @@ fn ask(env: &str, count: usize) -> Result<bool, Error> {
 }
 
 /// Prints the gate's findings in the human format.
-pub(super) fn show_findings(
-    cli: &Cli,
-    project: &mut Project,
-    findings: Vec<Diagnostic>,
-    color: bool,
-) {
-    project.diagnostics = findings;
-    output::findings(cli, "deploy", Format::Human, project, Default::default(), color);
+pub(super) fn show_findings(cli: &Cli, project: &Project, findings: &[Diagnostic], color: bool) {
+    let sources = &project.sources;
+    output::findings(cli, "deploy", Format::Human, findings, sources, Default::default(), color);
 }

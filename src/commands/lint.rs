@@ -12,6 +12,7 @@ pub fn run(cli: &Cli, args: &LintArgs, color: bool) -> Result<u8, Error> {
     lint(&mut project, &args.envs.names)?;
     let findings = project.diagnostics.len();
     tracing::info!(elapsed = ?started.elapsed(), findings, "lint finished");
-    output::findings(cli, "lint", args.report.format, &project, Default::default(), color);
+    let (found, sources) = (&project.diagnostics, &project.sources);
+    output::findings(cli, "lint", args.report.format, found, sources, Default::default(), color);
     Ok(crate::check::exit_code(&project.diagnostics, args.report.deny_warnings))
 }

@@ -2,33 +2,34 @@
 
 use super::print;
 use crate::cli::Cli;
+use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::lint::Project;
 use crate::report::{Format, github, human, json, sarif};
+use crate::source::Sources;
 use serde_json::{Map, Value};
 use std::path::Path;
 
-/// Prints the project's findings; `extra` adds top-level JSON fields.
+/// Prints findings, with excerpts of `sources`; `extra` adds top-level JSON fields.
 pub fn findings(
     cli: &Cli,
     command: &str,
     format: Format,
-    project: &Project,
+    diagnostics: &[Diagnostic],
+    sources: &Sources,
     extra: Map<String, Value>,
     color: bool,
 ) {
-    let diagnostics = &project.diagnostics;
     let text = match format {
         Format::Human => {
-            let mut text = human::render(diagnostics, &project.sources, color);
+            let mut text = human::render(diagnostics, sources, color);
             if !cli.quiet {
                 text.push_str(&human::summary(diagnostics));
             }
             text
         }
-        Format::Json => json::render(command, diagnostics, &project.sources, extra),
-        Format::Sarif => sarif::render(diagnostics, &project.sources),
-        Format::Github => github::render(diagnostics, &project.sources),
+        Format::Json => json::render(command, diagnostics, sources, extra),
+        Format::Sarif => sarif::render(diagnostics, sources),
+        Format::Github => github::render(diagnostics, sources),
     };
     print(&text);
 }

@@ -16,7 +16,7 @@ pub fn run(cli: &Cli, args: &RenderArgs, color: bool) -> Result<u8, Error> {
     let services = select_services(&project, &args.env, std::slice::from_ref(&args.service))?;
     let findings = deploy::gate_findings(&project.diagnostics, &services);
     if deploy::blocks(&findings) {
-        show_findings(cli, &mut project, findings, color);
+        show_findings(cli, &project, &findings, color);
         noteln!("error: `{}` cannot be rendered until the errors above are fixed", args.service);
         return Ok(exit::FINDINGS);
     }

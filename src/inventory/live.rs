@@ -6,7 +6,7 @@
 //! Secret payloads are never read: no call here reaches a version's `access` method.
 
 use super::snapshot::{ProjectSnapshot, SNAPSHOT_VERSION, SecretSnapshot, Snapshot};
-use super::{Inventory, ProjectInventory, read_secret};
+use super::{Inventory, ProjectInventory, listed, read_secret};
 use futures::StreamExt;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
@@ -75,9 +75,10 @@ impl Fetched {
         for (project, result) in &self.projects {
             let state = match result {
                 Err(reason) => ProjectInventory::Unverified(reason.clone()),
-                Ok(secrets) => ProjectInventory::Listed(
-                    secrets.iter().filter_map(|s| Some((id(&s.secret)?, info(s)))).collect(),
-                ),
+                Ok(secrets) => {
+                    let ids: Vec<Option<String>> = secrets.iter().map(|s| id(&s.secret)).collect();
+                    listed(ids.iter().map(Option::as_deref).zip(secrets.iter().map(info)))
+                }
             };
             projects.insert(project.clone(), state);
         }

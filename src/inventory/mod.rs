@@ -100,12 +100,8 @@ impl Inventory {
                 (a, b) => a.or(b),
             };
             for (project, content) in &snapshot.projects {
-                let secrets = content
-                    .secrets
-                    .iter()
-                    .filter_map(|s| Some((s.id()?.to_string(), secret_info(s))))
-                    .collect();
-                inventory.projects.insert(project.clone(), ProjectInventory::Listed(secrets));
+                let secrets = content.secrets.iter().map(|s| (s.id(), secret_info(s)));
+                inventory.projects.insert(project.clone(), listed(secrets));
             }
         }
         inventory
@@ -120,6 +116,47 @@ impl Inventory {
             }
         }
         self
+    }
+}
+
+/// A project's secrets by id, from the entries of a listing or a snapshot. Entries Secret
+/// Manager would not list are not taken as absent: one without a secret id leaves the whole
+/// project unverified (the secret it stands for is unknown), and a secret listed twice is
+/// unverified rather than whichever entry came last.
+pub(crate) fn listed<'a>(
+    entries: impl Iterator<Item = (Option<&'a str>, SecretInfo)>,
+) -> ProjectInventory {
+    let mut secrets: HashMap<String, SecretInfo> = HashMap::new();
+    for (id, info) in entries {
+        let Some(id) = id.filter(|i| !i.is_empty()) else {
+            return ProjectInventory::Unverified(format!("{BAD_ANSWER}: a secret without a name"));
+        };
+        if secrets.contains_key(id) {
+            let reason = format!("{BAD_ANSWER}: secret `{id}` is listed twice");
+            secrets.insert(id.to_string(), SecretInfo::unreadable(reason));
+        } else {
+            secrets.insert(id.to_string(), info);
+        }
+    }
+    ProjectInventory::Listed(secrets)
+}
+
+/// How a reason starts when Secret Manager's answer (or a snapshot) holds what it never
+/// writes.
+pub const BAD_ANSWER: &str = "bad answer";
+
+impl SecretInfo {
+    /// A secret of which nothing could be read, for `reason`: its versions and its IAM policy
+    /// are unverified.
+    fn unreadable(reason: String) -> SecretInfo {
+        SecretInfo {
+            expire_time: None,
+            next_rotation_time: None,
+            rotation_period: None,
+            aliases: BTreeMap::new(),
+            versions: Err(reason.clone()),
+            iam: Some(Err(reason)),
+        }
     }
 }
 
@@ -153,14 +190,7 @@ pub fn read_secret(
             m.iter().filter_map(|(k, v)| Some((k.clone(), number(v)?))).collect()
         })
         .unwrap_or_default();
-    let versions = versions.map(|list| {
-        let mut read: Vec<VersionInfo> = list.iter().filter_map(version_info).collect();
-        // Secret Manager numbers versions in creation order, and `latest` is the highest
-        // number. `createTime` is only shown: a missing or odd time must not decide which
-        // version `latest` is.
-        read.sort_by_key(|v| std::cmp::Reverse(v.number));
-        read
-    });
+    let versions = versions.and_then(read_versions);
     SecretInfo {
         expire_time: time(secret.get("expireTime")),
         next_rotation_time: time(secret.pointer("/rotation/nextRotationTime")),
@@ -174,13 +204,35 @@ pub fn read_secret(
     }
 }
 
-fn version_info(version: &Value) -> Option<VersionInfo> {
-    let name = version.get("name")?.as_str()?;
-    let number = name.rsplit('/').next()?.parse().ok()?;
+/// The versions of a secret, newest first. Secret Manager numbers versions in creation order,
+/// and `latest` is the highest number; `createTime` is only shown, so a missing or odd time
+/// does not decide which version `latest` is. A version whose number cannot be read, or a
+/// number listed twice, makes the whole list unverified: dropping or picking one could make
+/// `latest` an older version.
+fn read_versions(list: &[Value]) -> Result<Vec<VersionInfo>, String> {
+    let mut read = list.iter().map(version_info).collect::<Result<Vec<_>, _>>()?;
+    read.sort_by_key(|v| std::cmp::Reverse(v.number));
+    if let Some(twice) = read.windows(2).find(|w| w[0].number == w[1].number) {
+        return Err(format!("{BAD_ANSWER}: version {} is listed twice", twice[0].number));
+    }
+    Ok(read)
+}
+
+/// One version entry; `Err` when its name does not end in a version number.
+fn version_info(version: &Value) -> Result<VersionInfo, String> {
+    let name = version.get("name").and_then(Value::as_str);
+    let last = name.and_then(|n| n.rsplit('/').next()).unwrap_or_default();
+    let Ok(crate::manifest::Version::Number(number)) = crate::manifest::Version::read(last) else {
+        let Some(name) = name else {
+            return Err(format!("{BAD_ANSWER}: a version without a name"));
+        };
+        let name = crate::diagnostic::quote(name);
+        return Err(format!("{BAD_ANSWER}: version name {name} does not end in a version number"));
+    };
     let state = VersionState::parse(version.get("state"));
     let create_time =
         version.get("createTime").and_then(Value::as_str).and_then(|s| s.parse().ok());
-    Some(VersionInfo { number, state, create_time })
+    Ok(VersionInfo { number, state, create_time })
 }
 
 /// The role bindings of an IAM policy, as (role, members).

@@ -11,7 +11,6 @@ pub use read::{read, valid_environment_name, valid_project, valid_region, valid_
 
 use crate::source::FileId;
 use crate::yaml::Span;
-use std::collections::BTreeMap;
 
 /// The only manifest format version this release reads.
 pub const SUPPORTED_VERSION: i64 = 1;
@@ -71,10 +70,6 @@ pub struct Manifest {
     pub environments: Vec<Environment>,
     pub policy: Policy,
     pub services: Vec<Service>,
-    /// The runtime account each spec names (`serviceAccountName`), by environment and service
-    /// name, recorded by `lint` as it reads the specs. `render` and `deploy` keep a spec's
-    /// account, so that account, not the manifest's, is the one whose access `check` verifies.
-    pub spec_accounts: BTreeMap<(String, String), String>,
 }
 
 /// A deployment environment: one Google Cloud project and region.

@@ -41,8 +41,7 @@ pub fn read(file: FileId, text: &str, root: &Node, out: &mut Vec<Diagnostic>) ->
             Vec::new()
         }
     };
-    let spec_accounts = Default::default();
-    Some(Manifest { file, version, environments, policy, services, spec_accounts })
+    Some(Manifest { file, version, environments, policy, services })
 }
 
 /// The first value of each key of a mapping, in file order.

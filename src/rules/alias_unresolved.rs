@@ -11,7 +11,8 @@ pub static RULE: Rule = Rule {
         alias",
     flags: "A `secretKeyRef.name` or secret volume `secretName` that is not a valid secret id and \
 not an alias defined in the revision's `run.googleapis.com/secrets` annotation; a piece of that \
-annotation that is not `ALIAS:projects/PROJECT/secrets/ID`; a secret volume without `secretName`.",
+annotation that is not `ALIAS:projects/PROJECT/secrets/ID`, or that defines an alias again; a \
+secret volume without `secretName`.",
     why: "Cloud Run v1 refers to a secret of another project only through an alias in that \
 annotation. A full name, or an alias that is not defined, makes the revision fail at deploy time.",
     example: "secretKeyRef:\n  name: projects/shared-infra/secrets/oauth-client   # a full name \
@@ -23,6 +24,7 @@ annotation. A full name, or an alias that is not defined, makes the revision fai
 
 pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     let spec = ctx.spec;
+    repeated(ctx, out);
     if let Some(span) = spec.aliases.span {
         for piece in &spec.aliases.malformed {
             let message = format!(
@@ -69,6 +71,20 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             .diagnostic(&RULE, message)
             .at(spec.file, volume.name.span, "no `secretName`")
             .help("add `secretName: SECRET_ID` to the volume's `secret`");
+        out.push(d);
+    }
+}
+
+/// An alias the annotation defines again: the spec does not say which secret it names.
+fn repeated(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    let spec = ctx.spec;
+    for (alias, span) in &spec.aliases.repeated {
+        let message = format!("alias {} is defined twice in `{SECRETS_ANNOTATION}`", quote(alias));
+        let d = ctx
+            .diagnostic(&RULE, message)
+            .at(spec.file, *span, "defined again here")
+            .help("define each alias once, or give the other secret an alias of its own")
+            .hide_unless_shown(spec.file, *span, alias);
         out.push(d);
     }
 }
