@@ -255,6 +255,32 @@ fn name_services(diagnostics: &mut [Diagnostic]) {
     }
 }
 
+/// The errors `lint` reports about a manifest text on its own, before any spec is read: YAML
+/// syntax, the schema (a per-environment map that misses an environment included), and the
+/// rules that need only the manifest. `import --merge` refuses a manifest that has any, since
+/// where entries go cannot be told in it, and refuses to write a merged one that would have
+/// any. `shown` names the text in the findings.
+pub fn manifest_errors(shown: &str, text: &str) -> (Sources, Vec<Diagnostic>) {
+    let mut sources = Sources::default();
+    let file = sources.add(shown.to_string(), PathBuf::from(shown), text.as_bytes());
+    let mut found = Vec::new();
+    match yaml::parse(text.as_bytes()) {
+        Ok(tree) => {
+            if let Some(manifest) = manifest::read(file, &sources.get(file).text, &tree, &mut found)
+            {
+                rules::check_manifest(&manifest, &mut found);
+                for env in &manifest.environments {
+                    resolve::resolve(&manifest, env, &mut found);
+                }
+            }
+        }
+        Err(err) => found.push(yaml_syntax::diagnostic(file, &err)),
+    }
+    found.retain(|d| d.severity == crate::diagnostic::Severity::Error);
+    finish(&mut found);
+    (sources, found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Project, lint};
@@ -288,30 +314,4 @@ mod tests {
         }
         assert_eq!(not_found(&project).count(), 2, "{:#?}", project.diagnostics);
     }
-}
-
-/// The errors `lint` reports about a manifest text on its own, before any spec is read: YAML
-/// syntax, the schema (a per-environment map that misses an environment included), and the
-/// rules that need only the manifest. `import --merge` refuses a manifest that has any, since
-/// where entries go cannot be told in it, and refuses to write a merged one that would have
-/// any. `shown` names the text in the findings.
-pub fn manifest_errors(shown: &str, text: &str) -> (Sources, Vec<Diagnostic>) {
-    let mut sources = Sources::default();
-    let file = sources.add(shown.to_string(), PathBuf::from(shown), text.as_bytes());
-    let mut found = Vec::new();
-    match yaml::parse(text.as_bytes()) {
-        Ok(tree) => {
-            if let Some(manifest) = manifest::read(file, &sources.get(file).text, &tree, &mut found)
-            {
-                rules::check_manifest(&manifest, &mut found);
-                for env in &manifest.environments {
-                    resolve::resolve(&manifest, env, &mut found);
-                }
-            }
-        }
-        Err(err) => found.push(yaml_syntax::diagnostic(file, &err)),
-    }
-    found.retain(|d| d.severity == crate::diagnostic::Severity::Error);
-    finish(&mut found);
-    (sources, found)
 }
