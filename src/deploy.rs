@@ -9,6 +9,7 @@ use crate::cloudrun::{ApiError, CloudRun};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::manifest::Version;
 use crate::render::{self, RenderOptions};
+use crate::report::mask;
 use crate::resolve::Deployment;
 use crate::source::FileId;
 use crate::spec::{self, SpecMapping};
@@ -264,7 +265,7 @@ pub const SERVER_ANNOTATIONS: &[&str] = &[
 
 /// A diff of everything but status, server-set metadata, secret mappings and images (those
 /// have their own sections of the plan). Literal values of `secret_vars`, and those that look
-/// like credentials, are redacted.
+/// like credentials, are redacted; credentials elsewhere in the text are masked.
 fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
     // An earlier `--force-new-revision` (or restart) left its stamp on the live template; it is
     // a change only when this deploy sets a new one.
@@ -284,6 +285,12 @@ fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
     };
     if before == after {
         return String::new();
+    }
+    // Env values were redacted above; a credential can also sit in an annotation, an argument
+    // or a command, which no rule reads: the lines are masked as the excerpts of findings are.
+    let (before, after) = (mask::masked(&before, []), mask::masked(&after, []));
+    if before == after {
+        return "a value that looks like a credential changes (not shown)\n".to_string();
     }
     let diff = similar::TextDiff::from_lines(&before, &after);
     diff.unified_diff().context_radius(2).header("live", "rendered").to_string()
@@ -600,5 +607,26 @@ mod tests {
         assert!(!diff.contains("XYZZY"), "the diff shows a credential:\n{diff}");
         assert_eq!(diff.matches("<redacted>").count(), 3, "{diff}");
         assert!(diff.contains("value: debug") && diff.contains("value: info"), "{diff}");
+    }
+
+    /// An argument that changes from one token to another masks to the same text on both
+    /// sides: the plan must still count it as a change, or the deploy is skipped as unchanged.
+    #[test]
+    fn a_credential_that_changes_unseen_is_still_a_change() {
+        let with_arg = |token: &str| {
+            let mut tree = service("- name: LOG_LEVEL\n  value: info");
+            let containers = tree.path_mut(&["spec", "template", "spec", "containers"]);
+            let Some(yaml::Value::Seq(containers)) = containers.map(|c| &mut c.value) else {
+                panic!("the test spec has containers")
+            };
+            containers[0]
+                .set("args", Node::from_json(&serde_json::json!([format!("--key={token}")])));
+            tree
+        };
+        let live = with_arg("ghp_XYZZY0123456789012345678901234567890");
+        let rendered = with_arg("ghp_ABCDE0123456789012345678901234567890");
+        let plan = plan(&rendered, Some(&live), "acme", 0);
+        assert!(!plan.is_empty(), "a changed credential is no change:\n{}", plan.diff);
+        assert!(!plan.diff.contains("XYZZY") && !plan.diff.contains("ABCDE"), "{}", plan.diff);
     }
 }

@@ -165,10 +165,11 @@ fn live_api_with_embedded_credentials() -> Value {
     json!({
         "apiVersion": "serving.knative.dev/v1",
         "kind": "Service",
-        "metadata": { "name": "api" },
+        "metadata": { "name": "api", "annotations": { "my.io/token": token } },
         "spec": { "template": { "spec": { "containers": [{
             "name": "app",
             "image": "us-docker.pkg.dev/shop/app/api:0.9.0",
+            "args": [format!("--key={token}")],
             "env": [
                 { "name": "AUTH_HEADER", "value": format!("Bearer {token}") },
                 { "name": "CFG", "value": format!("key={token}") },
@@ -180,7 +181,8 @@ fn live_api_with_embedded_credentials() -> Value {
 
 /// Regression: the plan's diff (human and JSON) showed live env values that hold a credential
 /// inside longer text (`Bearer ghp_...`, `key=ghp_...`, a URL with `?token=` and a JSON Web
-/// Token): only values that were a credential as a whole became `<redacted>`.
+/// Token): only values that were a credential as a whole became `<redacted>`. Credentials in an
+/// annotation or an argument, which no rule reads, were shown too.
 #[test]
 fn the_plan_redacts_credentials_inside_longer_values() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deploy");
