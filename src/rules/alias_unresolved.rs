@@ -8,7 +8,7 @@ pub static RULE: Rule = Rule {
     code: "alias-unresolved",
     severity: Severity::Error,
     summary: "a spec `secretKeyRef.name` / `secretName` that is neither a secret id nor a defined \
-        alias",
+        alias, or an alias the annotation defines twice",
     flags: "A `secretKeyRef.name` or secret volume `secretName` that is not a valid secret id and \
 not an alias defined in the revision's `run.googleapis.com/secrets` annotation; a piece of that \
 annotation that is not `ALIAS:projects/PROJECT/secrets/ID`, or that defines an alias again; a \
