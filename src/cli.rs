@@ -431,6 +431,15 @@ pub struct AuditArgs {
     #[arg(long, value_name = "PERCENT", value_parser = between(0.0, 100.0))]
     pub fail_under: Option<f64>,
 
+    /// Warn at the top of the report about snapshots older than this many days.
+    #[arg(
+        long,
+        default_value_t = crate::check::DEFAULT_MAX_SNAPSHOT_AGE_DAYS,
+        value_name = "DAYS",
+        value_parser = days()
+    )]
+    pub max_snapshot_age: i64,
+
     #[command(flatten)]
     pub verify: AuditVerifyArgs,
 }

@@ -786,6 +786,33 @@ fn audit_reports_a_stale_snapshot_in_every_format() {
     }
 }
 
+/// `--max-snapshot-age` moves the limit of the stale-snapshot warning, as for `check`.
+#[test]
+fn audit_takes_another_snapshot_age_limit() {
+    let manifest = Path::new(FIXTURE).join("secrets.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (i, path) in snapshots().iter().enumerate() {
+        let mut snapshot: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let captured = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(3 * 24 + 2);
+        snapshot["capturedAt"] = Value::from(captured.to_string());
+        let copy = dir.path().join(format!("{i}.json"));
+        std::fs::write(&copy, snapshot.to_string()).unwrap();
+        paths.push(copy);
+    }
+    let stale = |limit: &str| {
+        let args = ["--format", "json", "--max-snapshot-age", limit];
+        let json: Value =
+            serde_json::from_str(&audit_with(&manifest, &paths, &args).stdout).expect("JSON");
+        json["staleSnapshot"].clone()
+    };
+    let over = stale("3");
+    assert_eq!(over["maxAgeDays"], 3, "{over}");
+    assert_eq!(over["ageDays"], 3.1, "{over}");
+    assert_eq!(stale("4"), Value::Null);
+}
+
 /// Regression: a `|` in a target ended its Markdown table cell early, and the hygiene lines
 /// said "1 enabled versions".
 #[test]

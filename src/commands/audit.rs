@@ -26,7 +26,11 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
         project.manifest.is_some().then(|| check::wanted(&mut project, &envs, iam))
     })?;
     // What the deploy gate would refuse decides the cells, so the audit checks as it does.
-    let options = CheckOptions { fail_closed: true, ..CheckOptions::now() };
+    let options = CheckOptions {
+        fail_closed: true,
+        max_snapshot_age_days: args.max_snapshot_age,
+        ..CheckOptions::now()
+    };
     let reading = Reading { inventory: &inventory, options: &options, args, runtime: &runtime };
     let gate = findings(&mut project, &envs, &reading, deadline)?;
     let Some(manifest) = &project.manifest else {

@@ -9,9 +9,9 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     summary: "a snapshot older than 7 days (`--max-snapshot-age`)",
     flags: "A snapshot passed with `--snapshot FILE` whose `capturedAt` is more than 7 days \
-(7 x 24 hours) before the run: `check` and `deploy --dry-run` take another limit with \
-`--max-snapshot-age DAYS` (0 warns about any snapshot older than the run); `audit` always uses \
-7 and says so at the top of its report. With several snapshots, the oldest counts.",
+(7 x 24 hours) before the run: `check`, `deploy --dry-run` and `audit` take another limit with \
+`--max-snapshot-age DAYS` (0 warns about any snapshot older than the run); `audit` says so at \
+the top of its report. With several snapshots, the oldest counts.",
     why: "Secrets are disabled, rotated and deleted all the time; an old snapshot can pass a \
 check that the real project would fail.",
     example: "secretgate check --env staging --snapshot staging-2026-01.json",
