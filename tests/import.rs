@@ -1054,6 +1054,43 @@ fn live_import_refuses_an_existing_spec_unless_forced() {
     assert!(replaced.contains("db-password") && !replaced.contains("edited by hand"), "{replaced}");
 }
 
+/// A refused merge writes nothing: not the manifest, and not the live service's spec either,
+/// which would otherwise be left behind by an import that failed.
+#[test]
+fn live_import_refused_by_the_merge_writes_no_spec() {
+    let fake = live_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let broken = "version: 1\nenvironments: [staging\n";
+    std::fs::write(dir.path().join("secrets.yaml"), broken).unwrap();
+
+    let run = import_live(dir.path(), &fake, &["--merge"]);
+    assert_eq!(run.code, i32::from(exit::USAGE), "{run}");
+    assert!(run.stderr.contains("has errors, so --merge cannot tell"), "{run}");
+    assert!(!dir.path().join("deploy").exists(), "a spec was written: {run}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("secrets.yaml")).unwrap(), broken);
+}
+
+/// With `--force`, a folder that holds the spec `--live` replaces is imported with the live
+/// service in it, not with the file as it was before.
+#[test]
+fn live_import_with_the_folder_of_the_replaced_spec_reads_the_live_service() {
+    let fake = live_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("deploy/staging/web.yaml");
+    std::fs::create_dir_all(spec.parent().unwrap()).unwrap();
+    let before = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: web}\n\
+spec: {template: {spec: {containers: [{image: old, env: [{name: OLD_TOKEN, valueFrom: \
+{secretKeyRef: {name: old-token, key: latest}}}]}]}}}\n";
+    std::fs::write(&spec, before).unwrap();
+
+    let run = import_live(dir.path(), &fake, &["--force", "deploy"]);
+    assert_eq!(run.code, 0, "{run}");
+    let (text, tree) = manifest(dir.path());
+    assert_eq!(targets(&tree, "web"), ["DB_PASSWORD"], "{text}");
+    assert!(!text.contains("old-token"), "{text}");
+    assert!(std::fs::read_to_string(&spec).unwrap().contains("db-password"));
+}
+
 // Real-world specs.
 
 /// Every file of ../shared/realworld that is a Cloud Run service imports into a manifest whose

@@ -48,6 +48,7 @@ pub fn run(cli: &Cli, command: &ImportCommand) -> Result<u8, Error> {
         Some(existing) => merge(cli, args, &existing, &imported.manifest)?,
         None => imported.manifest,
     };
+    write_live_specs(&inputs)?;
     write_manifest(cli, args, &text)?;
     Ok(exit::OK)
 }
@@ -98,14 +99,27 @@ fn gather_inputs(command: &ImportCommand, base: &Path) -> Result<Vec<import::Inp
 }
 
 /// The inputs without repeats: a file reached twice in one environment (a folder and a file in
-/// it, a folder given twice) is one spec, not two specs of its service.
+/// it, a folder given twice) is one spec, not two specs of its service. When one of the two is
+/// a live service to be written there, it is the live service that is read.
 fn read_once(inputs: Vec<import::Input>) -> Vec<import::Input> {
-    let mut seen = std::collections::HashSet::new();
-    let key = |input: &import::Input| {
+    let mut seen = std::collections::HashMap::new();
+    let mut out: Vec<import::Input> = Vec::new();
+    for input in inputs {
         let file = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
-        (input.env.clone(), file)
-    };
-    inputs.into_iter().filter(|input| seen.insert(key(input))).collect()
+        match seen.entry((input.env.clone(), file)) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                let kept: &mut import::Input = &mut out[*at.get()];
+                if input.content.is_some() {
+                    *kept = input;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(out.len());
+                out.push(input);
+            }
+        }
+    }
+    out
 }
 
 /// The manifest to merge into, with `--merge` when it exists.
@@ -347,10 +361,11 @@ fn check_names(args: &ImportArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// The services as deployed now: each is written, in the form `gcloud run services describe
-/// --format export` gives and with credentials masked, to `deploy/<env>/<service>.yaml` beside
-/// the manifest, and imported from there. An existing file is refused unless `--force`: it may
-/// differ from the live service, and importing it instead would be silent.
+/// The services as deployed now, in the form `gcloud run services describe --format export`
+/// gives and with credentials masked, as they will be written to `deploy/<env>/<service>.yaml`
+/// beside the manifest by [`write_live_specs`] once the import has succeeded, so that a
+/// refused import or merge leaves no file behind. An existing file is refused unless
+/// `--force`: it may differ from the live service, and importing it instead would be silent.
 fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Error> {
     let env = args.envs.first().cloned().unwrap_or_default();
     let paths: Vec<PathBuf> = args
@@ -374,8 +389,6 @@ fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Err
     let services = fetch_services(args)?;
     let mut inputs = Vec::new();
     for (path, service) in paths.into_iter().zip(services) {
-        let unwritable = |e: std::io::Error| output::unwritable(&path, &e);
-        std::fs::create_dir_all(path.parent().unwrap_or(base)).map_err(unwritable)?;
         let text = import::export_form(&service).to_yaml().map_err(|e| Error::Usage {
             message: format!(
                 "the live service cannot be written as YAML to {}: {e}",
@@ -383,10 +396,23 @@ fn live_inputs(args: &ImportArgs, base: &Path) -> Result<Vec<import::Input>, Err
             ),
             help: None,
         })?;
-        std::fs::write(&path, text).map_err(unwritable)?;
-        inputs.push(import::Input { path, env: env.clone(), content: None });
+        inputs.push(import::Input { path, env: env.clone(), content: Some(text.into_bytes()) });
     }
     Ok(inputs)
+}
+
+/// Writes the specs of the live services (the inputs that carry their content) to their paths.
+fn write_live_specs(inputs: &[import::Input]) -> Result<(), Error> {
+    for input in inputs {
+        let Some(content) = &input.content else { continue };
+        let path = &input.path;
+        let unwritable = |e: std::io::Error| output::unwritable(path, &e);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(unwritable)?;
+        }
+        std::fs::write(path, content).map_err(unwritable)?;
+    }
+    Ok(())
 }
 
 /// Reads each service named with `--service`, in `--project` and `--region`.

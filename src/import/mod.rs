@@ -35,7 +35,8 @@ use std::path::{Path, PathBuf};
 pub struct Input {
     pub path: PathBuf,
     pub env: String,
-    /// The content when it does not come from `path` (a live service, as JSON).
+    /// The content when it does not come from `path`: a live service, written to `path` only
+    /// once the import has succeeded.
     pub content: Option<Vec<u8>>,
 }
 
