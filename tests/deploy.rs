@@ -708,6 +708,41 @@ fn a_revision_that_fails_to_become_ready_is_exit_4_with_the_message() {
     assert_eq!(run.json()["exitCode"], 4);
 }
 
+/// The incident secretgate was made for, as far as a secret's own policy shows it: the runtime
+/// account cannot read a mapped secret. The gate says so (`accessor-missing` is a warning, since
+/// a grant on the project is invisible in the secret's policy) and lets the deploy go on; Cloud
+/// Run then refuses to start the revision, and its reason is shown as it is, with exit 4.
+#[test]
+fn a_secret_the_runtime_account_cannot_read_is_exit_4_with_cloud_runs_reason() {
+    let account = "api@shop.iam.gserviceaccount.com";
+    let dir = with_api_spec(|spec| {
+        let containers = "    spec:\n      containers:\n";
+        spec.replace(
+            containers,
+            &format!("    spec:\n      serviceAccountName: {account}\n      containers:\n"),
+        )
+    });
+    let mut seed = seed();
+    secret_mut(&mut seed, "db-password")["iamPolicy"] = json!({"version": 1, "etag": "BwA=",
+        "bindings": [{"role": "roles/secretmanager.secretAccessor",
+                      "members": ["serviceAccount:worker@shop.iam.gserviceaccount.com"]}]});
+    let fake = start(seed);
+
+    let args = ["--env", "staging", "--service", "api", "--yes"];
+    let run = deploy_at(dir.path(), &fake.host(), &fake.host(), &args);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("accessor-missing"), "the gate warned:\n{run}");
+    let (status, message) = ready(&fake.service(PROJECT, "api").unwrap());
+    assert_eq!(status, "False", "the fake failed the revision");
+    let reason = format!(
+        "Permission denied on secret: projects/{NUMBER}/secrets/db-password/versions/latest for \
+         Revision service account {account}."
+    );
+    assert!(message.contains(&reason), "{message}");
+    assert!(run.stdout.contains(&message), "Cloud Run's message verbatim\n{run}");
+    assert!(run.stdout.contains("api: rollout failed"), "{run}");
+}
+
 /// A revision that never settles: exit 4 once --wait-timeout has passed.
 #[test]
 fn a_revision_that_never_settles_times_out_with_exit_4() {

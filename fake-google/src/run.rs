@@ -379,9 +379,56 @@ struct SecretRef {
 fn secret_failure(ctx: &Ctx, service: &Value, ns: &str) -> Option<String> {
     let template = service.pointer("/spec/template")?;
     let aliases = aliases(service, template);
+    let account = runtime_account(ctx, template, ns);
     secret_refs(template).into_iter().find_map(|r| {
         let (project, id) = aliases.get(&r.name).cloned().unwrap_or((ns.into(), r.name.clone()));
-        unusable(ctx, &project, &id, &r.key).map(|problem| format!("{}: {problem}", r.field))
+        unusable(ctx, &project, &id, &r.key)
+            .or_else(|| unreadable(ctx, &project, &id, &r.key, &account))
+            .map(|problem| format!("{}: {problem}", r.field))
+    })
+}
+
+/// The revision's service account: the template's, else the project's default compute one.
+fn runtime_account(ctx: &Ctx, template: &Value, ns: &str) -> String {
+    let named = template.pointer("/spec/serviceAccountName").and_then(Value::as_str);
+    named.filter(|a| !a.is_empty()).map_or_else(
+        || format!("{}-compute@developer.gserviceaccount.com", ctx.namespace(ns)),
+        str::to_string,
+    )
+}
+
+/// Roles that include `secretmanager.versions.access`.
+const ACCESSOR_ROLES: [&str; 3] =
+    ["roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner"];
+
+/// Why `account` cannot read the secret, as Cloud Run says it. The fake holds no project-level
+/// policy, so a secret stored without a policy of its own counts as readable (as if granted on
+/// the project); one whose policy grants none of [`ACCESSOR_ROLES`] to the account, to all
+/// users or to a group (whose members the fake cannot see) does not start.
+fn unreadable(ctx: &Ctx, project: &str, id: &str, key: &str, account: &str) -> Option<String> {
+    let p = ctx.secrets.project(project)?;
+    let policy = p.secret(id)?.policy.as_ref()?;
+    let bindings = policy.get("bindings").and_then(Value::as_array);
+    let covers = |member: &str| {
+        member == format!("serviceAccount:{account}")
+            || member == "allUsers"
+            || member == "allAuthenticatedUsers"
+            || member.starts_with("group:")
+    };
+    let granted = bindings.into_iter().flatten().any(|b| {
+        let role = b.get("role").and_then(Value::as_str).unwrap_or_default();
+        let members = b.get("members").and_then(Value::as_array);
+        ACCESSOR_ROLES.contains(&role)
+            && members.into_iter().flatten().filter_map(Value::as_str).any(covers)
+    });
+    (!granted).then(|| {
+        format!(
+            "Permission denied on secret: projects/{}/secrets/{id}/versions/{key} for Revision \
+             service account {account}. The service account used must be granted the 'Secret \
+             Manager Secret Accessor' role (roles/secretmanager.secretAccessor) at the secret, \
+             project or higher level.",
+            p.name_key()
+        )
     })
 }
 

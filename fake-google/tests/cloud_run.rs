@@ -8,14 +8,19 @@ use serde_json::{Value, json};
 
 const SERVICES: &str = "/apis/serving.knative.dev/v1/namespaces/proj/services";
 
+/// The account the seeded `api-key` grants access to.
+const RUNTIME: &str = "run@proj.iam.gserviceaccount.com";
+
+/// A service running as [`RUNTIME`].
 fn service(name: &str, env: Value) -> Value {
     json!({
         "apiVersion": "serving.knative.dev/v1",
         "kind": "Service",
         "metadata": { "name": name },
-        "spec": { "template": { "spec": { "containers": [
-            { "image": "us-docker.pkg.dev/proj/app/web:1", "env": env }
-        ]}}}
+        "spec": { "template": { "spec": {
+            "serviceAccountName": RUNTIME,
+            "containers": [{ "image": "us-docker.pkg.dev/proj/app/web:1", "env": env }]
+        }}}
     })
 }
 
@@ -128,6 +133,46 @@ fn disabled_versions_and_aliased_secrets_are_checked() {
     aliased["spec"]["template"]["spec"]["volumes"] = json!([{ "name": "v",
         "secret": { "secretName": "creds", "items": [{ "key": "3", "path": "k" }] } }]);
     assert_eq!(deploy("aliased", aliased).0, "True");
+}
+
+/// A revision whose account the secret's own policy does not let read it fails as Cloud Run
+/// fails it; a secret without a policy of its own counts as granted on the project.
+#[test]
+fn a_secret_the_runtime_account_cannot_read_stops_the_revision() {
+    let fake = fake_with(|c| c.pending_gets = 0);
+    let deploy = |name: &str, body: Value| {
+        let (status, created) = call(&fake, "POST", SERVICES, Some(&body));
+        assert_eq!(status, 200, "{created}");
+        ready(&get(&fake, &format!("{SERVICES}/{name}")).1)
+    };
+    let mut other = service("other", json!([secret_env("K", "api-key", "3")]));
+    other["spec"]["template"]["spec"]["serviceAccountName"] =
+        json!("web@proj.iam.gserviceaccount.com");
+    let (state, _, message) = deploy("other", other);
+    assert_eq!(state, "False");
+    assert!(
+        message.ends_with(&format!(
+            "env[0].value_from.secret_key_ref.name: Permission denied on secret: \
+             projects/{NUMBER}/secrets/api-key/versions/3 for Revision service account \
+             web@proj.iam.gserviceaccount.com. The service account used must be granted the \
+             'Secret Manager Secret Accessor' role (roles/secretmanager.secretAccessor) at the \
+             secret, project or higher level."
+        )),
+        "{message}"
+    );
+    let mut default = service("default", json!([secret_env("K", "api-key", "3")]));
+    default["spec"]["template"]["spec"].as_object_mut().unwrap().remove("serviceAccountName");
+    let (state, _, message) = deploy("default", default);
+    assert_eq!(state, "False");
+    assert!(message.contains(&format!("account {NUMBER}-compute@developer.gserviceaccount.com")));
+    let mut unguarded = service("unguarded", json!([secret_env("K", "db-password", "1")]));
+    unguarded["spec"]["template"]["spec"]["serviceAccountName"] =
+        json!("web@proj.iam.gserviceaccount.com");
+    assert_eq!(deploy("unguarded", unguarded).0, "True");
+    assert_eq!(
+        deploy("granted", service("granted", json!([secret_env("K", "api-key", "3")]))).0,
+        "True"
+    );
 }
 
 #[test]
