@@ -90,6 +90,27 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The colour choice for clap's own output (help and usage errors), read from the raw
+/// arguments: clap writes those before `--color` has been parsed. The last `--color` before a
+/// `--` counts; an unknown value leaves it to clap's own rule (a terminal, unless NO_COLOR).
+pub fn clap_color(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut value = None;
+    let mut rest = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(arg) = rest.next() {
+        match arg {
+            Some("--") => break,
+            Some("--color") => value = rest.next().flatten(),
+            Some(arg) if arg.starts_with("--color=") => value = arg.strip_prefix("--color="),
+            _ => {}
+        }
+    }
+    match value {
+        Some("never") => clap::ColorChoice::Never,
+        Some("always") => clap::ColorChoice::Always,
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the manifest and the Cloud Run specs offline (for pre-merge CI).

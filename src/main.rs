@@ -1,6 +1,6 @@
 //! The `secretgate` binary: parse arguments, set up logging, run, exit with the command's code.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use secretgate::cli::Cli;
 use std::process::ExitCode;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -8,7 +8,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command().color(secretgate::cli::clap_color(&args));
+    let matches = command.try_get_matches_from_mut(args).unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
     let level = match (cli.quiet, cli.verbose) {
         (true, _) | (false, 0) => tracing::Level::WARN,
         (false, 1) => tracing::Level::INFO,

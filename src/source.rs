@@ -138,19 +138,24 @@ impl Sources {
     }
 }
 
-/// The text with every control character but tab, CR and LF replaced by `?`, byte for byte so
-/// that spans stay valid: a binary file's excerpt must not send escape sequences to a terminal.
-/// Valid YAML holds no such character, so only the excerpts of broken files change.
+/// The text with every control character but tab, LF and the CR of a CRLF replaced by `?`,
+/// byte for byte so that spans stay valid: a binary file's excerpt must not send escape
+/// sequences to a terminal, nor a lone CR that would overwrite the line it is on. Valid YAML
+/// holds no such character but a lone CR (a line break to YAML, rarely used), so only the
+/// excerpts of broken files change.
 fn printable(text: &str) -> String {
-    if !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n')) {
-        return text.to_string();
-    }
+    let mut chars = text.chars().peekable();
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
-            out.extend(std::iter::repeat_n('?', c.len_utf8()));
-        } else {
+    while let Some(c) = chars.next() {
+        let kept = match c {
+            '\t' | '\n' => true,
+            '\r' => chars.peek() == Some(&'\n'),
+            _ => !c.is_control(),
+        };
+        if kept {
             out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
         }
     }
     out
@@ -165,6 +170,14 @@ pub fn display_path(base: &Path, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a lone CR in a binary file's excerpt reached the terminal and overwrote the
+    /// start of its line.
+    #[test]
+    fn excerpts_keep_line_breaks_and_replace_other_controls() {
+        assert_eq!(printable("a: 1\r\nb: \u{1b}[2J\rc\td\n"), "a: 1\r\nb: ?[2J?c\td\n");
+        assert_eq!(printable("é\u{85}\r"), "é???");
+    }
 
     #[test]
     fn reads_one_byte_past_the_limit_and_no_more() {

@@ -856,6 +856,58 @@ fn markdown_escapes_pipes_and_counts_are_singular_for_one() {
     assert!(table.contains("v1 (latest), 1 day old, 1 enabled version, expires never"), "{table}");
 }
 
+/// A target may hold what a report must not pass on: a backtick, which would end its Markdown
+/// code span and let the rest render as a link, and a terminal escape with a carriage return,
+/// which would recolour and overwrite the table. Every format shows them escaped; the JSON
+/// keeps the name as it is, in JSON's own escapes.
+#[test]
+fn names_cannot_break_out_of_any_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = [
+        "version: 1",
+        "environments:",
+        "  staging: {project: acme-staging, region: europe-west1}",
+        "services:",
+        "  web:",
+        "    secrets:",
+        "      '/etc/x`[click](https://e.vil)`/key': {secret: db-password}",
+        "      \"/etc/y\\e[31mRED\\rOVER/key\": {secret: db-password}\n",
+    ]
+    .join("\n");
+    std::fs::write(&manifest, text).unwrap();
+    let name = "projects/acme-staging/secrets/db-password";
+    let snapshot = serde_json::json!({
+        "snapshotVersion": 1,
+        "capturedAt": jiff::Timestamp::now().to_string(),
+        "projects": {"acme-staging": {"secrets": [{
+            "secret": {"name": name},
+            "versions": [{"name": format!("{name}/versions/1"), "state": "ENABLED",
+                          "createTime": "2026-01-01T00:00:00Z"}],
+        }]}},
+    });
+    let snapshots = [dir.path().join("snapshot.json")];
+    std::fs::write(&snapshots[0], snapshot.to_string()).unwrap();
+    let report = |format: &str| audit_with(&manifest, &snapshots, &["--format", format]).stdout;
+
+    let markdown = report("markdown");
+    assert!(
+        markdown.contains("| web | ``/etc/x`[click](https://e.vil)`/key`` | yes |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("``/etc/x`[click](https://e.vil)`/key``"), "{markdown}");
+    for (format, text) in
+        [("markdown", markdown), ("table", report("table")), ("html", report("html"))]
+    {
+        assert!(!text.contains(['\u{1b}', '\r']), "{format} passes a control character on");
+        assert!(text.contains("/etc/y\\u{1b}[31mRED\\rOVER/key"), "{format}:\n{text}");
+    }
+    let json: Value = serde_json::from_str(&report("json")).expect("JSON");
+    let targets: Vec<&str> =
+        json["rows"].as_array().unwrap().iter().filter_map(|r| r["target"].as_str()).collect();
+    assert!(targets.contains(&"/etc/y\u{1b}[31mRED\rOVER/key"), "{targets:?}");
+}
+
 // --- Spec references, --live and request reuse (tests/fixtures/audit/live) -------------------
 
 fn live_fixture() -> PathBuf {

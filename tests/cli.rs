@@ -126,6 +126,23 @@ fn explain_every_listed_rule() {
     }
 }
 
+/// `--color` applies to clap's own output too: help and usage errors, which clap writes before
+/// it has parsed the option.
+#[test]
+fn color_applies_to_help_and_usage_errors() {
+    let colored = |run: &Run| run.stdout.contains('\u{1b}') || run.stderr.contains('\u{1b}');
+    for args in
+        [&["--color", "always", "lint", "--bogus"][..], &["lint", "--help", "--color=always"]]
+    {
+        assert!(colored(&secretgate(args)), "{args:?} is coloured");
+    }
+    for args in [&["--color", "never", "lint", "--bogus"][..], &["lint", "--help"]] {
+        assert!(!colored(&secretgate(args)), "{args:?} is not coloured");
+    }
+    let run = secretgate(&["--color", "always", "lint", "--bogus"]);
+    assert_eq!(run.code, 2, "{run}");
+}
+
 #[test]
 fn explain_unknown_code_is_a_usage_error() {
     let run = secretgate(&["explain", "nosuch"]);

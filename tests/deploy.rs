@@ -1067,6 +1067,9 @@ fn the_plan_shows_changes_and_hides_live_credentials() {
         assert!(plan.contains(line), "the plan shows `{line}`\n{run}");
     }
     assert!(!plan.contains("SENTRY_DSN"), "an unchanged mapping is not listed\n{run}");
+    // Regression: the `<redacted>` under a name that marks a credential was masked again.
+    assert_eq!(plan.matches("value: <redacted>").count(), 2, "{run}");
+    assert!(!plan.contains('*'), "{run}");
     for value in [LIVE_PASSWORD, LIVE_ACCOUNT] {
         assert!(!run.all().contains(value), "`{value}` shown\n{run}");
     }
@@ -1111,6 +1114,24 @@ fn the_plan_shows_changes_and_hides_live_credentials() {
     }
 }
 
+/// The stamp `--force-new-revision` adds is shown in the plan as it is: its key holds "secret"
+/// in secretgate's domain, which says nothing of its value.
+#[test]
+fn the_plan_shows_the_rollout_stamp() {
+    let fake = start(seed());
+    fake.set_service(PROJECT, live_api_current()).unwrap();
+    let args = ["--env", "staging", "--service", "api", "--dry-run", "--force-new-revision"];
+    let run = deploy(&fake, &args);
+    assert_eq!(run.code, 0, "{run}");
+    let stamp = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with('+') && l.contains(" secretgate.io/rollout: "));
+    let stamp = stamp.unwrap_or_else(|| panic!("no stamp in the plan\n{run}"));
+    let value = stamp.split_once(": ").unwrap().1;
+    assert!(value.starts_with("\"20") && value.ends_with("Z\""), "{stamp}");
+}
+
 /// A live service deployed from the same spec plans as "no changes": the fields Cloud Run adds
 /// itself (labels, status, generation…) are not differences.
 #[test]
@@ -1121,6 +1142,25 @@ fn a_live_service_matching_the_spec_has_no_changes() {
     let run = deploy(&fake, &["--env", "staging", "--service", "worker", "--dry-run"]);
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains("against the live service:\n  no changes\n"), "{run}");
+}
+
+/// The names of a live service's mappings are not checked by anyone before they reach the
+/// plan: a terminal escape and a carriage return in one are written as escapes, so that they
+/// cannot recolour or overwrite the plan a release engineer reads.
+#[test]
+fn a_control_character_in_a_live_name_is_escaped_in_the_plan() {
+    let fake = start(seed());
+    let mut live = live_api_current();
+    live["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(secret_env("OLD\u{1b}[8m\rTOKEN", "legacy-token", "1"));
+    fake.set_service(PROJECT, live).unwrap();
+    let run = deploy(&fake, &["--env", "staging", "--service", "api", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(!run.stdout.contains(['\u{1b}', '\r']), "a control character reached the plan");
+    assert!(run.stdout.contains("    - OLD\\u{1b}[8m\\rTOKEN  legacy-token@1\n"), "{run}");
+    assert!(run.stdout.contains("    + DB_PASSWORD          db-password@latest\n"), "{run}");
 }
 
 /// A mapping of another project's secret added to a live service is planned as just that: the

@@ -393,6 +393,17 @@ fn invalid_mount_path_under_proc() {
     assert_message(&found[0], "it lies under /dev, /proc or /sys");
 }
 
+/// A path holding a terminal escape and a carriage return, which would also rewrite the
+/// terminal that shows a plan or an audit; the path is described, not shown.
+#[test]
+fn invalid_mount_path_control_character() {
+    let (code, found) = lint("invalid-mount-path/control-char");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(places(&found), [("invalid-mount-path", "error", "secrets.yaml", 10, 7)]);
+    assert_message(&found[0], "a value with control characters (not shown) cannot be a secret");
+    assert_message(&found[0], "it contains a control character");
+}
+
 /// Two secrets in `/secrets/oauth`; two versions of one secret in `/secrets/tls` pass.
 #[test]
 fn invalid_mount_path_two_secrets_one_directory() {

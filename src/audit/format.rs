@@ -1,10 +1,12 @@
 //! The audit report as a terminal table, Markdown, JSON or a self-contained HTML page.
 
 use super::{Audit, Cell, Count, StateCounts};
+use crate::report::escape_controls;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// Terminal table; `color` marks problem cells in red and ok in green.
+/// Terminal table; `color` marks problem cells in red and ok in green. Names are written with
+/// their control characters escaped, so that the colours are the only escape sequences.
 pub fn table(audit: &Audit, color: bool) -> String {
     let paint = |cell: Cell, text: &str| -> String {
         let code = match cell {
@@ -20,24 +22,23 @@ pub fn table(audit: &Audit, color: bool) -> String {
     if let Some(stale) = &audit.stale_snapshot {
         let _ = writeln!(out, "Warning: {}", stale_text(stale));
     }
-    let name_width = audit
+    let names: Vec<String> = audit
         .rows
         .iter()
-        .map(|r| r.service.len() + r.target.len() + 3)
-        .max()
-        .unwrap_or(0)
-        .max("service / target".len());
-    let col = audit.environments.iter().map(String::len).max().unwrap_or(0).max(15);
+        .map(|r| escape_controls(&format!("{} / {}", r.service, r.target)))
+        .collect();
+    let name_width = names.iter().map(String::len).max().unwrap_or(0).max("service / target".len());
+    let environments: Vec<String> = audit.environments.iter().map(|e| escape_controls(e)).collect();
+    let col = environments.iter().map(String::len).max().unwrap_or(0).max(15);
     // The last column is not padded, so that no line ends in spaces.
     let last = audit.environments.len().saturating_sub(1);
     let width = |i: usize| if i == last { 0 } else { col };
     let _ = write!(out, "\n{:name_width$}  {:3}", "service / target", "req");
-    for (i, env) in audit.environments.iter().enumerate() {
+    for (i, env) in environments.iter().enumerate() {
         let _ = write!(out, "  {env:0$}", width(i));
     }
     out.push('\n');
-    for row in &audit.rows {
-        let name = format!("{} / {}", row.service, row.target);
+    for (row, name) in audit.rows.iter().zip(&names) {
         let _ = write!(out, "{name:name_width$}  {:3}", if row.required { "yes" } else { "no" });
         for (i, env) in audit.environments.iter().enumerate() {
             let cell = row.cells.get(env).copied().unwrap_or(Cell::NotApplicable);
@@ -46,11 +47,13 @@ pub fn table(audit: &Audit, color: bool) -> String {
         }
         out.push('\n');
     }
+    let mut rest = String::new();
     for table in count_tables(audit) {
-        let _ = writeln!(out, "\n{} ({COUNTS_NOTE}):", table.title);
-        out.push_str(&aligned(&table.header, &table.rows));
+        let _ = writeln!(rest, "\n{} ({COUNTS_NOTE}):", table.title);
+        rest.push_str(&aligned(&table.header, &table.rows));
     }
-    sections(audit, &mut out, false);
+    sections(audit, &mut rest, false);
+    out.push_str(&escape_controls(&rest));
     out
 }
 
@@ -155,7 +158,8 @@ fn coverage_line(audit: &Audit) -> String {
     line
 }
 
-/// Markdown for a pull request comment or a wiki page.
+/// Markdown for a pull request comment or a wiki page; names are in code spans, and control
+/// characters escaped.
 pub fn markdown(audit: &Audit) -> String {
     let mut out = String::from("# Secret coverage\n\n");
     let _ = writeln!(out, "Coverage: **{}**\n", coverage_line(audit));
@@ -177,9 +181,9 @@ pub fn markdown(audit: &Audit) -> String {
     for row in &audit.rows {
         let _ = write!(
             out,
-            "| {} | `{}` | {} |",
+            "| {} | {} | {} |",
             md_cell(&row.service),
-            md_cell(&row.target),
+            md_code(&row.target),
             if row.required { "yes" } else { "no" }
         );
         for env in &audit.environments {
@@ -204,13 +208,22 @@ pub fn markdown(audit: &Audit) -> String {
         }
     }
     sections(audit, &mut out, true);
-    out
+    escape_controls(&out)
+}
+
+/// `text` as a Markdown code span in a table cell: fenced by more backticks than it holds in a
+/// row, so that a backtick in a name cannot end the span and turn the rest into Markdown.
+fn md_code(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{}{pad}{fence}", md_cell(text))
 }
 
 /// Text for a cell of a Markdown table: a `|` would end the cell (inside code spans too), and
-/// a line break the row.
+/// a line break the row (a carriage return is escaped with the other control characters).
 fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\r', '\n'], " ")
+    text.replace('|', "\\|").replace('\n', " ")
 }
 
 fn capitalized(text: &str) -> String {
@@ -233,14 +246,15 @@ fn unverified_text(p: &super::UnverifiedProject) -> String {
 }
 
 /// The lists after the matrix and the count tables, each under its title: the deploys the gate
-/// would refuse, gaps, orphans and dangling entries.
-fn lists(audit: &Audit) -> [(&'static str, Vec<String>); 4] {
+/// would refuse, gaps, orphans and dangling entries. `code` writes a target or a secret (as a
+/// Markdown code span, or as it is).
+fn lists(audit: &Audit, code: fn(&str) -> String) -> [(&'static str, Vec<String>); 4] {
     let refused = audit.refused.iter().map(|r| {
         let by: Vec<String> = r
             .findings
             .iter()
             .map(|f| match &f.target {
-                Some(target) => format!("{} ({target})", f.code),
+                Some(target) => format!("{} ({})", f.code, code(target)),
                 None => f.code.to_string(),
             })
             .collect();
@@ -252,17 +266,18 @@ fn lists(audit: &Audit) -> [(&'static str, Vec<String>); 4] {
         format!(
             "{} / {}: ok in {}, not in {}",
             g.service,
-            g.target,
+            code(&g.target),
             g.ok_in.join(", "),
             broken.join(", ")
         )
     });
-    let orphans = audit
-        .orphans
+    let orphans = audit.orphans.iter().map(|o| {
+        format!("{} ({})", code(&format!("{}/{}", o.project, o.secret)), o.environments.join(", "))
+    });
+    let dangling = audit
+        .dangling
         .iter()
-        .map(|o| format!("{}/{} ({})", o.project, o.secret, o.environments.join(", ")));
-    let dangling =
-        audit.dangling.iter().map(|d| format!("{} / {}: {}", d.service, d.target, d.secret));
+        .map(|d| format!("{} / {}: {}", d.service, code(&d.target), code(&d.secret)));
     [
         ("Deploys the gate would refuse", refused.collect()),
         ("Gaps between environments", gaps.collect()),
@@ -277,7 +292,8 @@ fn sections(audit: &Audit, out: &mut String, md: bool) {
         let _ = if md { writeln!(out, "\n## {title}\n") } else { writeln!(out, "\n{title}:") };
     };
     let bullet = if md { "- " } else { "  " };
-    for (title, items) in lists(audit) {
+    let code = if md { md_code } else { str::to_string };
+    for (title, items) in lists(audit, code) {
         heading(out, title);
         if items.is_empty() {
             let _ = writeln!(out, "{bullet}none");
@@ -313,11 +329,11 @@ fn hygiene_line(out: &mut String, h: &super::Hygiene, md: bool) {
         let age = h.age_days.map_or("?".to_string(), |a| a.to_string());
         let _ = writeln!(
             out,
-            "| {} | {} | `{}` | {} | {version} | {pinned} | {age} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {version} | {pinned} | {age} | {} | {} | {} |",
             md_cell(&h.environment),
             md_cell(&h.service),
-            md_cell(&h.target),
-            md_cell(&h.secret),
+            md_code(&h.target),
+            md_code(&h.secret),
             h.enabled_versions,
             md_cell(&expires),
             md_cell(&rotation),
@@ -362,8 +378,13 @@ pub fn json(audit: &Audit) -> String {
     text
 }
 
+/// `text` for HTML, its control characters escaped as in the other formats.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    escape_controls(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The HTML page's head: inline CSS only.
@@ -420,7 +441,7 @@ pub fn html(audit: &Audit) -> String {
     for table in count_tables(audit) {
         table_html(&mut out, &table);
     }
-    for (title, items) in lists(audit) {
+    for (title, items) in lists(audit, str::to_string) {
         list_html(&mut out, title, &items);
     }
     hygiene_html(&mut out, audit);

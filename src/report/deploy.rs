@@ -9,8 +9,13 @@ use crate::source::Sources;
 use serde_json::{Value, json};
 
 /// The plan of one service as text: mappings, then image, then other fields. `offline` says
-/// that the plan compares with the spec file, not with the live service.
+/// that the plan compares with the spec file, not with the live service. Control characters
+/// in names (a live service's env var or path) are escaped.
 pub fn plan(outcome: &Outcome, offline: bool) -> String {
+    super::escape_controls(&plan_text(outcome, offline))
+}
+
+fn plan_text(outcome: &Outcome, offline: bool) -> String {
     let Some(plan) = &outcome.plan else { return String::new() };
     let against = if offline { "the spec file" } else { "the live service" };
     let mut text = format!(
@@ -65,8 +70,10 @@ fn mapping_table(plan: &Plan, project: &str) -> String {
     let own = format!("projects/{project}/secrets/");
     let short = |m: &Mapping| m.secret.strip_prefix(&own).unwrap_or(&m.secret).to_string();
     let mut text = "  secret mappings:\n".to_string();
-    let width = plan.mappings.iter().map(|m| m.target.len()).max().unwrap_or(0);
-    for change in &plan.mappings {
+    let targets: Vec<String> =
+        plan.mappings.iter().map(|m| super::escape_controls(&m.target)).collect();
+    let width = targets.iter().map(String::len).max().unwrap_or(0);
+    for (change, target) in plan.mappings.iter().zip(&targets) {
         let (sign, detail) = match (&change.before, &change.after) {
             (None, Some(a)) => ("+", format!("{}@{}", short(a), a.version)),
             (Some(b), None) => ("-", format!("{}@{}", short(b), b.version)),
@@ -78,14 +85,14 @@ fn mapping_table(plan: &Plan, project: &str) -> String {
             }
             (None, None) => continue,
         };
-        text.push_str(&format!("    {sign} {:width$}  {detail}\n", change.target));
+        text.push_str(&format!("    {sign} {target:width$}  {detail}\n"));
     }
     text
 }
 
-/// The report at the end of a run: one paragraph per service.
+/// The report at the end of a run: one paragraph per service, control characters escaped.
 pub fn summary(outcomes: &[Outcome]) -> String {
-    outcomes.iter().map(service_summary).collect()
+    super::escape_controls(&outcomes.iter().map(service_summary).collect::<String>())
 }
 
 fn service_summary(o: &Outcome) -> String {

@@ -1,6 +1,6 @@
 //! Human output: miette's graphical reports, one per finding, and a summary line.
 
-use super::mask;
+use super::{escape_controls, mask};
 use crate::diagnostic::{Diagnostic, Label, Severity, Summary};
 use crate::source::{FileId, Sources};
 use crate::yaml::Span;
@@ -54,25 +54,18 @@ fn printable(d: &Diagnostic) -> Diagnostic {
     d
 }
 
-/// `text` with each control character but the line break written as its Rust escape.
-fn escape_controls(text: &str) -> String {
-    text.chars()
-        .map(
-            |c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.into() },
-        )
-        .collect()
-}
-
-/// `text` with each control byte but tab and line breaks replaced by `?`, byte for byte so that
-/// spans stay valid: an excerpt shows a file's lines, which may hold escape sequences too.
+/// `text` with each control byte but tab, LF and the CR of a CRLF replaced by `?`, byte for
+/// byte so that spans stay valid: an excerpt shows a file's lines, which may hold escape
+/// sequences too, or a lone CR that would overwrite the line on a terminal.
 fn printable_source(text: String) -> String {
     let mut bytes = text.into_bytes();
     let mut i = 0;
     while i < bytes.len() {
         // C1 controls (U+0080 to U+009F) are two bytes in UTF-8, both replaced.
         let c1 = bytes[i] == 0xC2 && bytes.get(i + 1).is_some_and(|b| (0x80..0xA0).contains(b));
+        let crlf = bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n');
         let c0 =
-            (bytes[i] < 0x20 && !matches!(bytes[i], b'\t' | b'\n' | b'\r')) || bytes[i] == 0x7F;
+            (bytes[i] < 0x20 && !matches!(bytes[i], b'\t' | b'\n') && !crlf) || bytes[i] == 0x7F;
         let width = if c1 { 2 } else { usize::from(c0) };
         bytes[i..i + width].fill(b'?');
         i += width.max(1);
@@ -281,12 +274,13 @@ impl miette::Diagnostic for Report {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_controls, printable_source};
+    use super::printable_source;
+    use crate::report::escape_controls;
 
     #[test]
     fn control_characters_are_escaped_in_messages_and_replaced_in_excerpts() {
         assert_eq!(escape_controls("a\u{1b}[31mb\nc"), "a\\u{1b}[31mb\nc");
-        let source = "a\u{1b}]0;x\u{7}\tb\u{9b}c\r\n".to_string();
-        assert_eq!(printable_source(source), "a?]0;x?\tb??c\r\n");
+        let source = "a\u{1b}]0;x\u{7}\tb\u{9b}c\r\nd\re\r".to_string();
+        assert_eq!(printable_source(source), "a?]0;x?\tb??c\r\nd?e?");
     }
 }

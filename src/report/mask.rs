@@ -132,13 +132,26 @@ fn by_structure(text: &str) -> Vec<Span> {
 }
 
 /// The name a value is judged by: its key, or its list item's `name:` when the key is `value`.
+/// An annotation or label key (`secretgate.io/rollout`) is judged by its name after the domain
+/// prefix, which says who owns the key, not what its value holds.
 fn judged_as<'a>(key: Option<&'a str>, item_name: Option<&'a str>) -> &'a str {
     match key {
         Some("value") => item_name.unwrap_or_default(),
         Some(k) if NAMES_OF_SECRETS.contains(&k) => "",
-        Some(k) => k,
+        Some(k) => match k.rsplit_once('/') {
+            Some((prefix, name)) if is_domain(prefix) => name,
+            _ => k,
+        },
         None => "",
     }
+}
+
+/// Whether `text` reads as the DNS domain that prefixes an annotation or label key.
+fn is_domain(text: &str) -> bool {
+    text.contains('.')
+        && text.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 /// One line of the file, read as `[- ]key: value` or `[- ]value`.
@@ -366,6 +379,16 @@ mod tests {
         let text = "DB_PASSWORD: hunter2\nTOKEN_TTL: 3600\nJWT_SECRET_KEY:\n  secret: jwt-key\n  \
             secretName: jwt-key\nname: API_TOKEN\n";
         assert_eq!(masked(text), ["hunter2"]);
+    }
+
+    /// Regression: the plan masked secretgate's own rollout stamp, whose key holds "secret" in
+    /// its domain, and the `<redacted>` left of a credential already hidden.
+    #[test]
+    fn annotation_keys_are_judged_by_their_name_and_redacted_values_stay() {
+        let text = "secretgate.io/rollout: \"2026-12-03T19:10:38Z\"\n\
+            example.com/secret-note: 2026-12-03\nvault.example/db-password: hunter2\n\
+            - name: DB_PASSWORD\n  value: <redacted>\n";
+        assert_eq!(masked(text), ["2026-12-03", "hunter2"]);
     }
 
     #[test]

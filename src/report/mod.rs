@@ -27,6 +27,20 @@ pub enum Format {
     Github,
 }
 
+/// `text` with each control character but the line break written as its Rust escape
+/// (`\u{1b}`). Names read from files and services may hold terminal escape sequences or a
+/// carriage return, which must not reach a terminal or a rendered report.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.to_string();
+    }
+    text.chars()
+        .map(
+            |c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.into() },
+        )
+        .collect()
+}
+
 /// A finding's primary location as a file, line and column.
 pub struct Location<'a> {
     pub file: &'a str,

@@ -13,8 +13,8 @@ pub static RULE: Rule = Rule {
     severity: Severity::Error,
     summary: "a relative path, a path under /dev, /proc or /sys, two secrets in one directory, \
         one path twice, a declared directory mounted from another kind of volume",
-    flags: "A secret file path that is relative, ends with `/`, contains `..`, lies under \
-`/dev`, `/proc` or `/sys`, or is `/` itself; two different secrets mounted in the same \
+    flags: "A secret file path that is relative, ends with `/`, contains `..` or a control \
+character, lies under `/dev`, `/proc` or `/sys`, or is `/` itself; two different secrets mounted in the same \
 directory; a file whose path is the directory of another; in a spec, a relative or system \
 `mountPath`, two volume mounts on one path in one container, or a directory of declared \
 secret files that the target container already mounts from a volume that is not a secret \
@@ -47,6 +47,9 @@ fn dir_problem(path: &str) -> Option<&'static str> {
     }
     if path.split('/').any(|p| p == "..") {
         return Some("it contains `..`");
+    }
+    if path.chars().any(char::is_control) {
+        return Some("it contains a control character");
     }
     let normal = normalize_path(path);
     if normal == "/" {

@@ -97,7 +97,8 @@ pub fn looks_like_credential(name: &str, value: &str) -> Option<String> {
 /// inside it: for the excerpts' masker, which finds those itself and masks from there, not from
 /// the start of a line (`GITHUB_TOKEN=` stays readable).
 pub fn as_a_whole(name: &str, value: &str) -> Option<String> {
-    if value.is_empty() || value.contains("${") || value.starts_with('%') {
+    // `<redacted>` is what is left of a credential already hidden: there is nothing to mask.
+    if value.is_empty() || value == MASKED || value.contains("${") || value.starts_with('%') {
         return None;
     }
     if url_with_password(value) {
