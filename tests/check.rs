@@ -545,6 +545,27 @@ fn a_secret_or_version_listed_twice_is_incomplete_in_either_order() {
     }
 }
 
+/// Regression: a secret whose name is not `projects/P/secrets/ID` was taken by its last part,
+/// so a snapshot entry named `garbage` stood for a secret `garbage` and the declared secrets it
+/// may have meant were reported missing. The project is unverified instead.
+#[test]
+fn a_secret_with_a_malformed_name_leaves_the_project_unverified() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for name in ["garbage", "projects//secrets/api-key", "projects/p/secrets/api-key/versions/1"] {
+        let file = snapshot_with_api_key(dir.path(), |secrets| {
+            let entry = secrets.iter_mut().find(|e| secret_id(e) == "api-key").expect("api-key");
+            entry["secret"]["name"] = json!(name);
+        });
+        let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+        assert_eq!(run.code, INCOMPLETE, "{name}: {run}");
+        let found = of(&run.findings(), "verification-incomplete");
+        let why = "a secret whose name is not `projects/PROJECT/secrets/ID`";
+        assert!(found.iter().any(|f| f.message.contains(why)), "{name}: {run}");
+        assert!(of(&run.findings(), "secret-not-found").is_empty(), "{name}: {run}");
+    }
+}
+
 /// Regression: a secret that the spec maps but secrets.yaml does not declare (a sidecar's) was
 /// never verified, so `check` passed a service whose revision could not start. It is checked
 /// like a declared one, as required, at its place in the spec; a mapping of the same secret and

@@ -76,8 +76,8 @@ impl Fetched {
             let state = match result {
                 Err(reason) => ProjectInventory::Unverified(reason.clone()),
                 Ok(secrets) => {
-                    let ids: Vec<Option<String>> = secrets.iter().map(|s| id(&s.secret)).collect();
-                    listed(ids.iter().map(Option::as_deref).zip(secrets.iter().map(info)))
+                    let ids = secrets.iter().map(|s| super::secret_id(&s.secret));
+                    listed(ids.zip(secrets.iter().map(info)))
                 }
             };
             projects.insert(project.clone(), state);
@@ -102,7 +102,7 @@ impl Fetched {
             for s in secrets {
                 // What was not asked for stays out of the file (`None`), so that it reads
                 // back as "not captured", never as "no versions".
-                let name = id(&s.secret).unwrap_or_default();
+                let name = super::secret_id(&s.secret).unwrap_or_default();
                 let versions = match &s.versions {
                     Some(Err(reason)) => {
                         problems.push(format!("versions of {name}: {reason}"));
@@ -128,10 +128,6 @@ impl Fetched {
         }
         Ok(Snapshot { snapshot_version: SNAPSHOT_VERSION, captured_at, projects })
     }
-}
-
-fn id(secret: &Value) -> Option<String> {
-    secret.get("name")?.as_str()?.rsplit('/').next().map(str::to_string)
 }
 
 /// The inventory entry of a secret as read: versions not listed (no entry declares it) are
@@ -217,7 +213,7 @@ async fn list_projects(run: &Run<'_>, wanted: &Wanted, fetched: &mut Fetched) ->
         };
         let declared = &wanted[&project];
         for secret in secrets {
-            let want = id(&secret).and_then(|i| declared.get(&i).copied());
+            let want = super::secret_id(&secret).and_then(|i| declared.get(i).copied());
             listed.push((project.clone(), secret, want));
         }
         fetched.projects.insert(project, Ok(Vec::new()));

@@ -129,7 +129,9 @@ pub(crate) fn listed<'a>(
     let mut secrets: HashMap<String, SecretInfo> = HashMap::new();
     for (id, info) in entries {
         let Some(id) = id.filter(|i| !i.is_empty()) else {
-            return ProjectInventory::Unverified(format!("{BAD_ANSWER}: a secret without a name"));
+            return ProjectInventory::Unverified(format!(
+                "{BAD_ANSWER}: a secret whose name is not `projects/PROJECT/secrets/ID`"
+            ));
         };
         if secrets.contains_key(id) {
             let reason = format!("{BAD_ANSWER}: secret `{id}` is listed twice");
@@ -144,6 +146,16 @@ pub(crate) fn listed<'a>(
 /// How a reason starts when Secret Manager's answer (or a snapshot) holds what it never
 /// writes.
 pub const BAD_ANSWER: &str = "bad answer";
+
+/// The secret id of a secret's resource name, `projects/PROJECT/secrets/ID`; `None` for any
+/// other shape, which no secret Secret Manager lists has.
+pub(crate) fn secret_id(secret: &serde_json::Value) -> Option<&str> {
+    let name = secret.get("name")?.as_str()?;
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["projects", project, "secrets", id] if !project.is_empty() && !id.is_empty() => Some(id),
+        _ => None,
+    }
+}
 
 impl SecretInfo {
     /// A secret of which nothing could be read, for `reason`: its versions and its IAM policy

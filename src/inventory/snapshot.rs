@@ -49,10 +49,9 @@ pub struct SecretSnapshot {
 }
 
 impl SecretSnapshot {
-    /// The secret id: the last segment of `secret.name`.
+    /// The secret id of `secret.name`, when it has the shape of a secret's resource name.
     pub fn id(&self) -> Option<&str> {
-        let name = self.secret.get("name")?.as_str()?;
-        name.rsplit('/').next()
+        super::secret_id(&self.secret)
     }
 }
 
