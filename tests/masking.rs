@@ -169,7 +169,7 @@ fn live_api_with_embedded_credentials() -> Value {
         "spec": { "template": { "spec": { "containers": [{
             "name": "app",
             "image": "us-docker.pkg.dev/shop/app/api:0.9.0",
-            "args": [format!("--key={token}")],
+            "args": [format!("--key={token}"), "--db-password", "XYZZYhunter2"],
             "env": [
                 { "name": "AUTH_HEADER", "value": format!("Bearer {token}") },
                 { "name": "CFG", "value": format!("key={token}") },
@@ -182,7 +182,8 @@ fn live_api_with_embedded_credentials() -> Value {
 /// Regression: the plan's diff (human and JSON) showed live env values that hold a credential
 /// inside longer text (`Bearer ghp_...`, `key=ghp_...`, a URL with `?token=` and a JSON Web
 /// Token): only values that were a credential as a whole became `<redacted>`. Credentials in an
-/// annotation or an argument, which no rule reads, were shown too.
+/// annotation or an argument, which no rule reads, were shown too, and so was the argument after
+/// a flag such as `--db-password`.
 #[test]
 fn the_plan_redacts_credentials_inside_longer_values() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deploy");

@@ -97,6 +97,9 @@ fn by_structure(text: &str) -> Vec<Span> {
     let mut open: Option<Scalar> = None;
     let mut found = Vec::new();
     let mut spans = Vec::new();
+    // A list item that is a flag without its value (`- --password`), and the item's column: the
+    // next item of the list is that flag's value (`args: [--password, VALUE]`).
+    let mut flag: Option<(usize, &str)> = None;
     for line in lines(text) {
         let inside = open.as_ref().is_some_and(|o| line.is_blank() || line.indent > o.column);
         if let Some(scalar) = open.as_mut().filter(|_| inside) {
@@ -112,6 +115,12 @@ fn by_structure(text: &str) -> Vec<Span> {
         let (key, at) = line.key().map_or((None, line.column), |(k, at)| (Some(k), at));
         let value = &line.text[at..];
         let item_name = scopes.enter(&line, key, value);
+        let item = key.is_none() && line.column > line.indent;
+        let flag_before = flag.take().filter(|(column, _)| item && *column == line.column);
+        if item && value.starts_with("--") {
+            let (_, text, _) = first_line(value);
+            flag = (!text.contains('=')).then_some((line.column, text));
+        }
         if value.starts_with(['{', '[']) {
             spans.extend(flow_credential(&line, at, item_name));
             continue;
@@ -119,7 +128,8 @@ fn by_structure(text: &str) -> Vec<Span> {
         if value.is_empty() || value.starts_with('#') {
             continue;
         }
-        let scalar = Scalar::on_line(&line, at, judged_as(key, item_name));
+        let name = flag_before.map_or_else(|| judged_as(key, item_name), |(_, flag)| flag);
+        let scalar = Scalar::on_line(&line, at, name);
         if scalar.goes_on && !inside {
             open = Some(scalar);
         } else {
@@ -259,12 +269,20 @@ fn first_line(value: &str) -> (usize, &str, bool) {
 /// Where to mask the flow collection at byte `at` of `line`: from its first value that looks
 /// like a credential, judged by its key or by the `name:` before it, to the end of the line.
 fn flow_credential<'a>(line: &Line<'a>, at: usize, mut item_name: Option<&'a str>) -> Option<Span> {
+    let mut flag: Option<&str> = None;
     for (key, value_at, text) in flow_entries(&line.text[at..]) {
         if key == Some("name") {
             item_name = Some(text);
         }
-        if plaintext_secret::as_a_whole(judged_as(key, item_name), text).is_some() {
+        let name = match (key, flag.take()) {
+            (None, Some(flag)) => flag,
+            _ => judged_as(key, item_name),
+        };
+        if plaintext_secret::as_a_whole(name, text).is_some() {
             return line.span_from(at + value_at);
+        }
+        if key.is_none() && text.starts_with("--") && !text.contains('=') {
+            flag = Some(text);
         }
     }
     None
@@ -389,6 +407,16 @@ mod tests {
             example.com/secret-note: 2026-12-03\nvault.example/db-password: hunter2\n\
             - name: DB_PASSWORD\n  value: <redacted>\n";
         assert_eq!(masked(text), ["2026-12-03", "hunter2"]);
+    }
+
+    /// The item after a flag that names a credential is its value; one after `--port`, or
+    /// after a flag that holds its value, is not.
+    #[test]
+    fn the_value_after_a_credential_flag_in_a_list() {
+        let text = "args:\n- --password\n- cnry18hunter2XYZ\n- --port\n- '5432'\n\
+            - --api-token=\n- plain\ncommand: [\"run\", \"--db-password\", \"hunter3\"]\n\
+            other: [--port, 80]\n";
+        assert_eq!(masked(text), ["cnry18hunter2XYZ", "hunter3\"]"]);
     }
 
     #[test]
