@@ -262,16 +262,36 @@ impl SpecReader<'_> {
         }
     }
 
+    /// An optional mapping field; reports a field that is neither a mapping nor null, which
+    /// would otherwise read as a service without containers.
+    fn mapping<'n>(
+        &mut self,
+        parent: Option<&'n Node>,
+        key: &str,
+        shown: &str,
+    ) -> Option<&'n Node> {
+        let node = parent?.get(key)?;
+        match node.value {
+            Value::Null => None,
+            _ if node.as_map().is_some() => Some(node),
+            _ => {
+                self.bad(node, &format!("`{shown}`"), "a mapping");
+                None
+            }
+        }
+    }
+
     fn spec(&mut self, root: &Node) -> ServiceSpec {
-        let name = root.get("metadata").and_then(|m| self.text(m, "name"));
-        let template = root.path(&["spec", "template"]);
+        let metadata = self.mapping(Some(root), "metadata", "metadata");
+        let name = metadata.and_then(|m| self.text(m, "name"));
+        let service = self.mapping(Some(root), "spec", "spec");
+        let template = self.mapping(service, "template", "spec.template");
         let empty = Node { value: Value::Null, span: root.span };
-        let template = template.unwrap_or(&empty);
         let aliases = template
-            .path(&["metadata", "annotations", SECRETS_ANNOTATION])
+            .and_then(|t| t.path(&["metadata", "annotations", SECRETS_ANNOTATION]))
             .map(|n| self.aliases(n))
             .unwrap_or_default();
-        let pod = template.get("spec").unwrap_or(&empty);
+        let pod = self.mapping(template, "spec", "spec.template.spec").unwrap_or(&empty);
         let service_account = self.text(pod, "serviceAccountName");
         let containers = self.list(pod, "containers").iter().map(|c| self.container(c)).collect();
         let volumes = self.list(pod, "volumes").iter().filter_map(|v| self.volume(v)).collect();
@@ -330,14 +350,17 @@ impl SpecReader<'_> {
     }
 
     fn env_var(&mut self, node: &Node) -> Option<EnvVar> {
+        // A `name` of the wrong type is reported by `text`; only a missing one is reported here.
         let Some(name) = self.text(node, "name") else {
-            self.bad(node, "an env entry", "a mapping with a `name`");
+            if node.get("name").is_none() {
+                self.bad(node, "an env entry", "a mapping with a `name`");
+            }
             return None;
         };
         let value = self.text(node, "value");
         let secret_ref = node.path(&["valueFrom", "secretKeyRef"]).and_then(|r| {
             let name = self.text(r, "name");
-            if name.is_none() {
+            if name.is_none() && r.get("name").is_none() {
                 self.bad(r, "`secretKeyRef`", "a mapping with a `name`");
             }
             Some(SecretRef { name: name?, key: self.text(r, "key") })

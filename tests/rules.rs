@@ -550,6 +550,27 @@ fn not_a_cloud_run_service_env_is_a_string() {
     assert_message(&found[0], "`env` must be a list, found a string");
 }
 
+/// Regression: `spec: 5` read as a service without containers (an `unknown-container` about
+/// the manifest's `container:`), `template: hello` as "no containers" at the top of the file,
+/// and a `secretKeyRef` whose `name` is a list was also said to be "found a mapping". Each is
+/// one finding at the field of the wrong type.
+#[test]
+fn not_a_cloud_run_service_fields_of_the_wrong_shape() {
+    let (code, found) = lint("not-a-cloud-run-service/wrong-shape");
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("not-a-cloud-run-service", "error", "deploy/api.yaml", 5, 7),
+            ("not-a-cloud-run-service", "error", "deploy/web.yaml", 6, 13),
+            ("not-a-cloud-run-service", "error", "deploy/worker.yaml", 13, 34),
+        ]
+    );
+    assert_message(&found[0], "`spec` must be a mapping, found an integer");
+    assert_message(&found[1], "`spec.template` must be a mapping, found a string");
+    assert_message(&found[2], "`name` must be a string, found a list");
+}
+
 /// `container: backnd` where the spec has `backend` and `collector`.
 #[test]
 fn unknown_container_named_container_missing() {

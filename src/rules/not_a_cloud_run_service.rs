@@ -11,8 +11,9 @@ pub static RULE: Rule = Rule {
     summary: "a spec that parses but is not a Cloud Run service",
     flags: "A spec file whose `apiVersion` is not `serving.knative.dev/v1` or whose `kind` is \
 not `Service`: a Cloud Run job, an Admin API v2 resource, a Config Connector `RunService`, a \
-Kubernetes manifest. Also a service whose containers, env vars or volumes have the wrong shape \
-(a string where a list belongs, an env entry without a name).",
+Kubernetes manifest. Also a service whose `spec`, template, containers, env vars or volumes \
+have the wrong shape (a string where a list or a mapping belongs, an env entry without a \
+name).",
     why: "secretgate renders and deploys the spec with the same resource `gcloud run services \
 replace` sends. Another resource shape would be rejected by Cloud Run, or worse, read wrongly.",
     example: "apiVersion: run.cnrm.cloud.google.com/v1beta1\nkind: RunService",
