@@ -79,9 +79,12 @@ impl Snapshot {
 
     /// Parses snapshot JSON.
     pub fn parse(text: &str) -> Result<Snapshot, String> {
-        let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| {
-            format!("line {}, column {}: invalid snapshot: {e}", e.line(), e.column())
-        })?;
+        if !text.trim_start().starts_with('{') {
+            return Err("not a snapshot: a snapshot is a JSON object with `snapshotVersion`, \
+                 `capturedAt` and `projects` (see `secretgate snapshot`)"
+                .to_string());
+        }
+        let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| json_error(&e))?;
         if snapshot.snapshot_version != SNAPSHOT_VERSION {
             return Err(format!(
                 "snapshotVersion {} is not supported; this release reads {SNAPSHOT_VERSION}",
@@ -107,6 +110,19 @@ impl Snapshot {
     }
 }
 
+/// A JSON error as `line L, column C: invalid snapshot: WHAT`, said once: serde's own text
+/// repeats the place, and names column 0 at the end of a line.
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let place = format!(" at line {} column {}", e.line(), e.column());
+    let what = text.strip_suffix(&place).unwrap_or(&text);
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "the file ends before the JSON does",
+        _ => what,
+    };
+    format!("line {}, column {}: invalid snapshot: {what}", e.line(), e.column().max(1))
+}
+
 /// Parses an RFC 3339 time. jiff reads a wider grammar (RFC 9557 and ISO 8601 forms, offsets
 /// up to ±25:59), so the offset is checked too: `Z`, or `±HH:MM` with hours up to 23.
 fn rfc3339(text: &str) -> Result<jiff::Timestamp, String> {
@@ -124,4 +140,32 @@ fn rfc3339(text: &str) -> Result<jiff::Timestamp, String> {
         return Err("its UTC offset is not `Z` or `+HH:MM` with hours from 00 to 23".to_string());
     }
     Ok(time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Snapshot;
+
+    /// Regression: JSON errors named their place twice, column 0 at the end of a line, and a
+    /// top-level array as "expected a string".
+    #[test]
+    fn json_errors_name_their_place_once() {
+        let error = |text: &str| Snapshot::parse(text).expect_err("refused");
+        assert_eq!(
+            error("{\"snapshotVersion\": 1,\n"),
+            "line 2, column 1: invalid snapshot: the file ends before the JSON does"
+        );
+        let shape = "{\"snapshotVersion\": 1, \"capturedAt\": \"2026-01-01T00:00:00Z\", \
+            \"projects\": [1]}";
+        assert_eq!(
+            error(shape),
+            "line 1, column 73: invalid snapshot: invalid type: sequence, expected a map"
+        );
+        for text in ["[1, 2]", "", "  \"x\""] {
+            assert!(
+                error(text).starts_with("not a snapshot: a snapshot is a JSON object"),
+                "{text}"
+            );
+        }
+    }
 }
