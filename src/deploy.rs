@@ -177,8 +177,16 @@ pub fn container_name(tree: &Node, index: usize) -> Option<String> {
     containers.get(index)?.get("name")?.as_str().map(str::to_string)
 }
 
-/// Compares the rendered service with the live one (`None`: the service is new).
-pub fn plan(rendered: &Node, live: Option<&Node>, project: &str, container: usize) -> Plan {
+/// Compares the rendered service with the live one (`None`: the service is new). `baseline`
+/// names what stands for the live service in the diff's header: `live`, or `spec` when the
+/// spec file stands in for it offline.
+pub fn plan(
+    rendered: &Node,
+    live: Option<&Node>,
+    baseline: &str,
+    project: &str,
+    container: usize,
+) -> Plan {
     let name = container_name(rendered, container);
     let after = mappings(rendered, project, name.as_deref());
     let before = live.map(|l| mappings(l, project, name.as_deref())).unwrap_or_default();
@@ -226,7 +234,7 @@ pub fn plan(rendered: &Node, live: Option<&Node>, project: &str, container: usiz
     let secret_vars: Vec<&str> =
         after.iter().filter(|m| m.kind == "env").map(|m| m.target.as_str()).collect();
     let diff = match live {
-        Some(live) => field_diff(live, rendered, &secret_vars),
+        Some(live) => field_diff(live, rendered, baseline, &secret_vars),
         None => String::new(),
     };
     let latest_not_ready = live.is_some_and(|l| latest_not_ready(&l.to_json()));
@@ -266,7 +274,7 @@ pub const SERVER_ANNOTATIONS: &[&str] = &[
 /// A diff of everything but status, server-set metadata, secret mappings and images (those
 /// have their own sections of the plan). Literal values of `secret_vars`, and those that look
 /// like credentials, are redacted; credentials elsewhere in the text are masked.
-fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
+fn field_diff(live: &Node, rendered: &Node, baseline: &str, secret_vars: &[&str]) -> String {
     // An earlier `--force-new-revision` (or restart) left its stamp on the live template; it is
     // a change only when this deploy sets a new one.
     let mut live = live.clone();
@@ -288,12 +296,43 @@ fn field_diff(live: &Node, rendered: &Node, secret_vars: &[&str]) -> String {
     }
     // Env values were redacted above; a credential can also sit in an annotation, an argument
     // or a command, which no rule reads: the lines are masked as the excerpts of findings are.
-    let (before, after) = (mask::masked(&before, []), mask::masked(&after, []));
-    if before == after {
+    let shown = (mask::masked(&before, []), mask::masked(&after, []));
+    if shown.0 == shown.1 {
         return "a value that looks like a credential changes (not shown)\n".to_string();
     }
-    let diff = similar::TextDiff::from_lines(&before, &after);
-    diff.unified_diff().context_radius(2).header("live", "rendered").to_string()
+    masked_diff([&before, &after], [&shown.0, &shown.1], baseline)
+}
+
+/// A unified diff (two lines of context) of the `raw` texts, written with the lines of their
+/// masked copies `shown`. The lines are compared raw so that a credential that changes is a
+/// changed line, masked on both sides, rather than no change because its two masked forms are
+/// equal. Masking keeps every line break, so the two texts of a side have the same lines.
+fn masked_diff(raw: [&str; 2], shown: [&str; 2], baseline: &str) -> String {
+    use similar::{ChangeTag, udiff::UnifiedHunkHeader};
+    use std::fmt::Write as _;
+    fn lines(text: &str) -> Vec<&str> {
+        text.split_inclusive('\n').collect()
+    }
+    let (old, new) = (lines(raw[0]), lines(raw[1]));
+    let (old_shown, new_shown) = (lines(shown[0]), lines(shown[1]));
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new);
+    let mut out = format!("--- {baseline}\n+++ rendered\n");
+    for group in similar::group_diff_ops(ops, 2) {
+        let _ = writeln!(out, "{}", UnifiedHunkHeader::new(&group));
+        for change in group.iter().flat_map(|op| op.iter_changes(&old_shown, &new_shown)) {
+            let sign = match change.tag() {
+                ChangeTag::Delete => '-',
+                ChangeTag::Insert => '+',
+                ChangeTag::Equal => ' ',
+            };
+            let line = change.value();
+            let _ = write!(out, "{sign}{line}");
+            if !line.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 fn comparable(tree: &Node, secret_vars: &[&str]) -> Node {
@@ -603,7 +642,7 @@ mod tests {
             - name: LOG_LEVEL\n  value: debug",
         );
         let rendered = service("- name: LOG_LEVEL\n  value: info");
-        let diff = plan(&rendered, Some(&live), "acme", 0).diff;
+        let diff = plan(&rendered, Some(&live), "live", "acme", 0).diff;
         assert!(!diff.contains("XYZZY"), "the diff shows a credential:\n{diff}");
         assert_eq!(diff.matches("<redacted>").count(), 3, "{diff}");
         assert!(diff.contains("value: debug") && diff.contains("value: info"), "{diff}");
@@ -625,8 +664,21 @@ mod tests {
         };
         let live = with_arg("ghp_XYZZY0123456789012345678901234567890");
         let rendered = with_arg("ghp_ABCDE0123456789012345678901234567890");
-        let plan = plan(&rendered, Some(&live), "acme", 0);
+        let plan = plan(&rendered, Some(&live), "live", "acme", 0);
         assert!(!plan.is_empty(), "a changed credential is no change:\n{}", plan.diff);
         assert!(!plan.diff.contains("XYZZY") && !plan.diff.contains("ABCDE"), "{}", plan.diff);
+
+        // Beside another change, the credential's line is still a changed line, masked.
+        let mut renamed = rendered;
+        renamed.set("metadata", Node::from_json(&serde_json::json!({"name": "api-v2"})));
+        let diff = super::plan(&renamed, Some(&live), "spec", "acme", 0).diff;
+        let masked = format!("--key={}", "*".repeat(40));
+        for line in ["--- spec", "+++ rendered", "-  name: api", "+  name: api-v2"] {
+            assert!(diff.contains(line), "`{line}` in\n{diff}");
+        }
+        let changed =
+            |sign: char| diff.lines().any(|l| l.starts_with(sign) && l.ends_with(&masked));
+        assert!(changed('-') && changed('+'), "the credential's change is shown masked:\n{diff}");
+        assert!(!diff.contains("XYZZY") && !diff.contains("ABCDE"), "{diff}");
     }
 }

@@ -225,7 +225,7 @@ impl Deploy<'_> {
                 Some(c) => self.runtime.block_on(c.get(&p.region, &p.project, &p.name)),
             };
             let (outcome, live) = match read {
-                Ok(live) => (planned(&p, live.as_ref()), live),
+                Ok(live) => (planned(&p, live.as_ref(), client.is_some()), live),
                 Err(e) => (unread_outcome(&p, &e), None),
             };
             if self.args.format == DeployFormat::Human {
@@ -351,12 +351,15 @@ impl Deploy<'_> {
     }
 }
 
-/// The outcome of a service once planned against `live`.
-fn planned(p: &Prepared, live: Option<&Value>) -> Outcome {
+/// The outcome of a service once planned against `live`: the live service when `online`, else
+/// its spec file.
+fn planned(p: &Prepared, live: Option<&Value>, online: bool) -> Outcome {
     let live_tree = live.map(Node::from_json);
     let container = deploy::container_name(&p.rendered, p.container);
     let mut outcome = Outcome::new(&p.name, &p.project, &p.region);
-    outcome.plan = Some(deploy::plan(&p.rendered, live_tree.as_ref(), &p.project, p.container));
+    let baseline = if online { "live" } else { "spec" };
+    let plan = deploy::plan(&p.rendered, live_tree.as_ref(), baseline, &p.project, p.container);
+    outcome.plan = Some(plan);
     outcome.mappings = deploy::mappings(&p.rendered, &p.project, container.as_deref());
     outcome.left_out = p.left_out.clone();
     outcome.serving = live_status(live, "latestReadyRevisionName");
