@@ -183,7 +183,7 @@ pub fn argument<'a>(value: &'a str, placeholder: &'a str) -> &'a str {
 }
 
 /// What kind of credential `value` looks like, as a whole or somewhere inside.
-fn credential_kind(value: &str) -> Option<&'static str> {
+pub fn credential_kind(value: &str) -> Option<&'static str> {
     secret_value_in_manifest::looks_like_credential(value)
         .or_else(|| credential::find(value).first().map(|f| f.kind))
 }

@@ -61,7 +61,14 @@ impl Project {
         }
         let unknown = |name: &str| format!("unknown environment `{name}`");
         refuse_unknown(wanted, &defined, unknown, "the manifest defines")?;
-        Ok(wanted.to_vec())
+        // `--env staging --env staging` names one environment: a report has one column for it.
+        let mut selected: Vec<String> = Vec::new();
+        for name in wanted {
+            if !selected.contains(name) {
+                selected.push(name.clone());
+            }
+        }
+        Ok(selected)
     }
 
     /// Reads the spec at `path` once, keeping the outcome, a failure included. Only a file

@@ -738,8 +738,36 @@ fn error_findings_make_their_cells_invalid_and_uncovered() {
         assert_eq!(cell(service, target), "invalid", "{service} / {target}");
     }
     assert_eq!(cell("api", "DB_PASSWORD"), "ok", "an entry without a finding of its own");
-    assert_eq!(report["coverage"], serde_json::json!({"ok": 1, "total": 10}));
-    assert_eq!(report["perServiceStates"]["api"], serde_json::json!({"ok": 1, "invalid": 6}));
+    assert_eq!(report["coverage"], serde_json::json!({"ok": 1, "total": 11}));
+    assert_eq!(report["perServiceStates"]["api"], serde_json::json!({"ok": 1, "invalid": 7}));
+}
+
+/// A credential pasted as an entry's key is invalid, and no format prints it: the row names
+/// what it looks like instead.
+#[test]
+fn a_key_that_looks_like_a_credential_is_described_in_every_format() {
+    let (report, _) = invalid_report();
+    let described = "a value that looks like a GitHub token (not shown)";
+    assert_eq!(row(&report, "api", described)["cells"]["staging"], "invalid");
+    let dir = Path::new(FIXTURE).join("invalid");
+    let snapshot = [dir.join("snapshot.json")];
+    for format in ["table", "markdown", "json", "html"] {
+        let run = audit_with(&dir.join("secrets.yaml"), &snapshot, &["--format", format]);
+        assert_eq!(run.code, 0, "{format}: {}", run.stderr);
+        assert!(run.stdout.contains("api") && !run.all().contains("XYZZY"), "{format}:\n{run}");
+    }
+}
+
+/// `--env` given twice names one environment, which has one column.
+#[test]
+fn an_environment_named_twice_is_audited_once() {
+    let run = audit(&["--format", "json", "--env", "staging", "--env", "staging"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["environments"], serde_json::json!(["staging"]));
+    let table = audit(&["--env", "staging", "--env", "staging"]).stdout;
+    let header = table.lines().find(|l| l.contains("staging")).unwrap_or_default();
+    assert_eq!(header.matches("staging").count(), 1, "{table}");
 }
 
 /// The snapshots' age is in every format of the report when it is over 7 days, and only then.

@@ -272,9 +272,12 @@ const PASTED_CREDENTIALS: &[&str] = &[
     "ZmFrZS1zaWduYXR1cmUtZm9yLXRlc3Rz",
     "BEGIN PRIVATE KEY",
     "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+    "XYZZY0123456789012345678901234567890",
+    "1234567890-abcdefghijkl",
 ];
 
-/// A JWT and a PEM block pasted as `secret:`; `sk-config` is a name, not a key.
+/// A JWT and a PEM block pasted as `secret:`, a GitHub token as an entry's key and a Slack
+/// token as a `version:`; `sk-config` is a name, not a key.
 #[test]
 fn secret_value_in_manifest_is_reported_and_never_printed() {
     let fixture = "secret-value-in-manifest";
@@ -285,10 +288,14 @@ fn secret_value_in_manifest_is_reported_and_never_printed() {
         [
             ("secret-value-in-manifest", "error", "secrets.yaml", 11, 17),
             ("secret-value-in-manifest", "error", "secrets.yaml", 14, 11),
+            ("secret-value-in-manifest", "error", "secrets.yaml", 19, 7),
+            ("secret-value-in-manifest", "error", "secrets.yaml", 23, 18),
         ]
     );
     assert_message(&found[0], "looks like a JSON Web Token");
     assert_message(&found[1], "looks like a PEM block");
+    assert_message(&found[2], "an entry's key looks like a GitHub token");
+    assert_message(&found[3], "the `version:` of `SLACK_TOKEN` looks like a Slack token");
     assert_never_printed(fixture, "secret-value-in-manifest", PASTED_CREDENTIALS);
 }
 

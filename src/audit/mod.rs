@@ -3,7 +3,7 @@
 
 pub mod format;
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Label, Severity};
 use crate::inventory::{Inventory, ProjectInventory, SecretInfo, VersionState};
 use crate::manifest::{Environment, Manifest, SecretEntry, Service, Version};
 use crate::resolve::{self, Binding, Deployment};
@@ -278,7 +278,33 @@ pub fn build(
     }
     audit.refused.sort_by_key(|r| envs.iter().position(|e| *e == r.environment));
     audit.orphans = orphans(manifest, envs, from);
+    hide_credentials(&mut audit);
     audit
+}
+
+/// Describes, rather than prints, an entry's key or secret that looks like a credential (which
+/// `secret-value-in-manifest` reports), as findings do: every format writes the report's names
+/// as they are. Done last, since the rows are matched with findings by their keys as written.
+fn hide_credentials(audit: &mut Audit) {
+    use crate::diagnostic::{credential_kind, quote};
+    let hide = |name: &mut String| {
+        if credential_kind(name).is_some() {
+            *name = quote(name);
+        }
+    };
+    for row in &mut audit.rows {
+        hide(&mut row.target);
+        row.secrets.values_mut().for_each(hide);
+    }
+    audit.gaps.iter_mut().for_each(|g| hide(&mut g.target));
+    for d in &mut audit.dangling {
+        hide(&mut d.target);
+        hide(&mut d.secret);
+    }
+    for h in &mut audit.hygiene {
+        hide(&mut h.target);
+        hide(&mut h.secret);
+    }
 }
 
 /// The report before any row: what does not depend on the entries.
@@ -350,7 +376,10 @@ fn add_service(
     let manifest = given.manifest;
     let mut rows: Vec<Row> =
         service.secrets.iter().map(|e| new_row(manifest, service, e)).collect();
-    let declared: HashSet<&str> = service.secrets.iter().map(|e| e.target.value.as_str()).collect();
+    let declared = Declared {
+        targets: service.secrets.iter().map(|e| e.target.value.as_str()).collect(),
+        keys: service.secrets.iter().map(|e| (manifest.file, e.target.span)).collect(),
+    };
     for (env, deployment) in places {
         let name = &env.name.value;
         if deployment.is_none() {
@@ -399,7 +428,7 @@ fn new_row(manifest: &Manifest, service: &Service, entry: &SecretEntry) -> Row {
 fn cells_in(
     given: &Given,
     service: &Service,
-    declared: &HashSet<&str>,
+    declared: &Declared,
     rows: &[Row],
     env: &str,
     audit: &mut Audit,
@@ -554,11 +583,19 @@ fn spec_at(path: &Path, root: &Path, sources: &Sources) -> Option<crate::spec::S
     crate::spec::read(FileId(usize::MAX), tree, &mut Vec::new())
 }
 
+/// The entries the manifest declares for a service.
+struct Declared<'a> {
+    targets: HashSet<&'a str>,
+    /// Where their keys are written: a finding about a key that looks like a credential names
+    /// no target, and points at the key.
+    keys: Vec<(FileId, crate::yaml::Span)>,
+}
+
 /// What tells whether a finding concerns a row.
 struct RowScope<'a> {
     row: &'a Row,
-    /// The targets the manifest declares for the row's service.
-    declared: &'a HashSet<&'a str>,
+    /// The entries the manifest declares for the row's service.
+    declared: &'a Declared<'a>,
     /// Where the row's entry key is written: a finding about two entries (two secrets in one
     /// directory) names one as its target and points at the other with a second label.
     key: (FileId, crate::yaml::Span),
@@ -569,7 +606,7 @@ impl<'a> RowScope<'a> {
         given: &Given,
         row: &'a Row,
         entry: &SecretEntry,
-        declared: &'a HashSet<&'a str>,
+        declared: &'a Declared<'a>,
     ) -> RowScope<'a> {
         RowScope { row, declared, key: (given.manifest.file, entry.target.span) }
     }
@@ -594,8 +631,9 @@ impl<'a> RowScope<'a> {
             (Some(_), Some(target)) if target == self.row.target => {
                 Cell::from_code(d.code).or_else(own)
             }
-            (Some(_), Some(_)) if self.points_at_entry(d) => own(),
-            (Some(_), Some(target)) if self.declared.contains(target) => None,
+            (Some(_), _) if self.points_at_entry(d) => own(),
+            (Some(_), Some(target)) if self.declared.targets.contains(target) => None,
+            (Some(_), None) if d.primary.as_ref().is_some_and(|l| self.declared.has_key(l)) => None,
             _ if !error => None,
             _ if d.code == crate::rules::verification_incomplete::RULE.code => {
                 Some(Cell::Unverified)
@@ -604,9 +642,16 @@ impl<'a> RowScope<'a> {
         }
     }
 
+    /// Whether the finding is written at the row's key, or points at it with a second label.
     fn points_at_entry(&self, d: &Diagnostic) -> bool {
         let (file, span) = self.key;
-        d.secondary.iter().any(|l| l.file == file && l.span == span)
+        d.primary.iter().chain(&d.secondary).any(|l| l.file == file && l.span == span)
+    }
+}
+
+impl Declared<'_> {
+    fn has_key(&self, label: &Label) -> bool {
+        self.keys.contains(&(label.file, label.span))
     }
 }
 

@@ -1,16 +1,19 @@
 //! `secret-value-in-manifest`: a `secret:` that holds a credential instead of a secret's name.
 
 use super::Rule;
-use crate::diagnostic::{Diagnostic, Severity, quote};
+use crate::diagnostic::{Diagnostic, Severity, credential_kind, quote};
 use crate::manifest::Manifest;
 
 pub static RULE: Rule = Rule {
     code: "secret-value-in-manifest",
     severity: Severity::Error,
-    summary: "a `secret:` that looks like a credential rather than a name",
+    summary: "a `secret:`, `version:` or entry key that looks like a credential rather than a name",
     flags: "A `secret:` value that looks like the secret itself: a PEM block, a JSON Web Token, \
 a key with a well-known prefix (Google API keys, GitHub, GitLab, Slack, Stripe, OpenAI, AWS \
-access keys), or a long random token. The value is never printed, in any output format.",
+access keys), or a long random token. The same goes for a `version:` and for an entry's key \
+(the env var or file path), and for a credential inside them (`password=...`), since plans, \
+rendered specs and audit reports print those as they are. The value is never printed, in any \
+output format.",
     why: "`secrets.yaml` is committed to the repository. A credential pasted into it is leaked \
 to everyone who can read the repository and its history, and must be rotated.",
     example: "JWT_SECRET_KEY:\n  secret: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
@@ -90,20 +93,38 @@ fn is_random_token(word: &str) -> bool {
 pub fn check(manifest: &Manifest, out: &mut Vec<Diagnostic>) {
     for service in &manifest.services {
         for entry in &service.secrets {
-            let Some(secret) = &entry.secret else { continue };
-            for (_, value) in secret.values() {
+            let target = &entry.target;
+            let mut flag = |span, message: String| {
+                let mut d = Diagnostic::new(&RULE, message)
+                    .at(manifest.file, span, "credential here (value hidden)")
+                    .help("store it in Secret Manager, rotate it, and write the secret's name here")
+                    .service(Some(&service.name.value))
+                    .target(Some(&target.value));
+                d.redact.push((manifest.file, span));
+                out.push(d);
+            };
+            // A key is an env var's or a file's name, which plans and reports print as it is.
+            if let Some(kind) = credential_kind(&target.value) {
+                let message =
+                    format!("an entry's key looks like {kind}, not an env var name or a file path");
+                flag(target.span, message);
+            }
+            let secrets = entry.secret.iter().flat_map(|s| s.values());
+            for (_, value) in secrets {
                 let Some(kind) = looks_like_credential(&value.value) else { continue };
                 let message = format!(
                     "the `secret:` of {} looks like {kind}, not a secret name",
-                    quote(&entry.target.value)
+                    quote(&target.value)
                 );
-                let mut d = Diagnostic::new(&RULE, message)
-                    .at(manifest.file, value.span, "credential here (value hidden)")
-                    .help("store it in Secret Manager, rotate it, and write the secret's name here")
-                    .service(Some(&service.name.value))
-                    .target(Some(&entry.target.value));
-                d.redact.push((manifest.file, value.span));
-                out.push(d);
+                flag(value.span, message);
+            }
+            for (_, value) in entry.version.iter().flat_map(|v| v.values()) {
+                let Some(kind) = credential_kind(&value.value) else { continue };
+                let message = format!(
+                    "the `version:` of {} looks like {kind}, not a version number or alias",
+                    quote(&target.value)
+                );
+                flag(value.span, message);
             }
         }
     }
