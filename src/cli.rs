@@ -13,19 +13,48 @@ Examples:
   secretgate explain unpinned-version      what a rule flags and how to fix it
   secretgate schema > secrets.schema.json  JSON Schema for editors";
 
-/// The exit codes, the same for every command: the top-level help and that of every command
-/// that can end with more than 0 or 2 show this one text.
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  no error-level finding
-  1  error-level findings (including a manifest that does not parse)
-  2  usage error or unreadable input
-  3  verification incomplete: something could not be checked
-  4  rollout failed (deploy)";
+/// The exit codes mean the same for every command; each help lists the ones its command can
+/// return, with what they mean there.
+const EXIT_OK: &str = "  0  no error-level finding";
+const EXIT_FINDINGS: &str = "  1  error-level findings (including a manifest that does not parse)";
+const EXIT_USAGE: &str = "  2  usage error or unreadable input";
+const EXIT_INCOMPLETE: &str = "  3  verification incomplete: something could not be checked";
 
-/// A command's closing help text followed by the exit codes.
-fn with_exit_codes(text: &str) -> String {
-    format!("{text}\n\n{EXIT_CODES}")
+/// A command's closing help text followed by the exit codes it can return.
+fn with_exit_codes(text: &str, codes: &[&str]) -> String {
+    format!("{text}\n\nExit codes:\n{}", codes.join("\n"))
+}
+
+const LINT_EXITS: &[&str] = &[EXIT_OK, EXIT_FINDINGS, EXIT_USAGE];
+const CHECK_EXITS: &[&str] = &[EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE];
+const SNAPSHOT_EXITS: &[&str] = &[
+    "  0  the snapshot was written",
+    "  1  the manifest has errors (nothing was captured)",
+    EXIT_USAGE,
+    "  3  something could not be read (nothing was written)",
+];
+const DEPLOY_EXITS: &[&str] = &[
+    "  0  deployed and Ready, planned (--dry-run), or the confirmation declined",
+    "  1  the gate refused (error-level findings), or a --dry-run was rejected",
+    EXIT_USAGE,
+    "  3  verification incomplete: something could not be checked, nothing was deployed",
+    "  4  rollout failed, or its outcome is unknown; nothing after that service was deployed",
+];
+const RENDER_EXITS: &[&str] = &[
+    "  0  the service was rendered",
+    "  1  the service or the manifest has errors (nothing was rendered)",
+    EXIT_USAGE,
+];
+const AUDIT_EXITS: &[&str] = &[
+    "  0  the report was written (findings do not change the code)",
+    "  1  coverage is below --fail-under, or the manifest has errors",
+    EXIT_USAGE,
+];
+
+/// The exit codes of the top-level help: all of them.
+fn all_exit_codes() -> String {
+    let rollout = "  4  rollout failed (deploy)";
+    with_exit_codes(EXAMPLES, &[EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, rollout])
 }
 
 /// The heading of the options every command takes.
@@ -47,7 +76,7 @@ Example:
     name = "secretgate",
     version,
     about,
-    after_help = with_exit_codes(EXAMPLES),
+    after_help = all_exit_codes(),
     max_term_width = 100
 )]
 pub struct Cli {
@@ -114,23 +143,23 @@ pub fn clap_color(args: &[std::ffi::OsString]) -> clap::ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the manifest and the Cloud Run specs offline (for pre-merge CI).
-    #[command(after_help = with_exit_codes(LINT_EXAMPLES))]
+    #[command(after_help = with_exit_codes(LINT_EXAMPLES, LINT_EXITS))]
     Lint(LintArgs),
     /// Verify the manifest against Secret Manager (live, or offline from snapshots).
-    #[command(after_help = with_exit_codes(CHECK_EXAMPLES))]
+    #[command(after_help = with_exit_codes(CHECK_EXAMPLES, CHECK_EXITS))]
     Check(CheckArgs),
     /// Capture the Secret Manager metadata `check` needs into a snapshot file (no secret values).
-    #[command(after_help = with_exit_codes(SNAPSHOT_EXAMPLES))]
+    #[command(after_help = with_exit_codes(SNAPSHOT_EXAMPLES, SNAPSHOT_EXITS))]
     Snapshot(SnapshotArgs),
     /// Gate, render, plan, roll out to Cloud Run and wait for the new revision to be Ready.
-    #[command(after_help = with_exit_codes(DEPLOY_EXAMPLES))]
+    #[command(after_help = with_exit_codes(DEPLOY_EXAMPLES, DEPLOY_EXITS))]
     Deploy(DeployArgs),
     /// Print a service's spec with every declared secret mapped (input for `gcloud run services
     /// replace`).
-    #[command(after_help = with_exit_codes(RENDER_EXAMPLES))]
+    #[command(after_help = with_exit_codes(RENDER_EXAMPLES, RENDER_EXITS))]
     Render(RenderArgs),
     /// Report secret coverage, gaps between environments, orphaned secrets and hygiene.
-    #[command(after_help = with_exit_codes(AUDIT_EXAMPLES))]
+    #[command(after_help = with_exit_codes(AUDIT_EXAMPLES, AUDIT_EXITS))]
     Audit(AuditArgs),
     /// Write a secrets.yaml from existing Cloud Run specs.
     #[command(after_help = IMPORT_EXAMPLES)]

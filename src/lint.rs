@@ -28,6 +28,11 @@ pub struct Project {
     /// The deployments (path, environment, service) whose unreadable spec was reported, so that
     /// each gets its `spec-not-found` once however many steps ask for the spec.
     unreadable_reported: HashSet<(PathBuf, String, String)>,
+    /// What reading each spec found about the file itself (`yaml-syntax`, a spec that is no
+    /// Cloud Run service), before it is given to the services that use the file.
+    spec_findings: HashMap<PathBuf, Vec<Diagnostic>>,
+    /// The (path, service) pairs whose spec findings were given to the service.
+    attributed: HashSet<(PathBuf, String)>,
 }
 
 impl Project {
@@ -47,8 +52,16 @@ impl Project {
                 None
             }
         };
-        let (specs, unreadable_reported) = Default::default();
-        Ok(Project { root, sources, manifest, diagnostics, specs, unreadable_reported })
+        Ok(Project {
+            root,
+            sources,
+            manifest,
+            diagnostics,
+            specs: HashMap::new(),
+            unreadable_reported: HashSet::new(),
+            spec_findings: HashMap::new(),
+            attributed: HashSet::new(),
+        })
     }
 
     /// Checks that every name in `wanted` is an environment of the manifest.
@@ -77,17 +90,19 @@ impl Project {
         if self.specs.contains_key(path) {
             return;
         }
+        let mut found = Vec::new();
         let read = source::read_inside(&self.root, path, yaml::MAX_FILE_BYTES).map(|bytes| {
             let file = self.sources.add(display_path(&self.root, path), path.to_path_buf(), &bytes);
             match yaml::parse(&bytes) {
-                Ok(tree) => spec::read(file, tree, &mut self.diagnostics),
+                Ok(tree) => spec::read(file, tree, &mut found),
                 Err(err) => {
-                    self.diagnostics.push(yaml_syntax::diagnostic(file, &err));
+                    found.push(yaml_syntax::diagnostic(file, &err));
                     None
                 }
             }
         });
         self.specs.insert(path.to_path_buf(), read);
+        self.spec_findings.insert(path.to_path_buf(), found);
     }
 
     /// Reads a live service (JSON, as the API answered it) as a spec, under a display name
@@ -121,6 +136,14 @@ impl Project {
         let path = deployment.spec_path.as_ref()?;
         let full = self.root.join(&path.value);
         self.read_spec(&full);
+        // A broken spec concerns the services that use it, not every service: a deploy or a
+        // render of another service goes on.
+        let service = &deployment.service.name.value;
+        if self.attributed.insert((full.clone(), service.clone())) {
+            let found = self.spec_findings.get(&full).into_iter().flatten();
+            let found = found.map(|d| d.clone().service(Some(service)));
+            self.diagnostics.extend(found.collect::<Vec<_>>());
+        }
         let err = match &self.specs[&full] {
             Ok(spec) => return spec.as_ref(),
             Err(err) => err,

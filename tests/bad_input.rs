@@ -568,7 +568,7 @@ fn a_snapshot_time_with_an_offset_past_23_hours_is_unreadable() {
 }
 
 /// Output that cannot be written: stdout on a full device is a failure (exit 2, said on stderr),
-/// and a stderr that takes nothing is no reason to panic (exit 101 before).
+/// findings or not, and a stderr that takes nothing is no reason to panic (exit 101 before).
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_stdout_or_stderr_is_no_panic() {
@@ -590,4 +590,11 @@ fn a_full_stdout_or_stderr_is_no_panic() {
 
     let out = deploy().stdout(Stdio::null()).stderr(full()).output().expect("runs");
     assert_eq!(out.status.code(), Some(0));
+
+    // A lost report with findings in it is exit 2 too, not the 1 of an ordinary finding.
+    let incident = Path::new(ROOT).join("deploy/snapshots/staging-incident.json");
+    let mut lint = Command::new(env!("CARGO_BIN_EXE_secretgate"));
+    lint.arg("--manifest").arg(&manifest).args(["check", "--format", "sarif", "--snapshot"]);
+    let out = lint.arg(&incident).stdout(full()).stderr(Stdio::piped()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -314,6 +314,36 @@ fn refuses_to_render_a_spec_with_errors() {
     assert!(run.stderr.contains("cannot be rendered"), "{run}");
 }
 
+/// A spec that does not parse concerns the service that uses it: another service still
+/// renders, and the finding names its service.
+#[test]
+fn a_broken_spec_stops_only_its_own_service() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    let api = std::fs::read(fixture("render/deploy/api.yaml")).unwrap();
+    std::fs::write(dir.path().join("deploy/api.yaml"), api).unwrap();
+    std::fs::write(dir.path().join("deploy/broken.yaml"), "spec: {template: [\n").unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = "version: 1\nenvironments:\n  staging: {project: shop-staging, region: europe-west1}\n\
+                services:\n  api:\n    spec: deploy/api.yaml\n    container: app\n    secrets:\n\
+                \x20     JWT_KEY: {secret: jwt-key}\n  broken:\n    spec: deploy/broken.yaml\n\
+                \x20   secrets:\n      JWT_KEY: {secret: jwt-key}\n";
+    std::fs::write(&manifest, text).unwrap();
+
+    let tree = render(&manifest, "api", &[]);
+    assert_eq!(tree.path(&["metadata", "name"]).and_then(Node::as_str), Some("api"));
+    let run = render_run(&manifest, "broken", &[]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("yaml-syntax"), "{run}");
+
+    let mut lint = common::secretgate();
+    lint.arg("--manifest").arg(&manifest).args(["lint", "--format", "json"]);
+    let run = common::run(&mut lint);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let found = &report["diagnostics"][0];
+    assert_eq!((&found["code"], &found["service"]), (&"yaml-syntax".into(), &"broken".into()));
+}
+
 /// The project the real-world specs are rendered for.
 const REAL_WORLD_PROJECT: &str = "example-project";
 

@@ -53,8 +53,11 @@ pub fn run(cli: Cli) -> u8 {
     let code = result.unwrap_or_else(|err| {
         report_error(&err, use_color(cli.color, std::io::stderr().is_terminal()))
     });
-    // Output that was computed but could not be written is lost: the run did not succeed.
-    if code == exit::OK && STDOUT_FAILED.load(Ordering::Relaxed) { exit::USAGE } else { code }
+    // Output that was computed but could not be written is lost: the run did not succeed, and
+    // a CI job must not read the lost report's findings into an ordinary exit 1. A failed
+    // rollout keeps its own code: what happened to the services matters more than the report.
+    let lost = STDOUT_FAILED.load(Ordering::Relaxed);
+    if lost && code != exit::ROLLOUT_FAILED { exit::USAGE } else { code }
 }
 
 /// Set when stdout refused a write for another reason than a closed pipe.
