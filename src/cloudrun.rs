@@ -72,12 +72,15 @@ impl ApiError {
 }
 
 /// A Cloud Run Admin API v1 client.
+#[derive(Clone)]
 pub struct CloudRun {
     http: reqwest::Client,
     /// The emulator's base URL, when one is set.
     emulator: Option<String>,
     credentials: Option<Credentials>,
     deadline: Duration,
+    /// How long one attempt may take.
+    call_timeout: Duration,
     /// An instant no read may outlast, whatever `deadline` allows.
     until: Option<tokio::time::Instant>,
 }
@@ -104,7 +107,7 @@ impl CloudRun {
             ),
         };
         let emulator = emulator.map(|h| format!("http://{h}"));
-        Ok(CloudRun { http, emulator, credentials, deadline: timeout, until: None })
+        Ok(CloudRun { http, emulator, credentials, deadline: timeout, call_timeout, until: None })
     }
 
     /// Bounds every read by `deadline` as well: `check --live` gives Secret Manager and Cloud
@@ -247,10 +250,9 @@ impl CloudRun {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response =
-            request.send().await.map_err(|e| ApiError::transport(format!("{url}: {e}")))?;
+        let response = request.send().await.map_err(|e| self.transport(url, &e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| ApiError::transport(format!("{url}: {e}")))?;
+        let text = response.text().await.map_err(|e| self.transport(url, &e))?;
         let json: Result<Value, _> = serde_json::from_str(&text);
         if (200..300).contains(&status) {
             return json.map_err(|e| ApiError {
@@ -260,6 +262,23 @@ impl CloudRun {
             });
         }
         Err(api_error(status, json.ok()))
+    }
+
+    /// A request that got no usable answer: a timeout says so, with the limit it ran into;
+    /// anything else gives the causes reqwest wraps (`connection refused`), which its own
+    /// message leaves out.
+    fn transport(&self, url: &str, e: &reqwest::Error) -> ApiError {
+        if e.is_timeout() {
+            let secs = self.call_timeout.as_secs_f64();
+            return ApiError::transport(format!("{url}: no answer within {secs} s (timed out)"));
+        }
+        let mut text = format!("{url}: {e}");
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        ApiError::transport(text)
     }
 }
 

@@ -63,6 +63,9 @@ pub struct Outcome {
     pub message: Option<String>,
     /// The revision serving before the deploy, if any: where traffic stays when it fails.
     pub serving: Option<String>,
+    /// Whether Cloud Run refused the write itself, so that nothing of this deploy reached the
+    /// service (a failed rollout otherwise left a revision that did not become Ready).
+    pub write_refused: bool,
 }
 
 impl Outcome {
@@ -80,6 +83,7 @@ impl Outcome {
             left_out: Vec::new(),
             message: None,
             serving: None,
+            write_refused: false,
         }
     }
 

@@ -891,6 +891,23 @@ fn a_dry_run_from_a_snapshot_sends_no_request() {
     assert!(fake.requests().is_empty(), "no request: {:#?}", fake.requests());
 }
 
+/// A live read that hangs is given up at `--timeout` (from the start of the command, shared by
+/// every read before the plan), and the report says the read timed out.
+#[test]
+fn a_hanging_live_read_times_out_and_says_so() {
+    let fake = start(seed());
+    fake.inject_always(Route::GetService, Fault::Hang);
+    let run = deploy(&fake, &["--env", "staging", "--yes", "--timeout", "2", "--format", "json"]);
+    assert_eq!(run.code, 3, "{run}");
+    for name in ["api", "worker"] {
+        assert_eq!(run.service(name)["status"], "unverified", "{run}");
+        let message = run.service(name)["message"].as_str().unwrap_or_default().to_string();
+        let timed_out = message.contains("(timed out)") || message.contains("s --timeout");
+        assert!(timed_out, "{name}: {message}");
+    }
+    assert_no_write(&fake, &run);
+}
+
 /// Regression: with a live service unreadable, `deploy --format json` listed only the first
 /// service in `services`; the report has one object per selected service, and nothing is
 /// written.

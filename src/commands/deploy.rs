@@ -63,6 +63,9 @@ struct Deploy<'a> {
     findings: Vec<Diagnostic>,
     /// Secret Manager requests the gate made.
     requests: usize,
+    /// `--timeout` after the command started: the gate's Secret Manager reads and the plan's
+    /// Cloud Run reads share it. The rollout has `--wait-timeout` instead.
+    deadline: Instant,
 }
 
 /// Runs `deploy` step by step; returns the exit code.
@@ -74,7 +77,9 @@ pub fn run(cli: &Cli, args: &DeployArgs, color: bool) -> Result<u8, Error> {
     check_arguments(args, &services)?;
     let runtime = super::check::runtime()?;
     let findings = Vec::new();
-    let mut steps = Deploy { cli, args, color, runtime, project, services, findings, requests: 0 };
+    let deadline = started + Duration::from_secs(args.verify.fetch.timeout);
+    let mut steps =
+        Deploy { cli, args, color, runtime, project, services, findings, requests: 0, deadline };
 
     let inventory = match steps.gate(started)? {
         Gate::Passed(inventory) => inventory,
@@ -159,8 +164,7 @@ impl Deploy<'_> {
         let (args, runtime) = (self.args, &self.runtime);
         let (cli, snapshots, no_iam) = (self.cli, &args.snapshots, args.verify.no_iam);
         let source = Source { cli, snapshots, no_iam, fetch: &args.verify.fetch, runtime };
-        let deadline = Instant::now() + Duration::from_secs(args.verify.fetch.timeout);
-        let envs = std::slice::from_ref(&args.env);
+        let (deadline, envs) = (self.deadline, std::slice::from_ref(&args.env));
         let (project, services) = (&mut self.project, &self.services);
         source
             .inventory(deadline, |iam| Some(check::wanted_for(project, envs, Some(services), iam)))
@@ -219,8 +223,9 @@ impl Deploy<'_> {
         client: Option<&CloudRun>,
     ) -> (Vec<Target>, Vec<Outcome>) {
         let (mut targets, mut outcomes) = (Vec::new(), Vec::new());
+        let reader = client.map(|c| c.clone().with_deadline(self.deadline));
         for p in prepared {
-            let read = match client {
+            let read = match &reader {
                 None => Ok(Some(p.spec_tree.to_json())),
                 Some(c) => self.runtime.block_on(c.get(&p.region, &p.project, &p.name)),
             };
@@ -430,7 +435,10 @@ fn record_rollout(outcome: &mut Outcome, ended: Result<WaitOutcome, Refused>, wa
             let message = format!("not Ready after {waited} s; last status: {last}");
             outcome.ended(Status::Failed, message);
         }
-        Err(Refused::Failed(message)) => outcome.ended(Status::Failed, message),
+        Err(Refused::Failed(message)) => {
+            outcome.write_refused = true;
+            outcome.ended(Status::Failed, message);
+        }
         Err(Refused::Unknown(message)) => outcome.ended(Status::Unknown, message),
     }
     exit::ROLLOUT_FAILED

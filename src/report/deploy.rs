@@ -136,6 +136,9 @@ fn deployed(o: &Outcome) -> String {
 fn traffic(o: &Outcome) -> String {
     let new_service = o.plan.as_ref().is_some_and(|p| p.new_service);
     match (&o.serving, new_service) {
+        // A create that was refused made no service; one that conflicted found a service that
+        // someone else made, of which this deploy knows nothing.
+        (_, true) if o.write_refused => "  no service was created\n".into(),
         (_, true) => "  the new service has no ready revision and serves no traffic\n".into(),
         (Some(r), false) => format!("  traffic stays on the previous ready revision, {r}\n"),
         (None, false) => "  the service has no ready revision and serves no traffic\n".into(),
@@ -221,5 +224,28 @@ mod tests {
             assert!(text.starts_with("api: "), "{status:?}: {text:?}");
         }
         assert_eq!(summary(&[Outcome::new("api", "shop", "us-central1")]), "");
+    }
+
+    /// A new service whose create Cloud Run refused (a 409 included: someone else made it) is
+    /// not said to serve no traffic; one whose first revision failed is.
+    #[test]
+    fn a_refused_create_made_no_service() {
+        let failed = |write_refused: bool| {
+            let mut outcome = Outcome::new("api", "shop", "us-central1");
+            outcome.ended(Status::Failed, "Cloud Run refused `api`".into());
+            outcome.write_refused = write_refused;
+            outcome.plan = Some(crate::deploy::Plan {
+                new_service: true,
+                mappings: Vec::new(),
+                image: None,
+                diff: String::new(),
+                latest_not_ready: false,
+            });
+            summary(&[outcome])
+        };
+        let refused = failed(true);
+        assert!(refused.contains("no service was created"), "{refused}");
+        assert!(!refused.contains("serves no traffic"), "{refused}");
+        assert!(failed(false).contains("the new service has no ready revision"));
     }
 }
