@@ -242,7 +242,7 @@ fn live_findings(
             found.push(rules::service_not_found::diagnostic(manifest.file, deployment, region));
         }
         Ok(Some(service)) => {
-            let display = format!("cloud-run:{gcp}/{region}/{name}");
+            let display = crate::cloudrun::display_name(gcp, region, name);
             let Some(spec) = project.live_spec(display, &service) else { return };
             let mut ctx = crate::lint::spec_context(manifest, deployment, spec, found);
             ctx.latest_now = crate::deploy::pins(deployment, live.inventory);

@@ -71,6 +71,15 @@ impl ApiError {
     }
 }
 
+/// What findings name a service as deployed by, in place of a file: the scheme of
+/// [`display_name`].
+pub const DISPLAY_SCHEME: &str = "cloud-run:";
+
+/// The name of a live service in findings, `cloud-run:PROJECT/REGION/NAME`.
+pub fn display_name(project: &str, region: &str, name: &str) -> String {
+    format!("{DISPLAY_SCHEME}{project}/{region}/{name}")
+}
+
 /// A Cloud Run Admin API v1 client.
 #[derive(Clone)]
 pub struct CloudRun {

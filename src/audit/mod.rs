@@ -559,7 +559,7 @@ pub fn spec_references(
             // `check --live` keeps the service as deployed under this name.
             let live = env.region.as_ref().map(|region| {
                 let name = &deployment.service.name.value;
-                PathBuf::from(format!("cloud-run:{project}/{}/{name}", region.value))
+                PathBuf::from(crate::cloudrun::display_name(project, &region.value, name))
             });
             for path in [file, live].into_iter().flatten() {
                 let Some(spec) = spec_at(&path, root, sources) else { continue };
