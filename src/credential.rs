@@ -31,6 +31,32 @@ const SWITCHES: &[&str] = &["true", "false", "yes", "no", "on", "off", "none", "
 pub const NAMES_OF_SECRETS: &[&str] =
     &["secret", "secrets", "secretName", "secretKeyRef", "run.googleapis.com/secrets"];
 
+/// The part of an annotation or label key that names what its value holds, and the DNS domain
+/// prefix before it, which says who owns the key: `secretgate.io/rollout` is `rollout`, owned by
+/// `secretgate.io`; a key without such a prefix is its own name.
+pub fn split_key(key: &str) -> (Option<&str>, &str) {
+    match key.rsplit_once('/') {
+        Some((prefix, name)) if is_domain(prefix) => (Some(prefix), name),
+        _ => (None, key),
+    }
+}
+
+/// Whether `text` reads as the DNS domain that prefixes an annotation or label key.
+fn is_domain(text: &str) -> bool {
+    text.contains('.')
+        && text.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Whether `value`, given to a name that marks a credential, can be one: it is not empty, not a
+/// placeholder (`$X`, `${X}`, `%X%`) and not a switch (`--require-token=false`).
+pub fn assignable(value: &str) -> bool {
+    let placeholder = value.starts_with(['$', '%']) || value.contains("${");
+    let switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(value));
+    !value.is_empty() && !placeholder && !switch
+}
+
 /// Every credential found in `text`, by where it starts.
 pub fn find(text: &str) -> Vec<Found> {
     let mut found: Vec<Found> = prefixed_tokens(text)
@@ -185,10 +211,7 @@ fn assigned_value(text: &str, from: usize) -> Option<(usize, usize)> {
         b'{' | b'[' | b'$' | b'%' => return None,
         _ => run(text, start, |b| b > b' ' && !b"\"'`,;&#)]}".contains(&b)),
     };
-    let value = &text[start..end];
-    let placeholder = value.starts_with(['$', '%']) || value.contains("${");
-    let switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(value));
-    (!value.is_empty() && !placeholder && !switch).then_some((start, end))
+    assignable(&text[start..end]).then_some((start, end))
 }
 
 #[cfg(test)]

@@ -1028,6 +1028,75 @@ fn live_import_writes_the_service_with_credentials_masked() {
     assert_eq!(environment, json!({"project": "shop-staging", "region": "us-central1"}));
 }
 
+/// Regression: `import --live` wrote the credentials of annotations and of a container's `args`
+/// and `command` in clear; only literal env values became `<redacted>`. The exported file hides
+/// them too, keeps Cloud Run's own annotations as they are (the secret aliases among them, which
+/// the import resolves), and lints clean.
+#[test]
+fn live_import_redacts_credentials_in_annotations_arguments_and_commands() {
+    let fake = Fake::start(FakeConfig::default());
+    let (url, password) = ("postgres://admin:LiveS3cretPW@db/app", "LiveHunterPassw0rd");
+    let aliases = "db:projects/shop-staging/secrets/db-password";
+    let service = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "web",
+                     "annotations": {"other/db-url": url, "run.googleapis.com/ingress": "all"}},
+        "spec": {"template": {
+            "metadata": {"annotations": {
+                "other/db-url": url,
+                "run.googleapis.com/secrets": aliases,
+                "autoscaling.knative.dev/maxScale": "10",
+            }},
+            "spec": {"containers": [{
+                "name": "web",
+                "image": "us-central1-docker.pkg.dev/shop-staging/apps/web:3.0.1",
+                "command": ["sh", "-c", format!("exec web --db {url}")],
+                "args": ["--db-password", password, format!("--db-password={password}"),
+                         "--port", "8080"],
+                "env": [{"name": "DB_PASSWORD",
+                         "valueFrom": {"secretKeyRef": {"name": "db", "key": "4"}}}],
+            }]},
+        }},
+    });
+    fake.set_service("shop-staging", service).expect("the service is set");
+    let dir = tempfile::tempdir().unwrap();
+    let run = import_live(dir.path(), &fake, &[]);
+    assert_eq!(run.code, 0, "{run}");
+
+    let exported = std::fs::read_to_string(dir.path().join("deploy/staging/web.yaml")).unwrap();
+    let (text, tree) = manifest(dir.path());
+    for (what, shown) in [("export", &exported), ("manifest", &text), ("stderr", &run.stderr)] {
+        assert!(!shown.contains("LiveS3cretPW") && !shown.contains(password), "{what}: {shown}");
+    }
+    let spec = yaml::parse(exported.as_bytes()).expect("the export is YAML").to_json();
+    assert_eq!(
+        spec["metadata"]["annotations"],
+        json!({"other/db-url": "<redacted>", "run.googleapis.com/ingress": "all"})
+    );
+    assert_eq!(
+        spec["spec"]["template"]["metadata"]["annotations"],
+        json!({"other/db-url": "<redacted>", "run.googleapis.com/secrets": aliases,
+               "autoscaling.knative.dev/maxScale": "10"})
+    );
+    let container = &spec["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["args"],
+        json!(["--db-password", "<redacted>", "--db-password=<redacted>", "--port", "8080"])
+    );
+    assert_eq!(
+        container["command"],
+        json!(["sh", "-c", "exec web --db postgres://admin:<redacted>@db/app"])
+    );
+
+    assert_eq!(
+        entry(&tree, "web", "DB_PASSWORD").to_json(),
+        json!({"secret": "projects/shop-staging/secrets/db-password", "version": 4, "class": "db"})
+    );
+    let (lint_run, findings) = lint(dir.path());
+    assert!(findings.is_empty(), "lint of\n{text}\nsays:\n{lint_run}");
+}
+
 /// An existing deploy/staging/web.yaml may differ from the live service: without `--force` the
 /// import refuses before asking Cloud Run anything, and writes nothing; with it, the file is
 /// replaced by the live service.

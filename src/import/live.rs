@@ -28,9 +28,9 @@ pub async fn fetch(
     Ok(services)
 }
 
-/// A live service without its status and the metadata Cloud Run sets itself, with every literal
-/// env value that `plaintext-secret` calls a credential replaced by `<redacted>`: the file goes
-/// into the repository, the credential must not.
+/// A live service without its status and the metadata Cloud Run sets itself, with every
+/// credential it carries in clear replaced by `<redacted>` (see `redact`): the file
+/// goes into the repository, the credential must not.
 pub fn export_form(service: &Value) -> crate::yaml::Node {
     let mut tree = crate::yaml::Node::from_json(service);
     tree.remove("status");
@@ -40,20 +40,6 @@ pub fn export_form(service: &Value) -> crate::yaml::Node {
             crate::deploy::SERVER_ANNOTATIONS.iter().for_each(|k| annotations.remove(k));
         }
     }
-    if let Some(pod) = tree.path_mut(&["spec", "template", "spec"]) {
-        mask_credentials(pod);
-    }
+    super::redact::credentials(&mut tree);
     tree
-}
-
-fn mask_credentials(pod: &mut crate::yaml::Node) {
-    use crate::yaml::Value;
-    let Some(Value::Seq(containers)) = pod.get_mut("containers").map(|c| &mut c.value) else {
-        return;
-    };
-    for container in containers {
-        if let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
-            crate::rules::plaintext_secret::redact_env(env, &[]);
-        }
-    }
 }

@@ -7,10 +7,12 @@
 //! `plaintext-secret` findings with the entry to create instead.
 //!
 //! This module reads the specs; `write` turns what they hold into manifest text, `merge` adds
-//! it to a manifest kept by hand, and `live` exports the services Cloud Run runs now as specs.
+//! it to a manifest kept by hand, `live` exports the services Cloud Run runs now as specs and
+//! `redact` hides the credentials those carry.
 
 mod live;
 mod merge;
+mod redact;
 mod scalar;
 mod write;
 

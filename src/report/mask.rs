@@ -148,20 +148,9 @@ fn judged_as<'a>(key: Option<&'a str>, item_name: Option<&'a str>) -> &'a str {
     match key {
         Some("value") => item_name.unwrap_or_default(),
         Some(k) if NAMES_OF_SECRETS.contains(&k) => "",
-        Some(k) => match k.rsplit_once('/') {
-            Some((prefix, name)) if is_domain(prefix) => name,
-            _ => k,
-        },
+        Some(k) => credential::split_key(k).1,
         None => "",
     }
-}
-
-/// Whether `text` reads as the DNS domain that prefixes an annotation or label key.
-fn is_domain(text: &str) -> bool {
-    text.contains('.')
-        && text.split('.').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
 }
 
 /// One line of the file, read as `[- ]key: value` or `[- ]value`.

@@ -1,0 +1,230 @@
+//! What `import --live` hides in the services it exports. The file is meant to be committed, so
+//! every credential the live service carries in clear becomes `<redacted>`: a literal env
+//! value, an annotation's value, and the credentials in a container's `args` and `command`.
+//!
+//! The judgement is the one `plaintext-secret` and the masking of excerpts and plans make
+//! (credential names, value shapes, [`credential::find`] inside longer text), so that the export
+//! hides what every other output hides.
+
+use crate::credential;
+use crate::rules::plaintext_secret::{self, MASKED};
+use crate::yaml::{Node, Value};
+
+/// Annotation domains whose keys Cloud Run and Knative define. Their values are configuration
+/// (`run.googleapis.com/secrets` maps aliases to secret names, `run.googleapis.com/encryption-key`
+/// names a KMS key), so their names, which read as credentials, say nothing about the value:
+/// only a value shaped like a credential counts there.
+const PLATFORM_DOMAINS: &[&str] = &[
+    "run.googleapis.com",
+    "autoscaling.knative.dev",
+    "serving.knative.dev",
+    "client.knative.dev",
+    "features.knative.dev",
+];
+
+/// Replaces every credential of `service` (a Knative service tree) with [`MASKED`]: in the
+/// annotations of the service and of its revision template, and in each container's env,
+/// `command` and `args`.
+pub fn credentials(service: &mut Node) {
+    for path in [&["metadata", "annotations"][..], &["spec", "template", "metadata", "annotations"]]
+    {
+        if let Some(Value::Map(annotations)) = service.path_mut(path).map(|a| &mut a.value) {
+            annotations.iter_mut().for_each(|(key, value)| annotation(key, value));
+        }
+    }
+    let containers = service.path_mut(&["spec", "template", "spec", "containers"]);
+    let Some(Value::Seq(containers)) = containers.map(|c| &mut c.value) else { return };
+    for container in containers {
+        if let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
+            plaintext_secret::redact_env(env, &[]);
+        }
+        for field in ["command", "args"] {
+            if let Some(Value::Seq(items)) = container.get_mut(field).map(|l| &mut l.value) {
+                arguments(items);
+            }
+        }
+    }
+}
+
+/// Masks an annotation's whole value when it looks like a credential, judged by the key's name
+/// after its domain (`example.com/db-password`) or by the value's shape.
+fn annotation(key: &Node, value: &mut Node) {
+    let (Some(key), Some(text)) = (key.scalar_text(), value.scalar_text()) else { return };
+    let (domain, name) = credential::split_key(&key);
+    let name = if domain.is_some_and(|d| PLATFORM_DOMAINS.contains(&d)) { "" } else { name };
+    if plaintext_secret::looks_like_credential(name, &text).is_some() {
+        *value = Node::string(MASKED);
+    }
+}
+
+/// Masks the credentials of an `args` or `command` list: the value of `--flag=VALUE` and the
+/// item after a lone `--flag` (or `-flag`) when the flag's name marks a credential, and whatever
+/// [`credential::find`] finds inside any item (the password of a URL in `sh -c "..."`). An item
+/// after a lone flag that is itself a `--flag` is taken as the next flag, not as the value.
+fn arguments(items: &mut [Node]) {
+    let mut flag: Option<String> = None;
+    for item in items {
+        let Some(text) = item.scalar_text() else {
+            flag = None;
+            continue;
+        };
+        let value_of = flag.take().filter(|_| !text.starts_with("--"));
+        let masked = match value_of {
+            Some(flag) if credential_flag(&flag, &text) => MASKED.to_string(),
+            _ => masked_item(&text),
+        };
+        if text.starts_with('-') && !text.contains(['=', ' ']) {
+            flag = Some(text.clone());
+        }
+        if masked != text {
+            *item = Node::string(masked);
+        }
+    }
+}
+
+/// Whether `value`, given to `flag`, is a credential by the flag's name (`--db-password`).
+fn credential_flag(flag: &str, value: &str) -> bool {
+    plaintext_secret::name_marks_credential(flag) && credential::assignable(value)
+}
+
+/// One item with its credentials masked: `--flag=<redacted>` for a flag named like a credential,
+/// else each credential [`credential::find`] finds in it.
+fn masked_item(text: &str) -> String {
+    let glued = |(flag, value): &(&str, &str)| {
+        flag.starts_with('-') && !flag.contains(' ') && credential_flag(flag, value)
+    };
+    if let Some((flag, _)) = text.split_once('=').filter(glued) {
+        return format!("{flag}={MASKED}");
+    }
+    let mut out = String::new();
+    let mut done = 0;
+    // Found credentials can overlap (a token that is also a value under a credential's name):
+    // one `<redacted>` stands for the whole run.
+    for found in credential::find(text) {
+        if found.start < done {
+            done = done.max(found.end);
+            continue;
+        }
+        out.push_str(&text[done..found.start]);
+        out.push_str(MASKED);
+        done = found.end;
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials;
+    use crate::yaml::Node;
+    use serde_json::{Value, json};
+
+    /// A service with `annotations` on the service and on its template, and one container with
+    /// `args` and `command`, as redacted by [`credentials`], as JSON.
+    fn redacted(annotations: Value, args: Value, command: Value) -> Value {
+        let service = json!({
+            "metadata": {"name": "api", "annotations": annotations},
+            "spec": {"template": {
+                "metadata": {"annotations": annotations},
+                "spec": {"containers": [{"image": "app", "args": args, "command": command}]},
+            }},
+        });
+        let mut tree = Node::from_json(&service);
+        credentials(&mut tree);
+        tree.to_json()
+    }
+
+    /// Annotation values that are credentials by their key's name after the domain, or by their
+    /// shape under any key, are masked, on the service and on its template alike.
+    #[test]
+    fn annotations_named_or_shaped_like_credentials_are_masked() {
+        let annotations = json!({
+            "other/db-url": "postgres://admin:LiveS3cretPW@db/app",
+            "example.com/db-password": "hunter2hunter2",
+            "api-token": "plain-looking",
+            "example.com/stripe": "sk_live_51HXYZZY0123456789abcdef",
+            "example.com/owner": "team-payments",
+            "example.com/token-ttl": "3600",
+        });
+        let out = redacted(annotations, json!([]), json!([]));
+        for path in ["/metadata/annotations", "/spec/template/metadata/annotations"] {
+            assert_eq!(
+                out.pointer(path),
+                Some(&json!({
+                    "other/db-url": "<redacted>",
+                    "example.com/db-password": "<redacted>",
+                    "api-token": "<redacted>",
+                    "example.com/stripe": "<redacted>",
+                    "example.com/owner": "team-payments",
+                    "example.com/token-ttl": "3600",
+                })),
+                "{path}"
+            );
+        }
+    }
+
+    /// Cloud Run's and Knative's own annotations are configuration, even where their names read
+    /// as credentials (`secrets`, `encryption-key`): they are written as they are.
+    #[test]
+    fn platform_annotations_are_kept() {
+        let annotations = json!({
+            "run.googleapis.com/secrets":
+                "db-pass:projects/418093711203/secrets/db-password,api:projects/p/secrets/api-key",
+            "run.googleapis.com/encryption-key":
+                "projects/shop/locations/us-central1/keyRings/run/cryptoKeys/services",
+            "run.googleapis.com/vpc-access-connector":
+                "projects/shop/locations/us-central1/connectors/vpc",
+            "run.googleapis.com/network-interfaces":
+                "[{\"network\":\"default\",\"subnetwork\":\"default\"}]",
+            "run.googleapis.com/container-dependencies": "{\"app\":[\"collector\"]}",
+            "run.googleapis.com/cloudsql-instances": "shop:us-central1:main",
+            "run.googleapis.com/execution-environment": "gen2",
+            "run.googleapis.com/cpu-throttling": "false",
+            "run.googleapis.com/startup-cpu-boost": "true",
+            "run.googleapis.com/ingress": "internal-and-cloud-load-balancing",
+            "run.googleapis.com/launch-stage": "BETA",
+            "run.googleapis.com/binary-authorization": "default",
+            "run.googleapis.com/secure-session-agent": "true",
+            "autoscaling.knative.dev/minScale": "1",
+            "autoscaling.knative.dev/maxScale": "100",
+            "serving.knative.dev/creator": "deployer@shop.iam.gserviceaccount.com",
+        });
+        let out = redacted(annotations.clone(), json!([]), json!([]));
+        assert_eq!(out.pointer("/metadata/annotations"), Some(&annotations));
+        assert_eq!(out.pointer("/spec/template/metadata/annotations"), Some(&annotations));
+    }
+
+    /// A flag named like a credential hides its value, glued (`--flag=VALUE`) or in the next
+    /// item; a credential inside an item is masked where it stands; the rest is kept.
+    #[test]
+    fn arguments_hide_the_values_of_credential_flags_and_credentials_inside_items() {
+        let url = "postgres://admin:LiveS3cretPW@db/app";
+        let masked_url = "postgres://admin:<redacted>@db/app";
+        let token = "ghp_XYZZY0123456789012345678901234567890";
+        let cases: [(&[&str], &[&str]); 10] = [
+            (&["--db-password", "LiveHunterPassw0rd"], &["--db-password", "<redacted>"]),
+            (&["--db-password=LiveHunterPassw0rd"], &["--db-password=<redacted>"]),
+            (&["-password", "hunter2hunter2"], &["-password", "<redacted>"]),
+            (&["--api-token", "--verbose"], &["--api-token", "--verbose"]),
+            (&["--port", "8080", "-p", "80"], &["--port", "8080", "-p", "80"]),
+            (
+                &["--require-token=false", "--api-key=${API_KEY}"],
+                &["--require-token=false", "--api-key=${API_KEY}"],
+            ),
+            (&["--token-ttl=3600"], &["--token-ttl=3600"]),
+            (&[&format!("--dsn={url}")], &[&format!("--dsn={masked_url}")]),
+            (&[&format!("key={token} {url}")], &[&format!("key=<redacted> {masked_url}")]),
+            (
+                &["sh", "-c", &format!("exec app --db {url} --log debug")],
+                &["sh", "-c", &format!("exec app --db {masked_url} --log debug")],
+            ),
+        ];
+        for (items, expected) in cases {
+            let out = redacted(json!({}), json!(items), json!(items));
+            for field in ["args", "command"] {
+                let list = out.pointer(&format!("/spec/template/spec/containers/0/{field}"));
+                assert_eq!(list, Some(&json!(expected)), "{field}: {items:?}");
+            }
+        }
+    }
+}
