@@ -7,7 +7,7 @@
 //! downgraded to warnings, except, for the deploy gate, what could not be verified.
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::inventory::{Inventory, ProjectInventory, SecretInfo};
+use crate::inventory::{Inventory, ProjectInventory, SecretInfo, VersionInfo};
 use crate::lint::Project;
 use crate::manifest::{Environment, Manifest, Version};
 use crate::references::{self, Reference};
@@ -84,8 +84,14 @@ impl SecretContext<'_> {
         match self.version {
             Version::Latest => versions.first().map(|v| v.number),
             Version::Number(n) => versions.iter().any(|v| v.number == *n).then_some(*n),
-            Version::Alias(a) => self.info.aliases.get(a).copied(),
+            Version::Alias(a) => self.info.aliases.as_ref().ok()?.get(a).copied(),
         }
+    }
+
+    /// The version the entry resolves to now, if it exists.
+    pub fn resolved_version(&self) -> Option<&VersionInfo> {
+        let number = self.resolved_number()?;
+        self.info.versions.as_ref().ok()?.iter().find(|v| v.number == number)
     }
 
     /// The account the service runs as (see [`Project::runtime_account`]).

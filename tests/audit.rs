@@ -1120,6 +1120,24 @@ fn gate_spec(sidecar: &str) -> String {
     format!("{}\n{sidecar}", lines.join("\n"))
 }
 
+/// Regression: a secret whose `expireTime` did not parse was audited as one that never expires:
+/// its cell was `ok` and its hygiene row said `"expireTime": null`. The cell is `unverified`
+/// now, and the mapping has no hygiene row, since its expiry is not known.
+#[test]
+fn a_malformed_expiry_is_unverified_not_never() {
+    let dir = gate_project(&gate_manifest("", ""), &gate_spec(""), &USABLE[..1]);
+    let snapshot = dir.path().join("snapshot.json");
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&snapshot).unwrap()).unwrap();
+    doc["projects"]["acme-stg"]["secrets"][0]["secret"]["expireTime"] = "garbage".into();
+    std::fs::write(&snapshot, doc.to_string()).unwrap();
+
+    let run = audit_with(&dir.path().join("secrets.yaml"), &[snapshot], &["--format", "json"]);
+    let report = run.json();
+    assert_eq!(row(&report, "api", "APP_KEY")["cells"]["staging"], "unverified", "{run}");
+    assert_eq!(report["hygiene"], Value::Array(vec![]), "{run}");
+}
+
 /// An optional entry of [`gate_manifest`]: `OPT_KEY` from `opt-key`.
 const OPTIONAL: &str = "      OPT_KEY: {secret: opt-key, required: false}\n";
 

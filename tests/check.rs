@@ -566,6 +566,146 @@ fn a_secret_with_a_malformed_name_leaves_the_project_unverified() {
     }
 }
 
+/// The seeded entry of secret `id` among `secrets`.
+fn entry_of<'a>(secrets: &'a mut [Value], id: &str) -> &'a mut Value {
+    secrets.iter_mut().find(|e| secret_id(e) == id).unwrap_or_else(|| panic!("{id} is seeded"))
+}
+
+/// Regression: fields of a snapshot with the wrong type, or with a time that did not parse,
+/// were read as absent: `"expireTime": "garbage"` and `"nextRotationTime": "bogus"` turned the
+/// expiry and rotation checks off, `"bindings": "x"` read as a policy without grants (an
+/// `accessor-missing` warning, exit 0), and a pinned version in an unknown `state` passed. What
+/// depends on such a field is unverified now (exit 3), named with the secret, field and reason.
+#[test]
+fn malformed_snapshot_fields_leave_what_depends_on_them_unverified() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let account = "web-runtime@hc-staging.iam.gserviceaccount.com";
+    type Edit = fn(&mut [Value]);
+    let cases: [(Edit, String); 6] = [
+        (
+            |s| entry_of(s, "api-key")["secret"]["expireTime"] = json!("garbage"),
+            "the expiry of secret `api-key` (bad answer: `expireTime` is not an RFC 3339 time)"
+                .into(),
+        ),
+        (
+            |s| entry_of(s, "api-key")["secret"]["expireTime"] = json!(1_798_761_600),
+            "the expiry of secret `api-key` (bad answer: `expireTime` is not an RFC 3339 time)"
+                .into(),
+        ),
+        (
+            |s| {
+                let rotation = json!({"nextRotationTime": "bogus", "rotationPeriod": "86400s"});
+                entry_of(s, "api-key")["secret"]["rotation"] = rotation;
+            },
+            "the rotation of secret `api-key` (bad answer: `rotation.nextRotationTime` is not an \
+            RFC 3339 time)"
+                .into(),
+        ),
+        (
+            |s| entry_of(s, "api-key")["iamPolicy"] = json!({"bindings": "x"}),
+            format!(
+                "whether {account} may read secret `api-key` (bad answer: the IAM policy's \
+                `bindings` is not a list)"
+            ),
+        ),
+        (
+            |s| entry_of(s, "api-key")["versions"][0]["state"] = json!("GARBAGE"),
+            "whether version 3 of secret `api-key` can be used (bad answer: version 3 has no \
+            `state` of ENABLED, DISABLED or DESTROYED)"
+                .into(),
+        ),
+        (
+            |s| entry_of(s, "db-password")["versions"][0]["state"] = json!(7),
+            "whether version 2 of secret `db-password` can be used (bad answer: version 2 has no \
+            `state` of ENABLED, DISABLED or DESTROYED)"
+                .into(),
+        ),
+    ];
+    for (edit, why) in cases {
+        let file = snapshot_with_api_key(dir.path(), |secrets| edit(secrets));
+        let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+        assert_eq!(run.code, INCOMPLETE, "{why}: {run}");
+        let found = run.findings();
+        let errors: Vec<&Finding> = found.iter().filter(|f| f.severity == "error").collect();
+        assert_eq!(errors.len(), 1, "{why}: {run}");
+        assert_eq!(errors[0].code, "verification-incomplete", "{why}");
+        assert_eq!(errors[0].message, format!("not verified: {why}"));
+        assert!(of(&found, "accessor-missing").is_empty(), "{why}: {run}");
+    }
+}
+
+/// A version's `createTime` that does not parse, and version aliases of the wrong shape, leave
+/// unverified what reads them: the age of the version in use under `max_version_age_days`, and
+/// the version an alias names. Where nothing reads them, they change nothing.
+#[test]
+fn malformed_version_times_and_aliases_are_unverified_where_they_are_read() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let odd_time: fn(&mut [Value]) =
+        |s| entry_of(s, "api-key")["versions"][0]["createTime"] = json!("2026-03-01 10:00");
+    let file = snapshot_with_api_key(dir.path(), |s| odd_time(s));
+    let run = check_snapshot(&fake, &manifest("healthy"), &file, &[]);
+    assert_eq!(run.code, OK, "no age limit reads the time: {run}");
+
+    let limited = fixture_copy("healthy", |m| {
+        m.replace("version: 1\n", "version: 1\npolicy:\n  max_version_age_days: 365\n")
+    });
+    let run = check_snapshot(&fake, &limited.path().join("secrets.yaml"), &file, &[]);
+    assert_eq!(run.code, INCOMPLETE, "{run}");
+    let found = of(&run.findings(), "verification-incomplete");
+    assert_eq!(found.len(), 1, "{run}");
+    assert_eq!(
+        found[0].message,
+        "not verified: the age of version 3 of secret `api-key` (bad answer: the `createTime` of \
+        version 3 is not an RFC 3339 time)"
+    );
+
+    let aliased = fixture_copy("healthy", |m| {
+        m.replace(
+            "secret: db-password\n        version: 2",
+            "secret: db-password\n        version: current",
+        )
+    });
+    let aliases: fn(&mut [Value]) =
+        |s| entry_of(s, "db-password")["secret"]["versionAliases"] = json!({"current": "two"});
+    let file = snapshot_with_api_key(dir.path(), |s| aliases(s));
+    let run = check_snapshot(&fake, &aliased.path().join("secrets.yaml"), &file, &[]);
+    assert_eq!(run.code, INCOMPLETE, "{run}");
+    let found = run.findings();
+    assert_eq!(of(&found, "verification-incomplete").len(), 1, "{run}");
+    assert_message(
+        &of(&found, "verification-incomplete")[0],
+        "not verified: which version alias `current` of secret `db-password` names (bad answer: \
+        `versionAliases` maps `current` to something that is not a version number)",
+    );
+    assert!(of(&found, "version-not-found").is_empty(), "{run}");
+}
+
+/// The live API path agrees: a version in a state the client does not know is reported as a
+/// snapshot's is, and a time that does not parse makes the client refuse the listing that holds
+/// it, which leaves the project's secrets unverified rather than read without it.
+#[test]
+fn malformed_fields_from_the_api_are_unverified_too() {
+    let mut odd_state = seed("healthy");
+    let secrets = odd_state["projects"][HEALTHY_PROJECT]["secrets"].as_array_mut().unwrap();
+    entry_of(secrets, "api-key")["versions"][0]["state"] = json!("GARBAGE");
+    let run = check(&Fake::seeded(odd_state, |_| {}), "healthy", &[]);
+    assert_eq!(run.code, INCOMPLETE, "{run}");
+    let found = of(&run.findings(), "verification-incomplete");
+    assert_eq!(found.len(), 1, "{run}");
+    assert_message(&found[0], "not verified: whether version 3 of secret `api-key` can be used");
+
+    let mut odd_time = seed("healthy");
+    let secrets = odd_time["projects"][HEALTHY_PROJECT]["secrets"].as_array_mut().unwrap();
+    entry_of(secrets, "api-key")["secret"]["expireTime"] = json!("garbage");
+    let run = check(&Fake::seeded(odd_time, |_| {}), "healthy", &[]);
+    assert_eq!(run.code, INCOMPLETE, "{run}");
+    let found = run.findings();
+    assert!(found.iter().all(|f| f.code == "verification-incomplete"), "{run}");
+    assert_message(&of(&found, "verification-incomplete")[0], "listing secrets of project");
+}
+
 /// Regression: a secret that the spec maps but secrets.yaml does not declare (a sidecar's) was
 /// never verified, so `check` passed a service whose revision could not start. It is checked
 /// like a declared one, as required, at its place in the spec; a mapping of the same secret and

@@ -704,14 +704,20 @@ fn hygiene(
     };
     let info: &SecretInfo = secrets.get(&secret.secret)?;
     let versions = info.versions.as_ref().ok()?;
+    // A row shows an expiry and a rotation only when they could be read: "never" and "none"
+    // would say more than is known. The mapping is reported unverified instead.
+    let (Ok(expire_time), Ok(next_rotation_time)) = (&info.expire_time, &info.next_rotation_time)
+    else {
+        return None;
+    };
     let declared = binding.version.clone()?;
     let number = match &declared {
         Version::Latest => versions.first().map(|v| v.number),
         Version::Number(n) => versions.iter().any(|v| v.number == *n).then_some(*n),
-        Version::Alias(a) => info.aliases.get(a).copied(),
+        Version::Alias(a) => info.aliases.as_ref().ok().and_then(|m| m.get(a).copied()),
     };
-    let created =
-        number.and_then(|n| versions.iter().find(|v| v.number == n)).and_then(|v| v.create_time);
+    let version = number.and_then(|n| versions.iter().find(|v| v.number == n));
+    let created = version.and_then(|v| v.create_time.as_ref().ok().copied().flatten());
     Some(Hygiene {
         environment: env.to_string(),
         service: service.to_string(),
@@ -721,11 +727,11 @@ fn hygiene(
         pinned: declared != Version::Latest,
         version: number,
         age_days: created.map(|c| now.duration_since(c).as_secs() / 86_400),
-        enabled_versions: versions.iter().filter(|v| v.state == VersionState::Enabled).count(),
-        expire_time: info.expire_time.map(|t| t.to_string()),
+        enabled_versions: versions.iter().filter(|v| v.state == Ok(VersionState::Enabled)).count(),
+        expire_time: expire_time.map(|t| t.to_string()),
         rotation_period: info.rotation_period.clone(),
-        next_rotation_time: info.next_rotation_time.map(|t| t.to_string()),
-        rotation_overdue: info.next_rotation_time.is_some_and(|t| t <= now),
+        next_rotation_time: next_rotation_time.map(|t| t.to_string()),
+        rotation_overdue: next_rotation_time.is_some_and(|t| t <= now),
     })
 }
 

@@ -18,20 +18,25 @@ pub enum VersionState {
     Enabled,
     Disabled,
     Destroyed,
-    Unknown,
 }
 
 impl VersionState {
-    fn parse(value: Option<&Value>) -> VersionState {
-        match value.and_then(Value::as_str) {
-            Some("ENABLED") => VersionState::Enabled,
-            Some("DISABLED") => VersionState::Disabled,
-            Some("DESTROYED") => VersionState::Destroyed,
-            _ => match value.and_then(Value::as_i64) {
-                Some(1) => VersionState::Enabled,
-                Some(2) => VersionState::Disabled,
-                Some(3) => VersionState::Destroyed,
-                _ => VersionState::Unknown,
+    /// The state a version entry gives, by name or by number; `None` for anything else (left
+    /// out, `STATE_UNSPECIFIED`, another word, another type), which Secret Manager never gives
+    /// a version it lists.
+    fn read(value: Option<&Value>) -> Option<VersionState> {
+        match value? {
+            Value::String(name) => match name.as_str() {
+                "ENABLED" => Some(VersionState::Enabled),
+                "DISABLED" => Some(VersionState::Disabled),
+                "DESTROYED" => Some(VersionState::Destroyed),
+                _ => None,
+            },
+            number => match number.as_i64()? {
+                1 => Some(VersionState::Enabled),
+                2 => Some(VersionState::Disabled),
+                3 => Some(VersionState::Destroyed),
+                _ => None,
             },
         }
     }
@@ -41,30 +46,35 @@ impl VersionState {
             VersionState::Enabled => "ENABLED",
             VersionState::Disabled => "DISABLED",
             VersionState::Destroyed => "DESTROYED",
-            VersionState::Unknown => "STATE_UNSPECIFIED",
         }
     }
 }
 
-/// One version of a secret.
+/// One version of a secret. A field that could not be read is `Err` with the reason: what
+/// depends on it is unverified, never taken as fine.
 #[derive(Clone, Debug)]
 pub struct VersionInfo {
     pub number: u64,
-    pub state: VersionState,
-    pub create_time: Option<Timestamp>,
+    pub state: Result<VersionState, String>,
+    /// `Ok(None)` when the entry gives no creation time.
+    pub create_time: Result<Option<Timestamp>, String>,
 }
 
 /// An IAM policy's bindings as (role, members).
 pub type RoleBindings = Vec<(String, Vec<String>)>;
 
-/// What is known of one secret.
+/// What is known of one secret. A field that could not be read (of another type than the API
+/// gives, or a time that does not parse) is `Err` with the reason: the rules that read it
+/// cannot run, and `verification-incomplete` says so.
 #[derive(Clone, Debug)]
 pub struct SecretInfo {
-    pub expire_time: Option<Timestamp>,
-    pub next_rotation_time: Option<Timestamp>,
+    /// `Ok(None)` when the secret does not expire.
+    pub expire_time: Result<Option<Timestamp>, String>,
+    /// `Ok(None)` when the secret has no rotation schedule.
+    pub next_rotation_time: Result<Option<Timestamp>, String>,
     pub rotation_period: Option<String>,
     /// Version aliases and the version number each points to.
-    pub aliases: BTreeMap<String, u64>,
+    pub aliases: Result<BTreeMap<String, u64>, String>,
     /// Versions, newest (highest number) first; `Err` says why they could not be listed.
     pub versions: Result<Vec<VersionInfo>, String>,
     /// Members holding a role, by role; `None` when the policy was not asked for (no runtime
@@ -159,13 +169,13 @@ pub(crate) fn secret_id(secret: &serde_json::Value) -> Option<&str> {
 
 impl SecretInfo {
     /// A secret of which nothing could be read, for `reason`: its versions and its IAM policy
-    /// are unverified.
+    /// are unverified, which every reference to it reports; its own fields are not read.
     fn unreadable(reason: String) -> SecretInfo {
         SecretInfo {
-            expire_time: None,
-            next_rotation_time: None,
+            expire_time: Ok(None),
+            next_rotation_time: Ok(None),
             rotation_period: None,
-            aliases: BTreeMap::new(),
+            aliases: Ok(BTreeMap::new()),
             versions: Err(reason.clone()),
             iam: Some(Err(reason)),
         }
@@ -187,33 +197,61 @@ pub fn secret_info(snapshot: &SecretSnapshot) -> SecretInfo {
 }
 
 /// Reads the fields `check` uses from the API's JSON objects: the secret, its versions (or why
-/// they are unknown) and its IAM policy (`None` when it was not asked for).
+/// they are unknown) and its IAM policy (`None` when it was not asked for). A field of the wrong
+/// type, or a time that does not parse, is kept as `Err`: read as absent, it would turn off the
+/// rule that reads it (an expiry, a rotation, a grant would go unchecked).
 pub fn read_secret(
     secret: &Value,
     versions: Result<&[Value], String>,
     policy: Option<Result<&Value, String>>,
 ) -> SecretInfo {
-    let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| s.parse().ok());
-    let aliases = secret
-        .get("versionAliases")
-        .and_then(Value::as_object)
-        .map(|m| {
-            let number = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
-            m.iter().filter_map(|(k, v)| Some((k.clone(), number(v)?))).collect()
-        })
-        .unwrap_or_default();
-    let versions = versions.and_then(read_versions);
+    let rotation = match secret.get("rotation") {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(_) => Err(format!("{BAD_ANSWER}: `rotation` is not an object")),
+    };
     SecretInfo {
-        expire_time: time(secret.get("expireTime")),
-        next_rotation_time: time(secret.pointer("/rotation/nextRotationTime")),
+        expire_time: time(secret.get("expireTime"), "`expireTime`"),
+        next_rotation_time: rotation.and_then(|()| {
+            time(secret.pointer("/rotation/nextRotationTime"), "`rotation.nextRotationTime`")
+        }),
         rotation_period: secret
             .pointer("/rotation/rotationPeriod")
             .and_then(Value::as_str)
             .map(str::to_string),
-        aliases,
-        versions,
-        iam: policy.map(|p| p.map(bindings)),
+        aliases: aliases(secret.get("versionAliases")),
+        versions: versions.and_then(read_versions),
+        iam: policy.map(|p| p.and_then(bindings)),
     }
+}
+
+/// A time field, RFC 3339 as the API writes it; `Ok(None)` when it is left out or null.
+fn time(value: Option<&Value>, field: &str) -> Result<Option<Timestamp>, String> {
+    let bad = || format!("{BAD_ANSWER}: {field} is not an RFC 3339 time");
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => snapshot::rfc3339(text).map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// `versionAliases`: each alias with the version number it points to, written as a number or,
+/// as the REST API writes 64-bit integers, as a string of digits.
+fn aliases(value: Option<&Value>) -> Result<BTreeMap<String, u64>, String> {
+    let map = match value {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(format!("{BAD_ANSWER}: `versionAliases` is not an object")),
+    };
+    let number = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
+    map.iter()
+        .map(|(alias, v)| match number(v) {
+            Some(n) => Ok((alias.clone(), n)),
+            None => Err(format!(
+                "{BAD_ANSWER}: `versionAliases` maps {} to something that is not a version number",
+                crate::diagnostic::quote(alias)
+            )),
+        })
+        .collect()
 }
 
 /// The versions of a secret, newest first. Secret Manager numbers versions in creation order,
@@ -241,27 +279,53 @@ fn version_info(version: &Value) -> Result<VersionInfo, String> {
         let name = crate::diagnostic::quote(name);
         return Err(format!("{BAD_ANSWER}: version name {name} does not end in a version number"));
     };
-    let state = VersionState::parse(version.get("state"));
+    let state = VersionState::read(version.get("state")).ok_or_else(|| {
+        format!("{BAD_ANSWER}: version {number} has no `state` of ENABLED, DISABLED or DESTROYED")
+    });
     let create_time =
-        version.get("createTime").and_then(Value::as_str).and_then(|s| s.parse().ok());
+        time(version.get("createTime"), &format!("the `createTime` of version {number}"));
     Ok(VersionInfo { number, state, create_time })
 }
 
-/// The role bindings of an IAM policy, as (role, members).
-pub fn bindings(policy: &Value) -> RoleBindings {
-    let Some(list) = policy.get("bindings").and_then(Value::as_array) else { return Vec::new() };
-    list.iter()
-        .filter_map(|b| {
-            let role = b.get("role")?.as_str()?.to_string();
-            let members = b.get("members")?.as_array()?;
-            Some((role, members.iter().filter_map(|m| m.as_str().map(str::to_string)).collect()))
-        })
-        .collect()
+/// The role bindings of an IAM policy, as (role, members). `bindings`, or a binding's
+/// `members`, left out is empty, as the API leaves out empty lists; anything of another shape
+/// (a policy that is not an object, a binding without a `role` string, a member that is not a
+/// string) is `Err`: a grant dropped unread could be the one that lets the runtime account read
+/// the secret.
+pub fn bindings(policy: &Value) -> Result<RoleBindings, String> {
+    let bad = |what: &str| Err(format!("{BAD_ANSWER}: {what}"));
+    if !policy.is_object() {
+        return bad("the IAM policy is not an object");
+    }
+    let list = match policy.get("bindings") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return bad("the IAM policy's `bindings` is not a list"),
+    };
+    let mut read = Vec::new();
+    for binding in list {
+        let (Some(role), members) = (binding.get("role"), binding.get("members")) else {
+            return bad("a binding of the IAM policy has no `role`");
+        };
+        let Some(role) = role.as_str() else {
+            return bad("a binding of the IAM policy has a `role` that is not a string");
+        };
+        let members: &[Value] = match members {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(members)) => members,
+            Some(_) => return bad("a binding of the IAM policy has `members` that is not a list"),
+        };
+        let Some(members) = members.iter().map(|m| m.as_str().map(str::to_string)).collect() else {
+            return bad("a binding of the IAM policy has a member that is not a string");
+        };
+        read.push((role.to_string(), members));
+    }
+    Ok(read)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{VersionState, read_secret};
+    use super::{VersionState, bindings, read_secret};
     use serde_json::{Value, json};
 
     fn version(number: u64, state: &str, create_time: Option<&str>) -> Value {
@@ -288,7 +352,93 @@ mod tests {
             let versions = info.versions.expect("versions are listed");
             let order: Vec<u64> = versions.iter().map(|v| v.number).collect();
             assert_eq!(order, [3, 2, 1], "createTime {odd:?}");
-            assert_eq!(versions[0].state, VersionState::Disabled);
+            assert_eq!(versions[0].state, Ok(VersionState::Disabled));
         }
+    }
+
+    /// Regression: a field of the wrong type, or a time that did not parse, was read as
+    /// absent, which turned off the rule that reads it (an expired secret passed). Each is an
+    /// error naming the field now; a field left out, or null, still means "none".
+    #[test]
+    fn malformed_secret_fields_are_errors_naming_the_field() {
+        let read = |fields: Value| read_secret(&fields, Ok(&[]), None);
+        let cases = [
+            (json!({"expireTime": "garbage"}), "`expireTime` is not an RFC 3339 time"),
+            (json!({"expireTime": 5}), "`expireTime` is not an RFC 3339 time"),
+            (json!({"expireTime": "2026-01-01T00:00:00+25:00"}), "`expireTime`"),
+            (json!({"rotation": {"nextRotationTime": "bogus"}}), "`rotation.nextRotationTime`"),
+            (json!({"rotation": "monthly"}), "`rotation` is not an object"),
+            (json!({"versionAliases": {"prod": "x"}}), "`versionAliases` maps `prod` to"),
+            (json!({"versionAliases": ["prod"]}), "`versionAliases` is not an object"),
+        ];
+        for (fields, why) in cases {
+            let info = read(fields.clone());
+            let errors =
+                [info.expire_time.err(), info.next_rotation_time.err(), info.aliases.err()];
+            let errors: Vec<String> = errors.into_iter().flatten().collect();
+            assert_eq!(errors.len(), 1, "{fields}: {errors:?}");
+            assert!(errors[0].starts_with("bad answer: ") && errors[0].contains(why), "{fields}");
+        }
+
+        let info = read(json!({"expireTime": null, "rotation": {}}));
+        assert_eq!((info.expire_time, info.next_rotation_time), (Ok(None), Ok(None)));
+        let info = read(json!({
+            "expireTime": "2026-12-20T00:00:00Z",
+            "rotation": {"nextRotationTime": "2026-06-01T00:00:00+02:00"},
+            "versionAliases": {"prod": "3", "old": 1},
+        }));
+        assert_eq!(info.expire_time, Ok(Some("2026-12-20T00:00:00Z".parse().unwrap())));
+        assert_eq!(info.next_rotation_time, Ok(Some("2026-05-31T22:00:00Z".parse().unwrap())));
+        let aliases = info.aliases.expect("aliases are read");
+        assert_eq!((aliases.get("prod"), aliases.get("old")), (Some(&3), Some(&1)));
+    }
+
+    /// A version's `state` other than ENABLED, DISABLED or DESTROYED (or 1 to 3), and a
+    /// `createTime` that does not parse, are errors of that version alone: the list, and which
+    /// version is `latest`, are still known.
+    #[test]
+    fn malformed_version_fields_are_errors_of_that_version() {
+        for state in [json!("GARBAGE"), json!(7), json!("STATE_UNSPECIFIED"), json!(true)] {
+            let mut odd = version(3, "ENABLED", None);
+            odd["state"] = state.clone();
+            let listed = [odd, version(2, "ENABLED", None)];
+            let versions = read_secret(&json!({}), Ok(&listed), None).versions.expect("listed");
+            let why = "version 3 has no `state` of ENABLED, DISABLED or DESTROYED";
+            assert_eq!(versions[0].state, Err(format!("bad answer: {why}")), "{state}");
+            assert_eq!(versions[1].state, Ok(VersionState::Enabled));
+        }
+        let mut unstated = version(1, "ENABLED", None);
+        unstated.as_object_mut().unwrap().remove("state");
+        let mut numbered = version(2, "ENABLED", Some("garbage"));
+        numbered["state"] = json!(2);
+        let listed = [unstated, numbered];
+        let versions = read_secret(&json!({}), Ok(&listed), None).versions.expect("listed");
+        assert!(versions[1].state.is_err(), "a version without a state");
+        assert_eq!(versions[0].state, Ok(VersionState::Disabled));
+        let why = "the `createTime` of version 2 is not an RFC 3339 time";
+        assert_eq!(versions[0].create_time, Err(format!("bad answer: {why}")));
+        assert_eq!(versions[1].create_time, Ok(None));
+    }
+
+    /// An IAM policy of another shape than the API gives is an error, never "no grant"; lists
+    /// the API leaves out when empty are empty.
+    #[test]
+    fn malformed_iam_policies_are_errors() {
+        let member = json!(["serviceAccount:run@p.iam.gserviceaccount.com"]);
+        for policy in [
+            json!("x"),
+            json!({"bindings": "x"}),
+            json!({"bindings": ["x"]}),
+            json!({"bindings": [{"members": member}]}),
+            json!({"bindings": [{"role": 7, "members": member}]}),
+            json!({"bindings": [{"role": "roles/owner", "members": "x"}]}),
+            json!({"bindings": [{"role": "roles/owner", "members": [7]}]}),
+        ] {
+            let read = bindings(&policy);
+            assert!(read.as_ref().is_err_and(|e| e.starts_with("bad answer: ")), "{policy}");
+        }
+        assert_eq!(bindings(&json!({"etag": "x"})), Ok(vec![]));
+        let read = bindings(&json!({"bindings": [{"role": "roles/owner"}]}));
+        assert_eq!(read, Ok(vec![("roles/owner".to_string(), vec![])]));
     }
 }

@@ -125,7 +125,7 @@ fn json_error(e: &serde_json::Error) -> String {
 
 /// Parses an RFC 3339 time. jiff reads a wider grammar (RFC 9557 and ISO 8601 forms, offsets
 /// up to ±25:59), so the offset is checked too: `Z`, or `±HH:MM` with hours up to 23.
-fn rfc3339(text: &str) -> Result<jiff::Timestamp, String> {
+pub(crate) fn rfc3339(text: &str) -> Result<jiff::Timestamp, String> {
     let time: jiff::Timestamp = text.parse().map_err(|e: jiff::Error| e.to_string())?;
     let offset = text.as_bytes().get(text.len().saturating_sub(6)..).unwrap_or_default();
     let valid = match offset {

@@ -30,13 +30,16 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
             "secret {} has no version, so `latest` resolves to nothing",
             quote(&ctx.secret.secret)
         ),
-        Some(v) if v.state != VersionState::Enabled => format!(
-            "`latest` of secret {} is version {}, which is {}",
-            quote(&ctx.secret.secret),
-            v.number,
-            v.state.as_str()
-        ),
-        Some(_) => return,
+        // A state that could not be read is `verification-incomplete`'s.
+        Some(v) => match v.state {
+            Ok(VersionState::Enabled) | Err(_) => return,
+            Ok(state) => format!(
+                "`latest` of secret {} is version {}, which is {}",
+                quote(&ctx.secret.secret),
+                v.number,
+                state.as_str()
+            ),
+        },
     };
     let d = ctx
         .at_version(&RULE, message, "`latest` here")

@@ -17,7 +17,7 @@ on; or fix the rotation pipeline that should have done it.",
 };
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
-    let Some(next) = ctx.info.next_rotation_time else { return };
+    let Ok(Some(next)) = ctx.info.next_rotation_time else { return };
     if next > ctx.options.now {
         return;
     }

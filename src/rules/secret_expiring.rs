@@ -18,7 +18,7 @@ move the service to a replacement secret before the date.",
 };
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
-    let Some(expire) = ctx.info.expire_time else { return };
+    let Ok(Some(expire)) = ctx.info.expire_time else { return };
     let left = SecretContext::days(expire.duration_since(ctx.options.now));
     let secret = quote(&ctx.secret.secret);
     let (message, severity) = if expire <= ctx.options.now {

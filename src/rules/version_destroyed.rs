@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Some((version, what)) = version_not_found::pinned(ctx) else { return };
-    if version.state != VersionState::Destroyed {
+    if version.state != Ok(VersionState::Destroyed) {
         return;
     }
     let message = format!("{what} of secret {} is DESTROYED", quote(&ctx.secret.secret));

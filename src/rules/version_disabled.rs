@@ -19,7 +19,7 @@ versions enable 3 --secret database-password`) if it was disabled by mistake.",
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Some((version, what)) = version_not_found::pinned(ctx) else { return };
-    if version.state != VersionState::Disabled {
+    if version.state != Ok(VersionState::Disabled) {
         return;
     }
     let message = format!("{what} of secret {} is DISABLED", quote(&ctx.secret.secret));

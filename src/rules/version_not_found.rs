@@ -26,7 +26,7 @@ pub fn pinned<'a>(ctx: &'a SecretContext) -> Option<(&'a VersionInfo, String)> {
     let number = match ctx.version {
         Version::Latest => return None,
         Version::Number(n) => *n,
-        Version::Alias(alias) => *ctx.info.aliases.get(alias)?,
+        Version::Alias(alias) => *ctx.info.aliases.as_ref().ok()?.get(alias)?,
     };
     let what = match ctx.version {
         Version::Alias(a) => format!("version {number} (alias {})", quote(a)),
@@ -39,7 +39,11 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Ok(versions) = &ctx.info.versions else { return };
     let message = match ctx.version {
         Version::Latest => return,
-        Version::Alias(alias) if !ctx.info.aliases.contains_key(alias) => {
+        // Aliases that could not be read are `verification-incomplete`'s.
+        Version::Alias(_) if ctx.info.aliases.is_err() => return,
+        Version::Alias(alias)
+            if ctx.info.aliases.as_ref().is_ok_and(|a| !a.contains_key(alias)) =>
+        {
             format!("secret {} has no version alias {}", quote(&ctx.secret.secret), quote(alias))
         }
         _ if pinned(ctx).is_some() => return,

@@ -18,11 +18,10 @@ says they should have been replaced.",
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Some(limit) = &ctx.manifest.policy.max_version_age_days else { return };
-    let Some(number) = ctx.resolved_number() else { return };
-    let Ok(versions) = &ctx.info.versions else { return };
-    let created = versions.iter().find(|v| v.number == number).and_then(|v| v.create_time);
-    let Some(created) = created else { return };
-    let age = SecretContext::days(ctx.options.now.duration_since(created));
+    let Some(version) = ctx.resolved_version() else { return };
+    // A creation time that could not be read is `verification-incomplete`'s.
+    let (number, Ok(Some(created))) = (version.number, &version.create_time) else { return };
+    let age = SecretContext::days(ctx.options.now.duration_since(*created));
     if age <= limit.value {
         return;
     }
