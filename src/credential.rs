@@ -19,6 +19,9 @@ pub struct Found {
 /// What [`find`] calls a value found by the name it is assigned to.
 pub const ASSIGNED: &str = "a value under a credential's name";
 
+/// What [`find`] calls the value after a command-line flag named like a credential.
+pub const FLAG_VALUE: &str = "the value of a flag named like a credential";
+
 /// Query parameters that carry a credential although their names mark none for
 /// `plaintext-secret` (`?key=AIza...`, a signed URL's `sig=`).
 const QUERY_KEYS: &[&str] = &["key", "sig", "signature", "pwd", "pass"];
@@ -65,6 +68,7 @@ pub fn find(text: &str) -> Vec<Found> {
         .chain(url_passwords(text))
         .chain(bearer_tokens(text))
         .chain(assignments(text))
+        .chain(flag_values(text))
         .collect();
     found.sort_by_key(|f| (f.start, f.end));
     found
@@ -175,6 +179,27 @@ fn assignments(text: &str) -> impl Iterator<Item = Found> + '_ {
     })
 }
 
+/// The value after a flag named like a credential, written as a command line writes it, with a
+/// blank between them (`--db-password VALUE`, `-password VALUE`); a value that is itself a flag
+/// is the next flag.
+fn flag_values(text: &str) -> impl Iterator<Item = Found> + '_ {
+    text.match_indices('-').filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        if !before.is_none_or(|c| matches!(c, ' ' | '\t' | '"' | '\'')) {
+            return None;
+        }
+        let name_start = run(text, at, |b| b == b'-');
+        let name_end = run(text, name_start, |b| token_byte(b) || b == b'.');
+        let name = &text[name_start..name_end];
+        let blank = matches!(text.as_bytes().get(name_end), Some(b' ' | b'\t'));
+        if name_start - at > 2 || !blank || !plaintext_secret::name_marks_credential(name) {
+            return None;
+        }
+        let (start, end) = assigned_value(text, name_end)?;
+        (!text[start..].starts_with('-')).then_some(Found { start, end, kind: FLAG_VALUE })
+    })
+}
+
 /// The name before the separator at byte `at`, and whether it is a URL's query parameter.
 /// `:` separates only before a blank or after a quoted name, as in YAML and JSON; `=` not in
 /// `==`, `!=`, `<=`, `>=` or `=>`.
@@ -257,6 +282,25 @@ mod tests {
             found("x -----BEGIN KEY-----\nMIIE"),
             [("-----BEGIN KEY-----\nMIIE", "a PEM block")]
         );
+    }
+
+    /// A flag named like a credential and its value, with a blank between, as a shell line
+    /// writes them; a next flag, a placeholder or a flag that describes one is no value.
+    #[test]
+    fn values_of_credential_flags_on_a_command_line() {
+        let flag = super::FLAG_VALUE;
+        let line = "exec app --db-password 'hunter2 x' -api-key k3y --port 8080";
+        assert_eq!(found(line), [("hunter2 x", flag), ("k3y", flag)]);
+        for text in [
+            "app --password --verbose",
+            "app --token-file /run/token",
+            "app --api-key $API_KEY",
+            "app --require-token false",
+            "x--password hunter2",
+            "app ---password hunter2",
+        ] {
+            assert_eq!(found(text), [], "{text}");
+        }
     }
 
     #[test]

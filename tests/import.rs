@@ -1093,8 +1093,16 @@ fn live_import_redacts_credentials_in_annotations_arguments_and_commands() {
         entry(&tree, "web", "DB_PASSWORD").to_json(),
         json!({"secret": "projects/shop-staging/secrets/db-password", "version": 4, "class": "db"})
     );
+    // What was masked stays a finding about the spec, so that the file is not deployed as it
+    // is: the two annotations, the two arguments and the command.
     let (lint_run, findings) = lint(dir.path());
-    assert!(findings.is_empty(), "lint of\n{text}\nsays:\n{lint_run}");
+    assert_eq!(findings.len(), 5, "lint of\n{text}\nsays:\n{lint_run}");
+    for f in &findings {
+        assert_eq!(
+            (f.code.as_str(), f.file.as_str()),
+            ("plaintext-secret", "deploy/staging/web.yaml")
+        );
+    }
 }
 
 /// An existing deploy/staging/web.yaml may differ from the live service: without `--force` the

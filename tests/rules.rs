@@ -654,6 +654,32 @@ fn plaintext_secret_credential_values_under_innocent_names() {
     assert_never_printed(fixture, "plaintext-secret", &["XYZZY", "BEGIN PRIVATE", "sk_live_51H"]);
 }
 
+/// Credentials in annotations, `command` and `args`: by the annotation's or the flag's name, a
+/// flag's value on a command line, and what an export left as `<redacted>`; a TTL, a
+/// placeholder, a port and Cloud Run's own annotations pass.
+#[test]
+fn plaintext_secret_in_annotations_commands_and_arguments() {
+    let fixture = "plaintext-secret/arguments";
+    let (code, found) = lint(fixture);
+    assert_eq!(code, FINDINGS);
+    assert_eq!(
+        places(&found),
+        [
+            ("plaintext-secret", "error", "deploy/api.yaml", 6, 30),
+            ("plaintext-secret", "error", "deploy/api.yaml", 17, 33),
+            ("plaintext-secret", "error", "deploy/api.yaml", 20, 15),
+            ("plaintext-secret", "error", "deploy/api.yaml", 21, 15),
+            ("plaintext-secret", "error", "deploy/api.yaml", 27, 15),
+        ]
+    );
+    assert_message(&found[0], "annotation `example.com/db-password` holds a plaintext value");
+    assert_message(&found[1], "passes a plaintext credential in `command` (item 3)");
+    assert_message(&found[2], "in `args` (item 2): it is the value of a flag named like");
+    assert_message(&found[3], "in `args` (item 3): its flag is named like a credential");
+    assert_message(&found[4], "in `args` (item 9): it holds `<redacted>`");
+    assert_never_printed(fixture, "plaintext-secret", &["XYZZY"]);
+}
+
 /// Spec versions or secrets that differ from the manifest; matching mappings pass.
 #[test]
 fn mapping_conflict_other_version_and_other_secret() {

@@ -6,21 +6,8 @@
 //! (credential names, value shapes, [`credential::find`] inside longer text), so that the export
 //! hides what every other output hides.
 
-use crate::credential;
 use crate::rules::plaintext_secret::{self, MASKED};
 use crate::yaml::{Node, Value};
-
-/// Annotation domains whose keys Cloud Run and Knative define. Their values are configuration
-/// (`run.googleapis.com/secrets` maps aliases to secret names, `run.googleapis.com/encryption-key`
-/// names a KMS key), so their names, which read as credentials, say nothing about the value:
-/// only a value shaped like a credential counts there.
-const PLATFORM_DOMAINS: &[&str] = &[
-    "run.googleapis.com",
-    "autoscaling.knative.dev",
-    "serving.knative.dev",
-    "client.knative.dev",
-    "features.knative.dev",
-];
 
 /// Replaces every credential of `service` (a Knative service tree) with [`MASKED`]: in the
 /// annotations of the service and of its revision template, and in each container's env,
@@ -46,71 +33,22 @@ pub fn credentials(service: &mut Node) {
     }
 }
 
-/// Masks an annotation's whole value when it looks like a credential, judged by the key's name
-/// after its domain (`example.com/db-password`) or by the value's shape.
+/// Masks an annotation's whole value when [`plaintext_secret::annotation_credential`] calls
+/// it a credential.
 fn annotation(key: &Node, value: &mut Node) {
     let (Some(key), Some(text)) = (key.scalar_text(), value.scalar_text()) else { return };
-    let (domain, name) = credential::split_key(&key);
-    let name = if domain.is_some_and(|d| PLATFORM_DOMAINS.contains(&d)) { "" } else { name };
-    if plaintext_secret::looks_like_credential(name, &text).is_some() {
+    if plaintext_secret::annotation_credential(&key, &text).is_some() {
         *value = Node::string(MASKED);
     }
 }
 
-/// Masks the credentials of an `args` or `command` list: the value of `--flag=VALUE` and the
-/// item after a lone `--flag` (or `-flag`) when the flag's name marks a credential, and whatever
-/// [`credential::find`] finds inside any item (the password of a URL in `sh -c "..."`). An item
-/// after a lone flag that is itself a `--flag` is taken as the next flag, not as the value.
+/// Masks the credentials [`plaintext_secret::argument_credentials`] finds in an `args` or
+/// `command` list.
 fn arguments(items: &mut [Node]) {
-    let mut flag: Option<String> = None;
-    for item in items {
-        let Some(text) = item.scalar_text() else {
-            flag = None;
-            continue;
-        };
-        let value_of = flag.take().filter(|_| !text.starts_with("--"));
-        let masked = match value_of {
-            Some(flag) if credential_flag(&flag, &text) => MASKED.to_string(),
-            _ => masked_item(&text),
-        };
-        if text.starts_with('-') && !text.contains(['=', ' ']) {
-            flag = Some(text.clone());
-        }
-        if masked != text {
-            *item = Node::string(masked);
-        }
+    let texts: Vec<Option<String>> = items.iter().map(Node::scalar_text).collect();
+    for found in plaintext_secret::argument_credentials(&texts) {
+        items[found.index] = Node::string(found.redacted);
     }
-}
-
-/// Whether `value`, given to `flag`, is a credential by the flag's name (`--db-password`).
-fn credential_flag(flag: &str, value: &str) -> bool {
-    plaintext_secret::name_marks_credential(flag) && credential::assignable(value)
-}
-
-/// One item with its credentials masked: `--flag=<redacted>` for a flag named like a credential,
-/// else each credential [`credential::find`] finds in it.
-fn masked_item(text: &str) -> String {
-    let glued = |(flag, value): &(&str, &str)| {
-        flag.starts_with('-') && !flag.contains(' ') && credential_flag(flag, value)
-    };
-    if let Some((flag, _)) = text.split_once('=').filter(glued) {
-        return format!("{flag}={MASKED}");
-    }
-    let mut out = String::new();
-    let mut done = 0;
-    // Found credentials can overlap (a token that is also a value under a credential's name):
-    // one `<redacted>` stands for the whole run.
-    for found in credential::find(text) {
-        if found.start < done {
-            done = done.max(found.end);
-            continue;
-        }
-        out.push_str(&text[done..found.start]);
-        out.push_str(MASKED);
-        done = found.end;
-    }
-    out.push_str(&text[done..]);
-    out
 }
 
 #[cfg(test)]

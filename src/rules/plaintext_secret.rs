@@ -9,8 +9,8 @@ use std::collections::HashSet;
 pub static RULE: Rule = Rule {
     code: "plaintext-secret",
     severity: Severity::Error,
-    summary: "a spec env var with a literal `value` that the manifest declares or that looks like \
-        a credential",
+    summary: "a credential in plain text in a spec: a literal env value that the manifest \
+        declares or that looks like one, or one in an annotation, `command` or `args`",
     flags: "A spec env var with a literal `value` whose name the manifest declares as a secret \
 for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*`, `*TOKEN*`, \
 `*API_KEY*`, `*PRIVATE_KEY*`, ...), or whose value carries a password \
@@ -18,9 +18,14 @@ for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*
 `secret-value-in-manifest` reads one (a PEM block, a JSON Web Token, a key with a well-known \
 prefix such as `ghp_`, `sk_live_`, `xoxb-` or `AKIA`, a long random token), or whose value \
 holds a credential inside longer text (`Bearer ghp_...`, `key=ghp_...`, a URL with \
-`?token=eyJ...`, `password=...` after a credential's name), or whose value is `<redacted>` (a \
-credential `import --live` masked when it exported the service). Empty values and `${...}` \
-placeholders are ignored. The value is never printed.",
+`?token=eyJ...`, `password=...` after a credential's name, `--db-password VALUE` on a command \
+line), or whose value is `<redacted>` (a credential `import --live` masked when it exported \
+the service). Also an annotation of the service or of its template whose key (after its \
+domain) or value looks like a credential in the same way (Cloud Run's and Knative's own \
+annotations are judged by their value only), and an item of a container's `command` or \
+`args` that holds a credential: the value of `--flag=VALUE` or the item after a lone \
+`--flag` when the flag is named like a credential, a credential inside the item, or \
+`<redacted>`. Empty values and `${...}` placeholders are ignored. The value is never printed.",
     why: "A literal value is stored in the spec file, in the repository, in the revision's \
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
@@ -144,6 +149,103 @@ pub fn redact_env(env: &mut [Node], declared: &[&str]) {
     }
 }
 
+/// Annotation domains whose keys Cloud Run and Knative define. Their values are configuration
+/// (`run.googleapis.com/secrets` maps aliases to secret names, `run.googleapis.com/encryption-key`
+/// names a KMS key), so their names, which read as credentials, say nothing about the value:
+/// only a value shaped like a credential counts there.
+const PLATFORM_DOMAINS: &[&str] = &[
+    "run.googleapis.com",
+    "autoscaling.knative.dev",
+    "serving.knative.dev",
+    "client.knative.dev",
+    "features.knative.dev",
+];
+
+/// Why an annotation's value is a credential, or `None`: judged by the key's name after its
+/// domain (`example.com/db-password`), or by the value's shape under any key.
+pub fn annotation_credential(key: &str, value: &str) -> Option<String> {
+    let (domain, name) = credential::split_key(key);
+    let name = if domain.is_some_and(|d| PLATFORM_DOMAINS.contains(&d)) { "" } else { name };
+    looks_like_credential(name, value)
+}
+
+/// A credential in one item of an `args` or `command` list.
+pub struct ArgumentCredential {
+    pub index: usize,
+    pub reason: String,
+    /// The item with its credential replaced by [`MASKED`]; the item itself when it holds
+    /// nothing but what an export already masked.
+    pub redacted: String,
+}
+
+/// The items of an `args` or `command` list (`None`: an item that is not a scalar) that hold a
+/// credential: the value of `--flag=VALUE` and the item after a lone `--flag` (or `-flag`)
+/// when the flag's name marks a credential, whatever [`credential::find`] finds inside an item
+/// (the password of a URL in `sh -c "..."`), and an item that holds [`MASKED`]. An item after a
+/// lone flag that is itself a `--flag` is taken as the next flag, not as the value.
+pub fn argument_credentials(items: &[Option<String>]) -> Vec<ArgumentCredential> {
+    let mut found = Vec::new();
+    let mut flag: Option<&str> = None;
+    for (index, item) in items.iter().enumerate() {
+        let Some(text) = item.as_deref() else {
+            flag = None;
+            continue;
+        };
+        let value_of = flag.take().filter(|_| !text.starts_with("--"));
+        let credential = match value_of {
+            Some(flag) if credential_flag(flag, text) => {
+                let reason = "it is the value of a flag named like a credential";
+                Some((reason.to_string(), MASKED.to_string()))
+            }
+            _ => masked_item(text),
+        };
+        if text.starts_with('-') && !text.contains(['=', ' ']) {
+            flag = Some(text);
+        }
+        if let Some((reason, redacted)) = credential {
+            found.push(ArgumentCredential { index, reason, redacted });
+        } else if text.contains(MASKED) {
+            let reason = format!("it holds `{MASKED}`, left where an export masked a credential");
+            found.push(ArgumentCredential { index, reason, redacted: text.to_string() });
+        }
+    }
+    found
+}
+
+/// Whether `value`, given to `flag`, is a credential by the flag's name (`--db-password`).
+fn credential_flag(flag: &str, value: &str) -> bool {
+    name_marks_credential(flag) && credential::assignable(value) && value != MASKED
+}
+
+/// Why one item holds a credential, with the item once it is masked: `--flag=<redacted>` for a
+/// flag named like a credential, else each credential [`credential::find`] finds in it.
+fn masked_item(text: &str) -> Option<(String, String)> {
+    let glued = |(flag, value): &(&str, &str)| {
+        flag.starts_with('-') && !flag.contains(' ') && credential_flag(flag, value)
+    };
+    if let Some((flag, _)) = text.split_once('=').filter(glued) {
+        let reason = "its flag is named like a credential".to_string();
+        return Some((reason, format!("{flag}={MASKED}")));
+    }
+    let found = credential::find(text);
+    let reason = format!("it holds {}", found.first()?.kind);
+    let mut out = String::new();
+    let mut done = 0;
+    // Found credentials can overlap (a token that is also a value under a credential's name):
+    // one `<redacted>` stands for the whole run.
+    for f in found {
+        if f.start < done {
+            done = done.max(f.end);
+            continue;
+        }
+        out.push_str(&text[done..f.start]);
+        out.push_str(MASKED);
+        done = f.end;
+    }
+    out.push_str(&text[done..]);
+    Some((reason, out))
+}
+
 /// `scheme://user:password@host`.
 pub fn url_with_password(value: &str) -> bool {
     let Some((_, rest)) = value.split_once("://") else { return false };
@@ -177,6 +279,61 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
                     declare it in secrets.yaml",
                 )
                 .target(Some(name));
+            d.redact.push((ctx.spec.file, value.span));
+            out.push(d);
+        }
+    }
+    check_arguments(ctx, out);
+    check_annotations(ctx, out);
+}
+
+/// Credentials in the `command` and `args` of every container: on a command line they are as
+/// exposed as in an env var, and a service deployed with `<redacted>` there would not start.
+fn check_arguments(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    let containers = ctx.spec.root.path(&["spec", "template", "spec", "containers"]);
+    let containers = containers.and_then(Node::as_seq).unwrap_or_default();
+    for ((index, container), node) in ctx.spec.containers.iter().enumerate().zip(containers) {
+        for field in ["command", "args"] {
+            let items = node.get(field).and_then(Node::as_seq).unwrap_or_default();
+            let texts: Vec<Option<String>> = items.iter().map(Node::scalar_text).collect();
+            for found in argument_credentials(&texts) {
+                let span = items[found.index].span;
+                let message = format!(
+                    "{} passes a plaintext credential in `{field}` (item {}): {}",
+                    container.label(index),
+                    found.index + 1,
+                    found.reason
+                );
+                let mut d = ctx
+                    .diagnostic(&RULE, message)
+                    .at(ctx.spec.file, span, "plaintext credential (hidden)")
+                    .help(
+                        "move the value to Secret Manager, map it to an env var with \
+                        `valueFrom.secretKeyRef` and read it from there (`$(VAR)` in `args`)",
+                    );
+                d.redact.push((ctx.spec.file, span));
+                out.push(d);
+            }
+        }
+    }
+}
+
+/// Credentials in the annotations of the service and of its revision template, which every
+/// project viewer can read.
+fn check_annotations(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
+    for path in [&["metadata", "annotations"][..], &["spec", "template", "metadata", "annotations"]]
+    {
+        let annotations = ctx.spec.root.path(path).and_then(Node::as_map).unwrap_or_default();
+        for (key, value) in annotations {
+            let (Some(key), Some(text)) = (key.scalar_text(), value.scalar_text()) else {
+                continue;
+            };
+            let Some(reason) = annotation_credential(&key, &text) else { continue };
+            let message = format!("annotation {} holds a plaintext value: {reason}", quote(&key));
+            let mut d = ctx
+                .diagnostic(&RULE, message)
+                .at(ctx.spec.file, value.span, "plaintext value (hidden)")
+                .help("keep credentials out of annotations: store them in Secret Manager");
             d.redact.push((ctx.spec.file, value.span));
             out.push(d);
         }
