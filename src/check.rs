@@ -57,8 +57,6 @@ pub struct SecretContext<'a> {
     pub env: &'a Environment,
     pub deployment: &'a Deployment<'a>,
     pub reference: &'a Reference,
-    pub secret: &'a SecretName,
-    pub version: &'a Version,
     /// The account the service runs as (see [`Project::runtime_account`]).
     pub account: Option<&'a str>,
     pub info: &'a SecretInfo,
@@ -66,6 +64,16 @@ pub struct SecretContext<'a> {
 }
 
 impl SecretContext<'_> {
+    /// The secret the reference names.
+    pub fn secret(&self) -> &SecretName {
+        &self.reference.secret
+    }
+
+    /// The version the reference asks for.
+    pub fn version(&self) -> &Version {
+        &self.reference.version
+    }
+
     /// A finding on this reference's secret name, with its context filled in.
     pub fn at_secret(&self, rule: &Rule, message: impl Into<String>, label: &str) -> Diagnostic {
         let at = (self.reference.secret_span, label);
@@ -81,7 +89,7 @@ impl SecretContext<'_> {
     /// The version number the entry resolves to now, if it exists.
     pub fn resolved_number(&self) -> Option<u64> {
         let versions = self.info.versions.as_ref().ok()?;
-        match self.version {
+        match self.version() {
             Version::Latest => versions.first().map(|v| v.number),
             Version::Number(n) => versions.iter().any(|v| v.number == *n).then_some(*n),
             Version::Alias(a) => self.info.aliases.as_ref().ok()?.get(a).copied(),
@@ -310,8 +318,6 @@ fn check_reference(
                 env: deployment.env,
                 deployment,
                 reference,
-                secret: &reference.secret,
-                version: &reference.version,
                 account: at.account,
                 info,
                 options,

@@ -65,9 +65,17 @@ pub fn render(
     let project = deployment.env.project.as_ref().map_or("", |p| p.value.as_str());
     let mounts = mounts::Mounts::of(spec, container);
     let env_names = spec.containers[container].env.iter().map(|v| v.name.value.as_str()).collect();
-    let volume_index = None;
-    let mut r =
-        Renderer { root: &mut root, spec, mounts, env_names, volume_index, project, container };
+    let mut r = Renderer {
+        root: &mut root,
+        spec,
+        mounts,
+        env_names,
+        volume_index: None,
+        added_aliases: HashMap::new(),
+        taken_aliases: None,
+        project,
+        container,
+    };
     let mapped = |b: &&Binding| !options.leave_out.contains(b.target());
     for binding in deployment.bindings.iter().filter(|b| !b.entry.is_file()).filter(mapped) {
         let Some((secret, version)) = resolved(binding, options) else { continue };
@@ -161,6 +169,12 @@ struct Renderer<'a> {
     /// up to date as volumes are added, so that thousands of secret directories do not each
     /// search all volumes.
     volume_index: Option<HashMap<String, usize>>,
+    /// The aliases this rendering added to the annotation, by the full secret name they stand
+    /// for, so that a secret mapped twice gets one alias.
+    added_aliases: HashMap<String, String>,
+    /// Every alias name the annotation holds: read on first use and kept up to date, so that
+    /// many secrets of other projects do not each parse the annotation again.
+    taken_aliases: Option<HashSet<String>>,
     project: &'a str,
     container: usize,
 }
@@ -237,22 +251,34 @@ impl Renderer<'_> {
         if let Some((alias, _)) = known {
             return Ok(alias.clone());
         }
+        let full = secret.to_string();
+        if let Some(alias) = self.added_aliases.get(&full) {
+            return Ok(alias.clone());
+        }
         let annotations = self.annotations()?;
         let current = annotations
             .get(SECRETS_ANNOTATION)
             .and_then(Node::as_str)
             .unwrap_or_default()
             .to_string();
-        let taken = |a: &str| current.split(',').any(|p| p.trim().split(':').next() == Some(a));
+        let taken = self.taken_aliases.get_or_insert_with(|| {
+            current
+                .split(',')
+                .filter_map(|p| p.trim().split(':').next())
+                .map(str::to_string)
+                .collect()
+        });
         let mut alias = secret.secret.clone();
         let mut n = 2;
-        while taken(&alias) {
+        while taken.contains(&alias) {
             alias = format!("{}-{n}", secret.secret);
             n += 1;
         }
-        let entry = format!("{alias}:{secret}");
+        taken.insert(alias.clone());
+        let entry = format!("{alias}:{full}");
         let value = if current.trim().is_empty() { entry } else { format!("{current},{entry}") };
-        annotations.set(SECRETS_ANNOTATION, Node::string(value));
+        self.annotations()?.set(SECRETS_ANNOTATION, Node::string(value));
+        self.added_aliases.insert(full, alias.clone());
         Ok(alias)
     }
 

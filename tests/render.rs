@@ -314,6 +314,32 @@ fn refuses_to_render_a_spec_with_errors() {
     assert!(run.stderr.contains("cannot be rendered"), "{run}");
 }
 
+/// A secret of another project that two env vars and a file map gets one alias, and a name an
+/// alias already has gets a number.
+#[test]
+fn a_secret_of_another_project_mapped_thrice_gets_one_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: api\n\
+                spec:\n  template:\n    metadata:\n      annotations:\n\
+                \x20       run.googleapis.com/secrets: shared-key:projects/other/secrets/other-key\n\
+                \x20   spec:\n      containers:\n        - image: app\n";
+    std::fs::write(dir.path().join("deploy/api.yaml"), spec).unwrap();
+    let manifest = dir.path().join("secrets.yaml");
+    let text = "version: 1\nenvironments:\n  staging: {project: shop, region: europe-west1}\n\
+                services:\n  api:\n    spec: deploy/api.yaml\n    secrets:\n\
+                \x20     A_KEY: {secret: projects/partner/secrets/shared-key}\n\
+                \x20     B_KEY: {secret: projects/partner/secrets/shared-key, version: 2}\n\
+                \x20     /etc/x/key: {secret: projects/partner/secrets/shared-key}\n";
+    std::fs::write(&manifest, text).unwrap();
+    let tree = render(&manifest, "api", &[]);
+    let annotations = tree.path(&["spec", "template", "metadata", "annotations"]).unwrap();
+    let aliases = annotations.get("run.googleapis.com/secrets").and_then(Node::as_str);
+    let expected = "shared-key:projects/other/secrets/other-key,\
+                    shared-key-2:projects/partner/secrets/shared-key";
+    assert_eq!(aliases, Some(expected));
+}
+
 /// A spec that does not parse concerns the service that uses it: another service still
 /// renders, and the finding names its service.
 #[test]

@@ -43,14 +43,14 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let message = format!(
         "the IAM policy of secret {} does not grant secretAccessor to {}; a project-level or \
         group grant would not show here",
-        quote(&ctx.secret.secret),
+        quote(&ctx.secret().secret),
         shown(account)
     );
     let d = ctx.at_secret(&RULE, message, "no accessor grant on this secret").help(format!(
         "gcloud secrets add-iam-policy-binding {} --project {} --member serviceAccount:{} \
         --role roles/secretmanager.secretAccessor",
-        argument(&ctx.secret.secret, "SECRET_ID"),
-        argument(&ctx.secret.project, "PROJECT"),
+        argument(&ctx.secret().secret, "SECRET_ID"),
+        argument(&ctx.secret().project, "PROJECT"),
         argument(account, "ACCOUNT")
     ));
     out.push(d);

@@ -21,21 +21,21 @@ reads `latest`.",
 };
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
-    if ctx.version != &Version::Latest {
+    if ctx.version() != &Version::Latest {
         return;
     }
     let Ok(versions) = &ctx.info.versions else { return };
     let message = match versions.first() {
         None => format!(
             "secret {} has no version, so `latest` resolves to nothing",
-            quote(&ctx.secret.secret)
+            quote(&ctx.secret().secret)
         ),
         // A state that could not be read is `verification-incomplete`'s.
         Some(v) => match v.state {
             Ok(VersionState::Enabled) | Err(_) => return,
             Ok(state) => format!(
                 "`latest` of secret {} is version {}, which is {}",
-                quote(&ctx.secret.secret),
+                quote(&ctx.secret().secret),
                 v.number,
                 state.as_str()
             ),

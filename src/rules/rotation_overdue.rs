@@ -22,7 +22,7 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         return;
     }
     let late = SecretContext::days(ctx.options.now.duration_since(next));
-    let secret = quote(&ctx.secret.secret);
+    let secret = quote(&ctx.secret().secret);
     let message = format!("rotation of secret {secret} was due on {next}, {late} days ago");
     let d = ctx
         .at_secret(&RULE, message, "rotation overdue")

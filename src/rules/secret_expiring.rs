@@ -20,7 +20,7 @@ move the service to a replacement secret before the date.",
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Ok(Some(expire)) = ctx.info.expire_time else { return };
     let left = SecretContext::days(expire.duration_since(ctx.options.now));
-    let secret = quote(&ctx.secret.secret);
+    let secret = quote(&ctx.secret().secret);
     let (message, severity) = if expire <= ctx.options.now {
         (format!("secret {secret} expired on {expire}"), Severity::Error)
     } else if left <= ctx.options.expiry_days {

@@ -64,7 +64,7 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
 /// The versions of an existing secret could not be read, or a snapshot did not capture them;
 /// or, of the version the entry asks for, the alias or the state could not be read.
 pub fn check_versions(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
-    let secret = quote(&ctx.secret.secret);
+    let secret = quote(&ctx.secret().secret);
     if let Err(reason) = &ctx.info.versions {
         let message = format!("not verified: the versions of secret {secret} ({reason})");
         out.push(
@@ -73,7 +73,7 @@ pub fn check_versions(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         );
         return;
     }
-    if let (Version::Alias(alias), Err(reason)) = (ctx.version, &ctx.info.aliases) {
+    if let (Version::Alias(alias), Err(reason)) = (ctx.version(), &ctx.info.aliases) {
         let alias = quote(alias);
         let message = format!(
             "not verified: which version alias {alias} of secret {secret} names ({reason})"
@@ -97,7 +97,7 @@ fn check_schedule(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let fields = [("expiry", &ctx.info.expire_time), ("rotation", &ctx.info.next_rotation_time)];
     for (what, field) in fields {
         if let Err(reason) = field {
-            let secret = quote(&ctx.secret.secret);
+            let secret = quote(&ctx.secret().secret);
             let message = format!("not verified: the {what} of secret {secret} ({reason})");
             out.push(ctx.at_secret(&RULE, message, "not verified").help(MALFORMED_HELP));
         }
@@ -115,7 +115,7 @@ fn check_age(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         let message = format!(
             "not verified: the age of version {} of secret {} ({reason})",
             version.number,
-            quote(&ctx.secret.secret)
+            quote(&ctx.secret().secret)
         );
         out.push(ctx.at_version(&RULE, message, "not verified").help(MALFORMED_HELP));
     }
@@ -128,7 +128,7 @@ fn check_iam(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
         let message = format!(
             "not verified: whether {} may read secret {} ({reason})",
             shown(account),
-            quote(&ctx.secret.secret)
+            quote(&ctx.secret().secret)
         );
         let d = ctx.at_secret(&RULE, message, "IAM policy not verified").help(
             "grant roles/secretmanager.viewer and retry, or pass --no-iam to skip the IAM \

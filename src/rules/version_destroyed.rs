@@ -20,6 +20,6 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if version.state != Ok(VersionState::Destroyed) {
         return;
     }
-    let message = format!("{what} of secret {} is DESTROYED", quote(&ctx.secret.secret));
+    let message = format!("{what} of secret {} is DESTROYED", quote(&ctx.secret().secret));
     out.push(ctx.at_version(&RULE, message, "DESTROYED version").help("pin an enabled version"));
 }

@@ -22,7 +22,7 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if version.state != Ok(VersionState::Disabled) {
         return;
     }
-    let message = format!("{what} of secret {} is DISABLED", quote(&ctx.secret.secret));
+    let message = format!("{what} of secret {} is DISABLED", quote(&ctx.secret().secret));
     out.push(
         ctx.at_version(&RULE, message, "DISABLED version")
             .help("pin an enabled version, or enable this one again"),

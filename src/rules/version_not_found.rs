@@ -23,12 +23,12 @@ the new version first.",
 /// reports).
 pub fn pinned<'a>(ctx: &'a SecretContext) -> Option<(&'a VersionInfo, String)> {
     let versions = ctx.info.versions.as_ref().ok()?;
-    let number = match ctx.version {
+    let number = match ctx.version() {
         Version::Latest => return None,
         Version::Number(n) => *n,
         Version::Alias(alias) => *ctx.info.aliases.as_ref().ok()?.get(alias)?,
     };
-    let what = match ctx.version {
+    let what = match ctx.version() {
         Version::Alias(a) => format!("version {number} (alias {})", quote(a)),
         _ => format!("version {number}"),
     };
@@ -37,19 +37,19 @@ pub fn pinned<'a>(ctx: &'a SecretContext) -> Option<(&'a VersionInfo, String)> {
 
 pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     let Ok(versions) = &ctx.info.versions else { return };
-    let message = match ctx.version {
+    let message = match ctx.version() {
         Version::Latest => return,
         // Aliases that could not be read are `verification-incomplete`'s.
         Version::Alias(_) if ctx.info.aliases.is_err() => return,
         Version::Alias(alias)
             if ctx.info.aliases.as_ref().is_ok_and(|a| !a.contains_key(alias)) =>
         {
-            format!("secret {} has no version alias {}", quote(&ctx.secret.secret), quote(alias))
+            format!("secret {} has no version alias {}", quote(&ctx.secret().secret), quote(alias))
         }
         _ if pinned(ctx).is_some() => return,
         version => {
             let newest = versions.first().map_or("none".to_string(), |v| v.number.to_string());
-            let secret = quote(&ctx.secret.secret);
+            let secret = quote(&ctx.secret().secret);
             format!("secret {secret} has no version {version} (newest: {newest})")
         }
     };

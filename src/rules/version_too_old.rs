@@ -27,7 +27,7 @@ pub fn check(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     }
     let message = format!(
         "version {number} of secret {} is {age} days old, over the policy's {} days",
-        quote(&ctx.secret.secret),
+        quote(&ctx.secret().secret),
         limit.value
     );
     let d = ctx
