@@ -53,11 +53,31 @@ fn is_domain(text: &str) -> bool {
 }
 
 /// Whether `value`, given to a name that marks a credential, can be one: it is not empty, not a
-/// placeholder (`$X`, `${X}`, `%X%`) and not a switch (`--require-token=false`).
+/// placeholder (`$X`, `${X}`, `%X%`), not a switch (`--require-token=false`) and not the
+/// configuration around a credential (see [`configuration`]).
 pub fn assignable(value: &str) -> bool {
     let placeholder = value.starts_with(['$', '%']) || value.contains("${");
     let switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(value));
-    !value.is_empty() && !placeholder && !switch
+    !value.is_empty() && !placeholder && !switch && !configuration(value)
+}
+
+/// Whether `value`, under a name that marks a credential, reads as the configuration around
+/// one rather than as one: a small number or a duration (`--tokens=10`, `24h`), a file path
+/// (`/var/secrets/key.json`), a Secret Manager name (`projects/P/secrets/S`), or the name of
+/// the env var that holds it (`DB_PASSWORD`).
+fn configuration(value: &str) -> bool {
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &value[digits.len()..];
+    let number = !digits.is_empty()
+        && digits.len() <= 5
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && ["", "ms", "s", "m", "h", "d"].contains(&unit);
+    let path = value.starts_with(['/', '~']) || value.starts_with("./");
+    let secret_name = value.starts_with("projects/") && value.contains("/secrets/");
+    let env_name = value.contains('_')
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
+        && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    number || path || secret_name || env_name
 }
 
 /// Every credential found in `text`, by where it starts.
@@ -147,17 +167,26 @@ fn url_passwords(text: &str) -> impl Iterator<Item = Found> + '_ {
     })
 }
 
-/// The token of `Bearer TOKEN`, as an `Authorization` header carries it. Prose (`Bearer
-/// authentication`) has words without digits; tokens have digits.
+/// The credentials of an `Authorization` header's value: the token of `Bearer TOKEN`, or the
+/// encoded `user:password` of `Basic CREDENTIALS`. Prose (`Bearer authentication`, `Basic
+/// realm`) has words without digits or `=` padding; these have them.
 fn bearer_tokens(text: &str) -> impl Iterator<Item = Found> + '_ {
-    ["Bearer ", "bearer ", "BEARER "].into_iter().flat_map(move |word| {
+    const SCHEMES: [(&str, &str); 6] = [
+        ("Bearer ", "a bearer token"),
+        ("bearer ", "a bearer token"),
+        ("BEARER ", "a bearer token"),
+        ("Basic ", "basic authentication credentials"),
+        ("basic ", "basic authentication credentials"),
+        ("BASIC ", "basic authentication credentials"),
+    ];
+    SCHEMES.into_iter().flat_map(move |(word, kind)| {
         starts_of(text, word).filter(|at| starts_word(text, *at)).filter_map(move |at| {
             let start = run(text, at + word.len(), |b| b == b' ');
             let body = run(text, start, |b| token_byte(b) || b"._~+/".contains(&b));
             let end = run(text, body, |b| b == b'=');
             let token = &text[start..end];
-            let found = Found { start, end, kind: "a bearer token" };
-            (token.len() >= 8 && token.bytes().any(|b| b.is_ascii_digit())).then_some(found)
+            let marked = token.bytes().any(|b| b.is_ascii_digit()) || end > body;
+            (token.len() >= 8 && marked).then_some(Found { start, end, kind })
         })
     })
 }
@@ -234,7 +263,11 @@ fn assigned_value(text: &str, from: usize) -> Option<(usize, usize)> {
             start + text[start..].find(*quote as char).unwrap_or(text.len() - start)
         }
         b'{' | b'[' | b'$' | b'%' => return None,
-        _ => run(text, start, |b| b > b' ' && !b"\"'`,;&#)]}".contains(&b)),
+        // `#` ends a value (a URL's fragment) but can start one: `--password=#x` is no comment.
+        first => {
+            let from = start + usize::from(*first == b'#');
+            run(text, from, |b| b > b' ' && !b"\"'`,;&#)]}".contains(&b))
+        }
     };
     assignable(&text[start..end]).then_some((start, end))
 }
@@ -270,6 +303,13 @@ mod tests {
         assert_eq!(kinds, ["a JSON Web Token", super::ASSIGNED]);
         let bearer = found("Bearer ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789");
         assert!(bearer.iter().any(|(_, kind)| *kind == "a bearer token"), "{bearer:?}");
+        let basic = "basic authentication credentials";
+        assert_eq!(
+            found("Authorization:Basic YWRtaW46aHVudGVyMg== x"),
+            [("YWRtaW46aHVudGVyMg==", basic)]
+        );
+        assert_eq!(found("--auth=Basic b2xkdXNlcjpvbGRwYXNz"), [("b2xkdXNlcjpvbGRwYXNz", basic)]);
+        assert_eq!(found("Basic authentication, Basic realm=app"), []);
         assert_eq!(
             found("https://maps.example.com/x?key=Ab12Cd34&y=2"),
             [("Ab12Cd34", super::ASSIGNED)]
@@ -291,6 +331,9 @@ mod tests {
         let flag = super::FLAG_VALUE;
         let line = "exec app --db-password 'hunter2 x' -api-key k3y --port 8080";
         assert_eq!(found(line), [("hunter2 x", flag), ("k3y", flag)]);
+        // Regression: a value starting with `#` was taken for a comment.
+        let assigned = super::ASSIGNED;
+        assert_eq!(found("--password=#x1 --token #y2"), [("#x1", assigned), ("#y2", flag)]);
         for text in [
             "app --password --verbose",
             "app --token-file /run/token",

@@ -375,7 +375,21 @@ fn comparable(tree: &Node, secret_vars: &[&str]) -> Node {
     if let Some(pod) = tree.path_mut(&["spec", "template", "spec"]) {
         strip_secrets(pod, secret_vars);
     }
+    sort_keys(&mut tree);
     tree
+}
+
+/// Sorts every mapping by key: Cloud Run answers its fields in an order of its own, which a
+/// spec file need not follow, and an order is no change. Lists keep their order, which is.
+fn sort_keys(node: &mut Node) {
+    match &mut node.value {
+        crate::yaml::Value::Map(entries) => {
+            entries.sort_by_cached_key(|(key, _)| key.scalar_text().unwrap_or_default());
+            entries.iter_mut().for_each(|(_, value)| sort_keys(value));
+        }
+        crate::yaml::Value::Seq(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// Removes secret mappings and images, and hides literal values of `secret_vars` and those
@@ -650,6 +664,22 @@ mod tests {
         assert!(!diff.contains("XYZZY"), "the diff shows a credential:\n{diff}");
         assert_eq!(diff.matches("<redacted>").count(), 3, "{diff}");
         assert!(diff.contains("value: debug") && diff.contains("value: info"), "{diff}");
+    }
+
+    /// Fields in another order are no change: Cloud Run answers them in an order of its own.
+    #[test]
+    fn an_order_of_fields_is_no_change() {
+        let text = |pod: &str| {
+            format!(
+                "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: api\n\
+                spec:\n  template:\n    spec:\n{pod}"
+            )
+        };
+        let first = text("      timeoutSeconds: 300\n      containers:\n      - image: app\n");
+        let then = text("      containers:\n      - image: app\n      timeoutSeconds: 300\n");
+        let (live, rendered) = (yaml::parse(first.as_bytes()), yaml::parse(then.as_bytes()));
+        let plan = plan(&rendered.unwrap(), Some(&live.unwrap()), "live", "acme", 0);
+        assert!(plan.is_empty(), "{}", plan.diff);
     }
 
     /// An argument that changes from one token to another masks to the same text on both

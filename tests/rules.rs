@@ -656,7 +656,8 @@ fn plaintext_secret_credential_values_under_innocent_names() {
 
 /// Credentials in annotations, `command` and `args`: by the annotation's or the flag's name, a
 /// flag's value on a command line, and what an export left as `<redacted>`; a TTL, a
-/// placeholder, a port and Cloud Run's own annotations pass.
+/// placeholder, a port, a size, a path, an env var's name, a Secret Manager name and Cloud
+/// Run's own annotations pass.
 #[test]
 fn plaintext_secret_in_annotations_commands_and_arguments() {
     let fixture = "plaintext-secret/arguments";

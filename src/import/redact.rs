@@ -25,11 +25,7 @@ pub fn credentials(service: &mut Node) {
         if let Some(Value::Seq(env)) = container.get_mut("env").map(|e| &mut e.value) {
             plaintext_secret::redact_env(env, &[]);
         }
-        for field in ["command", "args"] {
-            if let Some(Value::Seq(items)) = container.get_mut(field).map(|l| &mut l.value) {
-                arguments(items);
-            }
-        }
+        arguments(container);
     }
 }
 
@@ -42,12 +38,24 @@ fn annotation(key: &Node, value: &mut Node) {
     }
 }
 
-/// Masks the credentials [`plaintext_secret::argument_credentials`] finds in an `args` or
-/// `command` list.
-fn arguments(items: &mut [Node]) {
-    let texts: Vec<Option<String>> = items.iter().map(Node::scalar_text).collect();
+/// Masks the credentials [`plaintext_secret::argument_credentials`] finds in a container's
+/// `command` and `args`, read as the one command line the container runs.
+fn arguments(container: &mut Node) {
+    let texts_of = |field: &str| -> Vec<Option<String>> {
+        let items = container.get(field).and_then(Node::as_seq).unwrap_or_default();
+        items.iter().map(Node::scalar_text).collect()
+    };
+    let command = texts_of("command");
+    let command_len = command.len();
+    let texts: Vec<Option<String>> = command.into_iter().chain(texts_of("args")).collect();
     for found in plaintext_secret::argument_credentials(&texts) {
-        items[found.index] = Node::string(found.redacted);
+        let (field, index) = match found.index.checked_sub(command_len) {
+            Some(index) => ("args", index),
+            None => ("command", found.index),
+        };
+        if let Some(Value::Seq(items)) = container.get_mut(field).map(|l| &mut l.value) {
+            items[index] = Node::string(found.redacted);
+        }
     }
 }
 
@@ -164,5 +172,19 @@ mod tests {
                 assert_eq!(list, Some(&json!(expected)), "{field}: {items:?}");
             }
         }
+    }
+
+    /// `command` and `args` are one command line: a flag that ends `command` takes the first
+    /// item of `args`.
+    #[test]
+    fn a_flag_ending_the_command_takes_the_first_argument() {
+        let out = redacted(
+            json!({}),
+            json!(["hunterAAhunter", "--port=1"]),
+            json!(["app", "--db-password"]),
+        );
+        let container = &out["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["args"], json!(["<redacted>", "--port=1"]));
+        assert_eq!(container["command"], json!(["app", "--db-password"]));
     }
 }

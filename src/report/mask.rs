@@ -116,7 +116,10 @@ fn by_structure(text: &str) -> Vec<Span> {
         let value = &line.text[at..];
         let item_name = scopes.enter(&line, key, value);
         let item = key.is_none() && line.column > line.indent;
-        let flag_before = flag.take().filter(|(column, _)| item && *column == line.column);
+        // The item after a lone flag is its value, unless it is the next flag.
+        let next_flag = value.starts_with("--");
+        let flag_before =
+            flag.take().filter(|(column, _)| item && *column == line.column && !next_flag);
         if item && value.starts_with("--") {
             let (_, text, _) = first_line(value);
             flag = (!text.contains('=')).then_some((line.column, text));
@@ -264,7 +267,7 @@ fn flow_credential<'a>(line: &Line<'a>, at: usize, mut item_name: Option<&'a str
             item_name = Some(text);
         }
         let name = match (key, flag.take()) {
-            (None, Some(flag)) => flag,
+            (None, Some(flag)) if !text.starts_with("--") => flag,
             _ => judged_as(key, item_name),
         };
         if plaintext_secret::as_a_whole(name, text).is_some() {
@@ -406,6 +409,11 @@ mod tests {
             - --api-token=\n- plain\ncommand: [\"run\", \"--db-password\", \"hunter3\"]\n\
             other: [--port, 80]\n";
         assert_eq!(masked(text), ["cnry18hunter2XYZ", "hunter3\"]"]);
+        // Regression: the next flag was taken for the value, and a value starting with `#`
+        // for a comment.
+        let text = "args:\n- --password\n- --port=8080\n- --token=#x1\n\
+            command: [\"--db-password\", \"--port=9\"]\n";
+        assert_eq!(masked(text), ["#x1"]);
     }
 
     #[test]

@@ -80,6 +80,15 @@ const BENIGN_SUFFIXES: &[&str] = &[
     "_ALGORITHM",
     "_PROJECT",
     "_REGION",
+    "_SIZE",
+    "_COUNT",
+    "_LIMIT",
+    "_POLICY",
+    "_STORE",
+    "_ENV",
+    "_REF",
+    "_ROTATION",
+    "_CACHE",
 ];
 
 /// Why a literal env value looks like a credential, or `None`. The value's shape counts
@@ -109,7 +118,7 @@ pub fn as_a_whole(name: &str, value: &str) -> Option<String> {
     if url_with_password(value) {
         return Some("it holds a URL with a password".into());
     }
-    if name_marks_credential(name) {
+    if name_marks_credential(name) && credential::assignable(value) {
         return Some("its name marks it as a credential".into());
     }
     let kind = secret_value_in_manifest::looks_like_credential(value)?;
@@ -293,27 +302,33 @@ fn check_arguments(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
     let containers = ctx.spec.root.path(&["spec", "template", "spec", "containers"]);
     let containers = containers.and_then(Node::as_seq).unwrap_or_default();
     for ((index, container), node) in ctx.spec.containers.iter().enumerate().zip(containers) {
-        for field in ["command", "args"] {
-            let items = node.get(field).and_then(Node::as_seq).unwrap_or_default();
-            let texts: Vec<Option<String>> = items.iter().map(Node::scalar_text).collect();
-            for found in argument_credentials(&texts) {
-                let span = items[found.index].span;
-                let message = format!(
-                    "{} passes a plaintext credential in `{field}` (item {}): {}",
-                    container.label(index),
-                    found.index + 1,
-                    found.reason
+        // The container runs `command` then `args` as one command line: a flag that ends
+        // `command` takes the first item of `args`.
+        let items: Vec<(&str, usize, &Node)> = ["command", "args"]
+            .into_iter()
+            .flat_map(|field| {
+                let list = node.get(field).and_then(Node::as_seq).unwrap_or_default();
+                list.iter().enumerate().map(move |(i, item)| (field, i, item))
+            })
+            .collect();
+        let texts: Vec<Option<String>> = items.iter().map(|(_, _, n)| n.scalar_text()).collect();
+        for found in argument_credentials(&texts) {
+            let (field, position, item) = items[found.index];
+            let message = format!(
+                "{} passes a plaintext credential in `{field}` (item {}): {}",
+                container.label(index),
+                position + 1,
+                found.reason
+            );
+            let mut d = ctx
+                .diagnostic(&RULE, message)
+                .at(ctx.spec.file, item.span, "plaintext credential (hidden)")
+                .help(
+                    "move the value to Secret Manager, map it to an env var with \
+                    `valueFrom.secretKeyRef` and read it from there (`$(VAR)` in `args`)",
                 );
-                let mut d = ctx
-                    .diagnostic(&RULE, message)
-                    .at(ctx.spec.file, span, "plaintext credential (hidden)")
-                    .help(
-                        "move the value to Secret Manager, map it to an env var with \
-                        `valueFrom.secretKeyRef` and read it from there (`$(VAR)` in `args`)",
-                    );
-                d.redact.push((ctx.spec.file, span));
-                out.push(d);
-            }
+            d.redact.push((ctx.spec.file, item.span));
+            out.push(d);
         }
     }
 }
@@ -390,6 +405,28 @@ mod tests {
         }
         assert!(looks_like_credential("BYPASS_CACHE", "true").is_none());
         assert!(looks_like_credential("PASSENGER_LIMIT", "4").is_none());
+    }
+
+    /// Configuration under a credential's name: sizes, counts and durations, paths, Secret
+    /// Manager names and env var names; a long number or a word may still be a credential.
+    #[test]
+    fn configuration_around_a_credential_is_none() {
+        for (name, value) in [
+            ("--tokens", "10"),
+            ("--token-cache-size", "1000"),
+            ("--session-secret-rotation", "24h"),
+            ("--secret-store", "gcp"),
+            ("--secret-env", "API_KEY"),
+            ("--secret-key-ref", "jwt-secret"),
+            ("--credentials", "/var/secrets/google/key.json"),
+            ("--api-key-secret", "projects/p/secrets/api-key/versions/latest"),
+            ("password-policy", "strong"),
+        ] {
+            assert_eq!(looks_like_credential(name, value), None, "{name}={value}");
+        }
+        for (name, value) in [("PIN_PASSWORD", "84736251"), ("--password", "bcrypt")] {
+            assert!(looks_like_credential(name, value).is_some(), "{name}={value}");
+        }
     }
 
     #[test]
