@@ -758,6 +758,20 @@ fn a_key_that_looks_like_a_credential_is_described_in_every_format() {
     }
 }
 
+/// A manifest with schema errors gives no report: a typo that drops a service's entries
+/// would otherwise read as full coverage.
+#[test]
+fn a_manifest_with_schema_errors_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(Path::new(FIXTURE).join("secrets.yaml")).unwrap();
+    let broken = dir.path().join("secrets.yaml");
+    std::fs::write(&broken, text.replacen("secrets:", "secret:", 1)).unwrap();
+    let run = audit_with(&broken, &snapshots(), &["--format", "json", "--fail-under", "100"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(run.stderr.contains("manifest-schema"), "{run}");
+}
+
 /// `--env` given twice names one environment, which has one column.
 #[test]
 fn an_environment_named_twice_is_audited_once() {
@@ -841,6 +855,10 @@ fn audit_takes_another_snapshot_age_limit() {
     assert_eq!(stale("4"), Value::Null);
 }
 
+/// A spec for a service `web` with one container and no mapping of its own.
+const WEB_SPEC: &str = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: web\n\
+    spec:\n  template:\n    spec:\n      containers:\n      - image: app\n";
+
 /// Regression: a `|` in a target ended its Markdown table cell early, and the hygiene lines
 /// said "1 enabled versions".
 #[test]
@@ -853,11 +871,13 @@ fn markdown_escapes_pipes_and_counts_are_singular_for_one() {
         "  staging: {project: acme-staging, region: europe-west1}",
         "services:",
         "  web:",
+        "    spec: web.yaml",
         "    secrets:",
         "      /etc/a|b/key: {secret: db-password}\n",
     ]
     .join("\n");
     std::fs::write(&manifest, text).unwrap();
+    std::fs::write(dir.path().join("web.yaml"), WEB_SPEC).unwrap();
     let created = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30);
     let name = "projects/acme-staging/secrets/db-password";
     let snapshot = serde_json::json!({
@@ -898,12 +918,14 @@ fn names_cannot_break_out_of_any_format() {
         "  staging: {project: acme-staging, region: europe-west1}",
         "services:",
         "  web:",
+        "    spec: web.yaml",
         "    secrets:",
         "      '/etc/x`[click](https://e.vil)`/key': {secret: db-password}",
         "      \"/etc/y\\e[31mRED\\rOVER/key\": {secret: db-password}\n",
     ]
     .join("\n");
     std::fs::write(&manifest, text).unwrap();
+    std::fs::write(dir.path().join("web.yaml"), WEB_SPEC).unwrap();
     let name = "projects/acme-staging/secrets/db-password";
     let snapshot = serde_json::json!({
         "snapshotVersion": 1,

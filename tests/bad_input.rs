@@ -591,6 +591,13 @@ fn a_full_stdout_or_stderr_is_no_panic() {
     let out = deploy().stdout(Stdio::null()).stderr(full()).output().expect("runs");
     assert_eq!(out.status.code(), Some(0));
 
+    // Help and the version are output like any other.
+    for args in [&["--help"][..], &["lint", "--help"], &["--version"]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_secretgate"));
+        let out = cmd.args(args).stdout(full()).stderr(Stdio::piped()).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+
     // A lost report with findings in it is exit 2 too, not the 1 of an ordinary finding.
     let incident = Path::new(ROOT).join("deploy/snapshots/staging-incident.json");
     let mut lint = Command::new(env!("CARGO_BIN_EXE_secretgate"));

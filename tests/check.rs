@@ -660,6 +660,20 @@ fn malformed_version_times_and_aliases_are_unverified_where_they_are_read() {
         "not verified: the age of version 3 of secret `api-key` (bad answer: the `createTime` of \
         version 3 is not an RFC 3339 time)"
     );
+    // No `createTime` at all leaves the age as unknown.
+    let no_time: fn(&mut [Value]) = |s| {
+        let version = &mut entry_of(s, "api-key")["versions"][0];
+        version.as_object_mut().expect("a version object").remove("createTime");
+    };
+    let file = snapshot_with_api_key(dir.path(), |s| no_time(s));
+    let run = check_snapshot(&fake, &limited.path().join("secrets.yaml"), &file, &[]);
+    assert_eq!(run.code, INCOMPLETE, "{run}");
+    let found = of(&run.findings(), "verification-incomplete");
+    assert_eq!(found.len(), 1, "{run}");
+    assert_eq!(
+        found[0].message,
+        "not verified: the age of version 3 of secret `api-key` (it has no `createTime`)"
+    );
 
     let aliased = fixture_copy("healthy", |m| {
         m.replace(
@@ -1603,6 +1617,25 @@ fn snapshot_writes_nothing_when_something_could_not_be_read() {
     assert_eq!(run.code, INCOMPLETE, "{}", run.stderr);
     assert!(!file.exists(), "an incomplete snapshot was written");
     assert!(run.stderr.contains("project hc-staging"), "{}", run.stderr);
+}
+
+/// A manifest with schema errors (`secret:` for `secrets:`) is refused before anything is
+/// captured: the snapshot would leave out the entries the typo dropped.
+#[test]
+fn snapshot_refuses_a_manifest_with_schema_errors() {
+    let fake = fake_for("healthy");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let text = std::fs::read_to_string(manifest("healthy")).expect("the fixture reads");
+    let broken = dir.path().join("secrets.yaml");
+    std::fs::write(&broken, text.replacen("secrets:", "secret:", 1)).expect("written");
+    let file = dir.path().join("staging.json");
+    let mut cmd = secretgate(Some(&fake), &broken);
+    cmd.args(["snapshot", "--env", "staging", "--max-rps", "1000", "-o"]).arg(&file);
+    let run = common::run(&mut cmd);
+    assert_eq!(run.code, FINDINGS, "{}", run.stderr);
+    assert!(!file.exists(), "a snapshot was written");
+    assert!(run.stderr.contains("manifest-schema"), "{}", run.stderr);
+    assert!(run.stderr.contains("is not a valid manifest; nothing was done"), "{}", run.stderr);
 }
 
 #[test]

@@ -33,7 +33,9 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     };
     let reading = Reading { inventory: &inventory, options: &options, args, runtime: &runtime };
     let gate = findings(&mut project, &envs, &reading, deadline)?;
-    let Some(manifest) = &project.manifest else {
+    let Some(manifest) =
+        project.manifest.as_ref().filter(|_| !super::manifest_is_invalid(&project))
+    else {
         return Ok(super::invalid_manifest(cli, &project));
     };
     let report = build(&project, manifest, &envs, &reading, &gate);

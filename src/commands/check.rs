@@ -91,7 +91,7 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> Result<u8, Error> {
     // The findings do not matter here; the specs are read for the accounts they name, which
     // decide whose IAM policies to capture.
     lint(&mut project, &envs)?;
-    if project.manifest.is_none() {
+    if super::manifest_is_invalid(&project) {
         return Ok(super::invalid_manifest(cli, &project));
     }
     let wanted = check::wanted(&mut project, &envs, !args.no_iam);

@@ -25,6 +25,7 @@ mod render;
 mod rules;
 
 use crate::cli::{Cli, ColorChoice, Command};
+use crate::diagnostic::Severity;
 use crate::error::{Error, exit};
 use clap::CommandFactory;
 use std::io::{IsTerminal, Write};
@@ -105,11 +106,28 @@ fn report_error(err: &Error, color: bool) -> u8 {
     err.exit_code()
 }
 
-/// For commands whose standard output is a report: a manifest that did not read is refused
-/// with its findings on stderr and exit 1, as `lint` would report it.
+/// Whether the manifest did not read, or read with schema errors (a misspelt `secrets:` drops
+/// a service's entries): a report or a snapshot made from it would leave out what the file was
+/// meant to say, and a coverage figure would pass for it.
+fn manifest_is_invalid(project: &crate::lint::Project) -> bool {
+    let schema = crate::rules::manifest_schema::RULE.code;
+    project.manifest.is_none()
+        || project.diagnostics.iter().any(|d| d.code == schema && d.severity == Severity::Error)
+}
+
+/// For commands whose standard output is a report: an invalid manifest (see
+/// [`manifest_is_invalid`]) is refused with its findings on stderr and exit 1, as `lint` would
+/// report it.
 fn invalid_manifest(cli: &Cli, project: &crate::lint::Project) -> u8 {
     let color = use_color(cli.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    note!("{}", crate::report::human::render(&project.diagnostics, &project.sources, color));
+    let manifest = project.sources.find(&cli.manifest);
+    let about: Vec<_> = project
+        .diagnostics
+        .iter()
+        .filter(|d| d.primary.as_ref().map(|l| l.file) == manifest || project.manifest.is_none())
+        .cloned()
+        .collect();
+    note!("{}", crate::report::human::render(&about, &project.sources, color));
     noteln!("error: {} is not a valid manifest; nothing was done", cli.manifest.display());
     crate::error::exit::FINDINGS
 }

@@ -104,21 +104,25 @@ fn check_schedule(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The creation time of the version in use could not be read, where the manifest limits the
-/// age of versions.
+/// The creation time of the version in use is missing or could not be read, where the manifest
+/// limits the age of versions.
 fn check_age(ctx: &SecretContext, out: &mut Vec<Diagnostic>) {
     if ctx.manifest.policy.max_version_age_days.is_none() {
         return;
     }
     let Some(version) = ctx.resolved_version() else { return };
-    if let Err(reason) = &version.create_time {
-        let message = format!(
-            "not verified: the age of version {} of secret {} ({reason})",
-            version.number,
-            quote(&ctx.secret().secret)
-        );
-        out.push(ctx.at_version(&RULE, message, "not verified").help(MALFORMED_HELP));
-    }
+    // Without a creation time the age is as unknown as with one that does not parse.
+    let reason = match &version.create_time {
+        Err(reason) => reason.clone(),
+        Ok(None) => "it has no `createTime`".to_string(),
+        Ok(Some(_)) => return,
+    };
+    let message = format!(
+        "not verified: the age of version {} of secret {} ({reason})",
+        version.number,
+        quote(&ctx.secret().secret)
+    );
+    out.push(ctx.at_version(&RULE, message, "not verified").help(MALFORMED_HELP));
 }
 
 /// The IAM policy of an existing secret could not be read, where the runtime account is known.
