@@ -1013,6 +1013,22 @@ fn audit_fake(fake: &FakeGoogle, args: &[&str]) -> Run {
     common::run(cmd.args(["audit", "--format", "json", "--max-rps", "1000"]).args(args))
 }
 
+/// A manifest with schema errors is refused before Secret Manager or Cloud Run is asked
+/// anything.
+#[test]
+fn an_invalid_manifest_is_refused_before_any_request() {
+    let fake = live_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(live_fixture().join("secrets.yaml")).unwrap();
+    let broken = dir.path().join("secrets.yaml");
+    std::fs::write(&broken, text.replacen("secrets:", "secret:", 1)).unwrap();
+    let mut cmd = common::secretgate_at(&fake);
+    cmd.arg("--manifest").arg(&broken).args(["audit", "--live", "--format", "json"]);
+    let run = common::run(&mut cmd);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(fake.requests().is_empty(), "requests: {:?}", fake.requests());
+}
+
 /// With `--live`, a required secret the deployed service lacks is `unmapped` in the matrix,
 /// counted against coverage, and a secret only the deployed service maps is no orphan.
 #[test]

@@ -15,6 +15,10 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<u8, Error> {
     let started = std::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(args.verify.fetch.timeout);
     let mut project = Project::load(&cli.manifest)?;
+    // What reading the manifest found is enough to refuse it before any request.
+    if super::manifest_is_invalid(&project) {
+        return Ok(super::invalid_manifest(cli, &project));
+    }
     let envs = project.select_environments(&args.envs.names)?;
     let runtime = super::check::runtime()?;
     let snapshots = &args.snapshots.files;
