@@ -100,7 +100,7 @@ pub struct Cli {
     )]
     pub color: ColorChoice,
 
-    /// Print only findings: no summary line, no progress, no logs.
+    /// Print only what was asked for (findings, plans, reports): no summary, progress or logs.
     #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 

@@ -69,7 +69,7 @@ fn configuration(value: &str) -> bool {
     let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &value[digits.len()..];
     let number = !digits.is_empty()
-        && digits.len() <= 5
+        && (digits.len() <= 5 || digits.contains('.'))
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && ["", "ms", "s", "m", "h", "d"].contains(&unit);
     let path = value.starts_with(['/', '~']) || value.starts_with("./");
@@ -235,7 +235,8 @@ fn flag_values(text: &str) -> impl Iterator<Item = Found> + '_ {
 fn assigned_name(text: &str, at: usize) -> Option<(&str, bool)> {
     let bytes = text.as_bytes();
     let before = text[..at].trim_end_matches([' ', '\t']);
-    let unquoted = before.trim_end_matches(['"', '\'']);
+    // JSON inside a quoted string escapes its quotes: `{\"password\":\"VALUE\"}`.
+    let unquoted = before.trim_end_matches(['"', '\'', '\\']);
     let quoted = unquoted.len() < before.len();
     let after = bytes.get(at + 1).copied();
     if bytes[at] == b':' && !quoted && !matches!(after, None | Some(b' ' | b'\t')) {
@@ -257,10 +258,13 @@ fn assigned_name(text: &str, at: usize) -> Option<(&str, bool)> {
 /// structure.
 fn assigned_value(text: &str, from: usize) -> Option<(usize, usize)> {
     let mut start = run(text, from, |b| b == b' ' || b == b'\t');
+    let escaped = text[start..].starts_with(['\\']) && text[start + 1..].starts_with(['"', '\'']);
+    start += usize::from(escaped);
     let end = match text.as_bytes().get(start)? {
         quote @ (b'"' | b'\'') => {
             start += 1;
-            start + text[start..].find(*quote as char).unwrap_or(text.len() - start)
+            let end = start + text[start..].find(*quote as char).unwrap_or(text.len() - start);
+            end - usize::from(escaped && text[..end].ends_with('\\'))
         }
         b'{' | b'[' | b'$' | b'%' => return None,
         // `#` ends a value (a URL's fragment) but can start one: `--password=#x` is no comment.
@@ -331,6 +335,9 @@ mod tests {
         let flag = super::FLAG_VALUE;
         let line = "exec app --db-password 'hunter2 x' -api-key k3y --port 8080";
         assert_eq!(found(line), [("hunter2 x", flag), ("k3y", flag)]);
+        // Regression: JSON in a quoted string hid its keys behind escaped quotes.
+        let escaped = r#"example.com/config: "{\"password\":\"LEAKH8pw\",\"user\":\"x\"}""#;
+        assert_eq!(found(escaped), [("LEAKH8pw", super::ASSIGNED)]);
         // Regression: a value starting with `#` was taken for a comment.
         let assigned = super::ASSIGNED;
         assert_eq!(found("--password=#x1 --token #y2"), [("#x1", assigned), ("#y2", flag)]);

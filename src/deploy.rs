@@ -94,16 +94,34 @@ impl Outcome {
     }
 }
 
-/// One secret mapping as a service carries it: names and versions only.
+/// One secret mapping as a service carries it: names and versions only. A name that looks
+/// like a credential (a token pasted where a name goes, in a live service too) is kept as it is
+/// for comparing, and written as [`shown`] describes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Mapping {
     /// The env var name or file path.
+    #[serde(serialize_with = "shown_as")]
     pub target: String,
     /// `env` or `file`.
     pub kind: &'static str,
     /// The full secret name, or the name as written when it cannot be resolved.
+    #[serde(serialize_with = "shown_as")]
     pub secret: String,
+    #[serde(serialize_with = "shown_as")]
     pub version: String,
+}
+
+/// `name` as plans and reports write it: described instead when it looks like a credential.
+pub fn shown(name: &str) -> String {
+    if crate::diagnostic::credential_kind(name).is_some() {
+        crate::diagnostic::quote(name)
+    } else {
+        name.to_string()
+    }
+}
+
+fn shown_as<S: serde::Serializer>(name: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&shown(name))
 }
 
 /// A change of one mapping between the live service and the rendered one.
@@ -111,6 +129,7 @@ pub struct Mapping {
 pub struct MappingChange {
     /// `added`, `removed` or `changed`.
     pub change: &'static str,
+    #[serde(serialize_with = "shown_as")]
     pub target: String,
     pub before: Option<Mapping>,
     pub after: Option<Mapping>,

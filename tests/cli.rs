@@ -112,6 +112,22 @@ fn every_help_has_one_layout_global_options_examples_and_exit_codes() {
     }
 }
 
+/// The README's rule tables say of every rule what `secretgate rules` says, word for word.
+#[test]
+fn readme_rule_tables_match_the_rules_command() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let listed = secretgate(&["rules"]).stdout;
+    for line in listed.lines() {
+        let mut parts = line.splitn(2, ' ');
+        let code = parts.next().unwrap_or_default();
+        let rest = parts.next().unwrap_or_default().trim_start();
+        let summary = rest.split_once(' ').map_or("", |(_, s)| s.trim_start());
+        let row = readme.lines().find(|l| l.starts_with(&format!("| `{code}` |")));
+        let row = row.unwrap_or_else(|| panic!("README has no row for {code}"));
+        assert!(row.ends_with(&format!("| {summary} |")), "{code}:\n{row}\n{summary}");
+    }
+}
+
 #[test]
 fn rules_list() {
     let run = secretgate(&["rules"]);

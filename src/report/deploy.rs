@@ -3,7 +3,7 @@
 //! The command decides what happens; this module only says it. The JSON document's field names
 //! and status strings are part of the public interface (see the README).
 
-use crate::deploy::{Mapping, Outcome, Plan, Status};
+use crate::deploy::{Mapping, Outcome, Plan, Status, shown};
 use crate::diagnostic::Diagnostic;
 use crate::source::Sources;
 use serde_json::{Value, json};
@@ -68,20 +68,21 @@ fn mapping_table(plan: &Plan, project: &str) -> String {
         return String::new();
     }
     let own = format!("projects/{project}/secrets/");
-    let short = |m: &Mapping| m.secret.strip_prefix(&own).unwrap_or(&m.secret).to_string();
+    let short = |m: &Mapping| shown(m.secret.strip_prefix(&own).unwrap_or(&m.secret));
+    let version = |m: &Mapping| shown(&m.version);
     let mut text = "  secret mappings:\n".to_string();
     let targets: Vec<String> =
-        plan.mappings.iter().map(|m| super::escape_controls(&m.target)).collect();
+        plan.mappings.iter().map(|m| super::escape_controls(&shown(&m.target))).collect();
     let width = targets.iter().map(String::len).max().unwrap_or(0);
     for (change, target) in plan.mappings.iter().zip(&targets) {
         let (sign, detail) = match (&change.before, &change.after) {
-            (None, Some(a)) => ("+", format!("{}@{}", short(a), a.version)),
-            (Some(b), None) => ("-", format!("{}@{}", short(b), b.version)),
+            (None, Some(a)) => ("+", format!("{}@{}", short(a), version(a))),
+            (Some(b), None) => ("-", format!("{}@{}", short(b), version(b))),
             (Some(b), Some(a)) if b.secret == a.secret => {
-                ("~", format!("{}@{} -> @{}", short(a), b.version, a.version))
+                ("~", format!("{}@{} -> @{}", short(a), version(b), version(a)))
             }
             (Some(b), Some(a)) => {
-                ("~", format!("{}@{} -> {}@{}", short(b), b.version, short(a), a.version))
+                ("~", format!("{}@{} -> {}@{}", short(b), version(b), short(a), version(a)))
             }
             (None, None) => continue,
         };
@@ -127,7 +128,8 @@ fn deployed(o: &Outcome) -> String {
         o.url.as_deref().unwrap_or("?")
     );
     for m in &o.mappings {
-        text.push_str(&format!("  {} <- {} @ {}\n", m.target, m.secret, m.version));
+        let (target, secret, version) = (shown(&m.target), shown(&m.secret), shown(&m.version));
+        text.push_str(&format!("  {target} <- {secret} @ {version}\n"));
     }
     text
 }
@@ -224,6 +226,43 @@ mod tests {
             assert!(text.starts_with("api: "), "{status:?}: {text:?}");
         }
         assert_eq!(summary(&[Outcome::new("api", "shop", "us-central1")]), "");
+    }
+
+    /// Names and versions of a live service's mappings that look like credentials are
+    /// described in the plan and its JSON, and compared as they are.
+    #[test]
+    fn credential_shaped_names_in_mappings_are_described() {
+        let token = "ghp_AbCdEfGhIjKlMnOpQrStUvWxYzLEAKV1234";
+        let mapping = |version: &str| crate::deploy::Mapping {
+            target: "JWT_SECRET_KEY".into(),
+            kind: "env",
+            secret: "projects/shop/secrets/jwt".into(),
+            version: version.into(),
+        };
+        let (before, after) = (mapping(token), mapping("latest"));
+        assert_ne!(before, after, "compared as they are");
+        let mut outcome = Outcome::new("api", "shop", "us-central1");
+        outcome.plan = Some(Plan {
+            new_service: false,
+            mappings: vec![crate::deploy::MappingChange {
+                change: "changed",
+                target: token.into(),
+                before: Some(before),
+                after: Some(after),
+            }],
+            image: None,
+            diff: String::new(),
+            latest_not_ready: false,
+        });
+        let text = plan(&outcome, false);
+        let json = serde_json::to_string(&outcome.plan).unwrap();
+        for shown in [&text, &json] {
+            assert!(!shown.contains("LEAKV"), "{shown}");
+            assert!(
+                shown.contains("a value that looks like a GitHub token (not shown)"),
+                "{shown}"
+            );
+        }
     }
 
     /// A new service whose create Cloud Run refused (a 409 included: someone else made it) is

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 pub static RULE: Rule = Rule {
     code: "invalid-mount-path",
     severity: Severity::Error,
-    summary: "a relative path, a path under /dev, /proc or /sys, two secrets in one directory, \
-        one path twice, a declared directory mounted from another kind of volume",
+    summary: "a relative path, a path with a control character, a path under /dev, /proc or \
+        /sys, two secrets in one directory, one path twice, a declared directory mounted from \
+        another kind of volume",
     flags: "A secret file path that is relative, ends with `/`, contains `..` or a control \
 character, lies under `/dev`, `/proc` or `/sys`, or is `/` itself; two different secrets mounted in the same \
 directory; a file whose path is the directory of another; in a spec, a relative or system \

@@ -13,7 +13,8 @@ pub static RULE: Rule = Rule {
     code: "mapping-conflict",
     severity: Severity::Error,
     summary: "a spec maps a declared env var, path or directory to another secret or version \
-        than the manifest, or names another runtime service account",
+        than the manifest, or names another runtime service account (a warning against the \
+        environment's default)",
     flags: "A mapping in the spec's target container for an env var or file that secrets.yaml \
 declares, but from another secret or at another version than secrets.yaml says. Also a \
 directory of declared files that the container already mounts from a secret volume of another \

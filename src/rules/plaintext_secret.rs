@@ -89,6 +89,28 @@ const BENIGN_SUFFIXES: &[&str] = &[
     "_REF",
     "_ROTATION",
     "_CACHE",
+    "_TYPE",
+    "_MODE",
+    "_METHOD",
+    "_SCHEME",
+    "_SOURCE",
+    "_PROVIDER",
+    "_BACKEND",
+    "_LOCATION",
+    "_LIFETIME",
+    "_ALG",
+    "_ARN",
+    "_COOKIE",
+    "_HASHER",
+    "_MANAGER",
+    "_FORMAT",
+];
+
+/// First words that make a name an action or a switch about a credential (`--use-secret-manager`,
+/// `--pass-access-token`, `ENABLE_TOKEN_AUTH`), not the credential.
+const VERBS: &[&str] = &[
+    "USE", "ENABLE", "DISABLE", "NO", "SKIP", "ALLOW", "REQUIRE", "VERIFY", "VALIDATE", "PASS",
+    "FORWARD",
 ];
 
 /// Why a literal env value looks like a credential, or `None`. The value's shape counts
@@ -133,14 +155,39 @@ pub fn as_a_whole(name: &str, value: &str) -> Option<String> {
 /// Whether `name` marks what it names as a credential (`DB_PASSWORD`, `--api-key`,
 /// `spring.datasource.password`) rather than describing one (`TOKEN_TTL`, `SECRET_NAME`).
 pub fn name_marks_credential(name: &str) -> bool {
-    let upper: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
-        .collect();
-    let benign = BENIGN_SUFFIXES.iter().any(|s| upper.ends_with(s));
-    // `PASS` alone is a word too often (`BYPASS_CACHE`): only as the last part of the name.
-    let pass = upper == "PASS" || upper.ends_with("_PASS");
-    !benign && (pass || MARKERS.iter().any(|m| upper.contains(m)))
+    let words = words(name);
+    let joined = format!("_{}_", words.join("_"));
+    let benign = BENIGN_SUFFIXES.iter().any(|s| joined[..joined.len() - 1].ends_with(s))
+        || (words.len() > 1 && VERBS.contains(&words[0].as_str()));
+    // A marker ends a word (`DB_PASSWORD`, `APITOKEN`), or is several words (`API_KEY`);
+    // `TOKENIZER` and `MAX_TOKENS` go on after it. `PASS` alone is a word too often
+    // (`BYPASS_CACHE`): only as the last word.
+    let plural = |w: &str| w.strip_suffix('S') == Some("CREDENTIAL");
+    let marked = MARKERS.iter().any(|m| match m.contains('_') {
+        true => joined.contains(&format!("_{m}_")),
+        false => words.iter().any(|w| w.ends_with(m) || plural(w)),
+    });
+    let pass = words.last().is_some_and(|w| w == "PASS");
+    !benign && (pass || marked)
+}
+
+/// The words of a name in upper case: `dbPassword`, `db-password` and `DB_PASSWORD` all give
+/// `DB`, `PASSWORD`.
+fn words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = vec![String::new()];
+    let mut lower_before = false;
+    for c in name.chars() {
+        let new_word = !c.is_ascii_alphanumeric() || (c.is_ascii_uppercase() && lower_before);
+        if new_word && words.last().is_some_and(|w| !w.is_empty()) {
+            words.push(String::new());
+        }
+        if let (true, Some(word)) = (c.is_ascii_alphanumeric(), words.last_mut()) {
+            word.push(c.to_ascii_uppercase());
+        }
+        lower_before = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    words.retain(|w| !w.is_empty());
+    words
 }
 
 /// Replaces with [`MASKED`] every literal value of the env list `env` that is a credential:
@@ -357,7 +404,7 @@ fn check_annotations(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{MASKED, looks_like_credential, redact_env};
+    use super::{MASKED, looks_like_credential, name_marks_credential, redact_env};
     use crate::yaml::Node;
 
     #[test]
@@ -427,6 +474,37 @@ mod tests {
         for (name, value) in [("PIN_PASSWORD", "84736251"), ("--password", "bcrypt")] {
             assert!(looks_like_credential(name, value).is_some(), "{name}={value}");
         }
+    }
+
+    /// Names that describe or configure a credential, or hold a marker inside a longer word,
+    /// are no credentials; camel case and one-word names are read by their words.
+    #[test]
+    fn names_are_read_by_their_words() {
+        for name in [
+            "TOKENIZER",
+            "--tokenizer",
+            "MAX_TOKENS",
+            "RATE_LIMIT_TOKENS",
+            "SECRETS_BACKEND",
+            "TOKEN_TYPE",
+            "OIDC_TOKEN_ENDPOINT_AUTH_METHOD",
+            "PASSWORD_HASHER",
+            "SECRET_MANAGER_LOCATION",
+            "AUTH_TOKEN_SOURCE",
+            "REFRESH_TOKEN_LIFETIME",
+            "DD_API_KEY_SECRET_ARN",
+            "--pass-access-token",
+            "--use-secret-manager",
+            "BYPASS_CACHE",
+        ] {
+            assert!(!name_marks_credential(name), "{name}");
+        }
+        for name in
+            ["dbPassword", "APITOKEN", "GITHUB_TOKEN", "--api-key", "DB_CREDENTIALS", "SMTP_PASS"]
+        {
+            assert!(name_marks_credential(name), "{name}");
+        }
+        assert!(looks_like_credential("TOKEN_COST", "0.000015").is_none());
     }
 
     #[test]

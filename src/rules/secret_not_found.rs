@@ -8,7 +8,7 @@ use crate::resolve::Deployment;
 pub static RULE: Rule = Rule {
     code: "secret-not-found",
     severity: Severity::Error,
-    summary: "a declared secret does not exist in Secret Manager",
+    summary: "a declared secret, or one a spec maps on its own, does not exist in its project",
     flags: "A secret that secrets.yaml declares for an environment, or that a service's spec \
 maps on its own (a sidecar's, say), but that the environment's project (or the project of a \
 full `projects/P/secrets/S` name) does not have.",

@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     code: "verification-incomplete",
     severity: Severity::Error,
     summary: "something could not be checked: permission denied, API unavailable, timeout, bad \
-        answer",
+        answer, a project or field that a snapshot lacks",
     flags: "A declared secret (or one a spec maps on its own) whose metadata could not be read: \
 permission denied, the API unavailable or rate limiting past the retries, a timeout, a \
 malformed answer, or a project missing from the snapshot, versions or an IAM policy a snapshot \
