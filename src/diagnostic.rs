@@ -191,8 +191,8 @@ pub fn credential_kind(value: &str) -> Option<&'static str> {
 /// Written as names and numbers are: letters, digits, `-`, `_`, `.` (Kubernetes secret names,
 /// which Cloud Run specs often carry by habit) and placeholder braces; a full name
 /// `[ALIAS:]projects/PROJECT/secrets/ID`, whose parts add `:` and `/`; an absolute file path
-/// of such names; an annotation key (`example.com/db-password`); a service account's email; or
-/// a YAML number such as `-1.5e+3`.
+/// of such names; an annotation key (`example.com/db-password`, `other/db-url`); a service
+/// account's email; or a YAML number such as `-1.5e+3`.
 fn name_like(value: &str) -> bool {
     let word = |text: &str, extra: &[u8]| {
         let named = |b: u8| b.is_ascii_alphanumeric() || b"-_.{}".contains(&b);
@@ -203,8 +203,9 @@ fn name_like(value: &str) -> bool {
             && word(rest, b"/:")
     });
     let path = value.starts_with('/') && word(value, b"/");
-    let annotation_key =
-        matches!(crate::credential::split_key(value), (Some(_), name) if word(name, b""));
+    let annotation_key = value
+        .split_once('/')
+        .is_some_and(|(prefix, name)| !prefix.is_empty() && word(prefix, b"") && word(name, b""));
     let email = value.split_once('@').is_some_and(|(user, domain)| {
         !user.is_empty() && word(user, b"") && domain.contains('.') && word(domain, b"")
     });

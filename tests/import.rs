@@ -1069,6 +1069,10 @@ fn live_import_redacts_credentials_in_annotations_arguments_and_commands() {
     for (what, shown) in [("export", &exported), ("manifest", &text), ("stderr", &run.stderr)] {
         assert!(!shown.contains("LiveS3cretPW") && !shown.contains(password), "{what}: {shown}");
     }
+    // What was written as `<redacted>` is said on stderr, as a masked env value is.
+    for said in ["annotation `other/db-url` holds", "plaintext credential in `args` (item 2)"] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
     let spec = yaml::parse(exported.as_bytes()).expect("the export is YAML").to_json();
     assert_eq!(
         spec["metadata"]["annotations"],

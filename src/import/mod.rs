@@ -327,7 +327,8 @@ fn add_mappings(service: &mut ServiceImport, spec: &ServiceSpec, index: usize, e
 }
 
 /// A `plaintext-secret` finding for every env value of any container that looks like a
-/// credential, and the entry to create instead in `suggestions`.
+/// credential, with the entry to create instead in `suggestions`, and for every credential in
+/// an annotation, a `command` or `args`.
 fn report_plaintext(
     spec: &ServiceSpec,
     env: &str,
@@ -364,6 +365,18 @@ fn report_plaintext(
                 suggestions.push(suggestion);
             }
         }
+    }
+    // Credentials in annotations and on command lines have no entry to suggest, but are
+    // reported all the same: an export wrote them as `<redacted>`, which must not be deployed.
+    for found in plaintext_secret::credentials_elsewhere(spec) {
+        let mut d =
+            Diagnostic::new(&plaintext_secret::RULE, format!("`{name}`: {}", found.message))
+                .at(spec.file, found.span, "plaintext value (hidden)")
+                .help(found.help)
+                .env(Some(env))
+                .service(Some(name));
+        d.redact.push((spec.file, found.span));
+        out.push(d);
     }
 }
 

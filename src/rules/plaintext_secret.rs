@@ -3,7 +3,8 @@
 use super::{Rule, SpecContext, secret_value_in_manifest};
 use crate::credential;
 use crate::diagnostic::{Diagnostic, Severity, quote};
-use crate::yaml::Node;
+use crate::spec::ServiceSpec;
+use crate::yaml::{Node, Span};
 use std::collections::HashSet;
 
 pub static RULE: Rule = Rule {
@@ -339,16 +340,49 @@ pub fn check(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             out.push(d);
         }
     }
-    check_arguments(ctx, out);
-    check_annotations(ctx, out);
+    for found in credentials_elsewhere(ctx.spec) {
+        let mut d = ctx
+            .diagnostic(&RULE, found.message)
+            .at(ctx.spec.file, found.span, "plaintext value (hidden)")
+            .help(found.help);
+        d.redact.push((ctx.spec.file, found.span));
+        out.push(d);
+    }
 }
 
-/// Credentials in the `command` and `args` of every container: on a command line they are as
-/// exposed as in an env var, and a service deployed with `<redacted>` there would not start.
-fn check_arguments(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
-    let containers = ctx.spec.root.path(&["spec", "template", "spec", "containers"]);
+/// A credential outside env values: in an annotation, or in a container's `command` and
+/// `args`.
+pub struct Elsewhere {
+    pub span: Span,
+    /// What holds it and why it reads as one, for a message.
+    pub message: String,
+    pub help: &'static str,
+}
+
+/// Every credential of `spec` outside env values: in the annotations of the service and of its
+/// revision template, which every project viewer can read, and in the `command` and `args` of
+/// every container, which are as exposed as an env var, and with which a service deployed with
+/// `<redacted>` in place of the value would not start.
+pub fn credentials_elsewhere(spec: &ServiceSpec) -> Vec<Elsewhere> {
+    let mut found = Vec::new();
+    for path in [&["metadata", "annotations"][..], &["spec", "template", "metadata", "annotations"]]
+    {
+        let annotations = spec.root.path(path).and_then(Node::as_map).unwrap_or_default();
+        for (key, value) in annotations {
+            let (Some(key), Some(text)) = (key.scalar_text(), value.scalar_text()) else {
+                continue;
+            };
+            let Some(reason) = annotation_credential(&key, &text) else { continue };
+            found.push(Elsewhere {
+                span: value.span,
+                message: format!("annotation {} holds a plaintext value: {reason}", quote(&key)),
+                help: "keep credentials out of annotations: store them in Secret Manager",
+            });
+        }
+    }
+    let containers = spec.root.path(&["spec", "template", "spec", "containers"]);
     let containers = containers.and_then(Node::as_seq).unwrap_or_default();
-    for ((index, container), node) in ctx.spec.containers.iter().enumerate().zip(containers) {
+    for ((index, container), node) in spec.containers.iter().enumerate().zip(containers) {
         // The container runs `command` then `args` as one command line: a flag that ends
         // `command` takes the first item of `args`.
         let items: Vec<(&str, usize, &Node)> = ["command", "args"]
@@ -359,47 +393,22 @@ fn check_arguments(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
             })
             .collect();
         let texts: Vec<Option<String>> = items.iter().map(|(_, _, n)| n.scalar_text()).collect();
-        for found in argument_credentials(&texts) {
-            let (field, position, item) = items[found.index];
-            let message = format!(
-                "{} passes a plaintext credential in `{field}` (item {}): {}",
-                container.label(index),
-                position + 1,
-                found.reason
-            );
-            let mut d = ctx
-                .diagnostic(&RULE, message)
-                .at(ctx.spec.file, item.span, "plaintext credential (hidden)")
-                .help(
-                    "move the value to Secret Manager, map it to an env var with \
-                    `valueFrom.secretKeyRef` and read it from there (`$(VAR)` in `args`)",
-                );
-            d.redact.push((ctx.spec.file, item.span));
-            out.push(d);
+        for credential in argument_credentials(&texts) {
+            let (field, position, item) = items[credential.index];
+            found.push(Elsewhere {
+                span: item.span,
+                message: format!(
+                    "{} passes a plaintext credential in `{field}` (item {}): {}",
+                    container.label(index),
+                    position + 1,
+                    credential.reason
+                ),
+                help: "move the value to Secret Manager, map it to an env var with \
+                       `valueFrom.secretKeyRef` and read it from there (`$(VAR)` in `args`)",
+            });
         }
     }
-}
-
-/// Credentials in the annotations of the service and of its revision template, which every
-/// project viewer can read.
-fn check_annotations(ctx: &SpecContext, out: &mut Vec<Diagnostic>) {
-    for path in [&["metadata", "annotations"][..], &["spec", "template", "metadata", "annotations"]]
-    {
-        let annotations = ctx.spec.root.path(path).and_then(Node::as_map).unwrap_or_default();
-        for (key, value) in annotations {
-            let (Some(key), Some(text)) = (key.scalar_text(), value.scalar_text()) else {
-                continue;
-            };
-            let Some(reason) = annotation_credential(&key, &text) else { continue };
-            let message = format!("annotation {} holds a plaintext value: {reason}", quote(&key));
-            let mut d = ctx
-                .diagnostic(&RULE, message)
-                .at(ctx.spec.file, value.span, "plaintext value (hidden)")
-                .help("keep credentials out of annotations: store them in Secret Manager");
-            d.redact.push((ctx.spec.file, value.span));
-            out.push(d);
-        }
-    }
+    found
 }
 
 #[cfg(test)]
