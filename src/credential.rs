@@ -19,6 +19,9 @@ pub struct Found {
 /// What [`find`] calls a value found by the name it is assigned to.
 pub const ASSIGNED: &str = "a value under a credential's name";
 
+/// What [`find`] calls the password of a `user:password` pair given to `-u` or `--user`.
+pub const USER_PASSWORD: &str = "a user's password";
+
 /// What [`find`] calls the value after a command-line flag named like a credential.
 pub const FLAG_VALUE: &str = "the value of a flag named like a credential";
 
@@ -89,6 +92,7 @@ pub fn find(text: &str) -> Vec<Found> {
         .chain(bearer_tokens(text))
         .chain(assignments(text))
         .chain(flag_values(text))
+        .chain(user_passwords(text))
         .collect();
     found.sort_by_key(|f| (f.start, f.end));
     found
@@ -229,6 +233,24 @@ fn flag_values(text: &str) -> impl Iterator<Item = Found> + '_ {
     })
 }
 
+/// The password of `-u USER:PASSWORD` or `--user USER:PASSWORD`, as `curl` takes them.
+fn user_passwords(text: &str) -> impl Iterator<Item = Found> + '_ {
+    ["-u ", "--user ", "--user="].into_iter().flat_map(move |flag| {
+        starts_of(text, flag).filter(|at| starts_word(text, *at)).filter_map(move |at| {
+            let user = run(text, at + flag.len(), |b| b == b' ');
+            let colon = user + text[user..].find([':', ' '])?;
+            let start = colon + 1;
+            let end = run(text, start, |b| b > b' ' && !b"\"'`".contains(&b));
+            let usable = text.as_bytes()[colon] == b':' && colon > user && end > start;
+            (usable && assignable(&text[start..end])).then_some(Found {
+                start,
+                end,
+                kind: USER_PASSWORD,
+            })
+        })
+    })
+}
+
 /// The name before the separator at byte `at`, and whether it is a URL's query parameter.
 /// `:` separates only before a blank or after a quoted name, as in YAML and JSON; `=` not in
 /// `==`, `!=`, `<=`, `>=` or `=>`.
@@ -335,6 +357,10 @@ mod tests {
         let flag = super::FLAG_VALUE;
         let line = "exec app --db-password 'hunter2 x' -api-key k3y --port 8080";
         assert_eq!(found(line), [("hunter2 x", flag), ("k3y", flag)]);
+        let user = super::USER_PASSWORD;
+        assert_eq!(found("curl -u admin:XYZZY9 http://x/"), [("XYZZY9", user)]);
+        assert_eq!(found("curl --user=admin:XYZZY9"), [("XYZZY9", user)]);
+        assert_eq!(found("curl -u admin http://x/ -u :"), []);
         // Regression: JSON in a quoted string hid its keys behind escaped quotes.
         let escaped = r#"example.com/config: "{\"password\":\"LEAKH8pw\",\"user\":\"x\"}""#;
         assert_eq!(found(escaped), [("LEAKH8pw", super::ASSIGNED)]);

@@ -654,7 +654,8 @@ fn plaintext_secret_credential_values_under_innocent_names() {
     assert_never_printed(fixture, "plaintext-secret", &["XYZZY", "BEGIN PRIVATE", "sk_live_51H"]);
 }
 
-/// Credentials in annotations, `command` and `args`: by the annotation's or the flag's name, a
+/// Credentials in annotations, `command`, `args` and probes: by the annotation's, the flag's
+/// or the header's name, a
 /// flag's value on a command line, and what an export left as `<redacted>`; a TTL, a
 /// placeholder, a port, a size, a path, an env var's name, a Secret Manager name and Cloud
 /// Run's own annotations pass.
@@ -671,6 +672,8 @@ fn plaintext_secret_in_annotations_commands_and_arguments() {
             ("plaintext-secret", "error", "deploy/api.yaml", 20, 15),
             ("plaintext-secret", "error", "deploy/api.yaml", 21, 15),
             ("plaintext-secret", "error", "deploy/api.yaml", 27, 15),
+            ("plaintext-secret", "error", "deploy/api.yaml", 38, 44),
+            ("plaintext-secret", "error", "deploy/api.yaml", 42, 37),
         ]
     );
     assert_message(&found[0], "annotation `example.com/db-password` holds a plaintext value");
@@ -678,6 +681,8 @@ fn plaintext_secret_in_annotations_commands_and_arguments() {
     assert_message(&found[2], "in `args` (item 2): it is the value of a flag named like");
     assert_message(&found[3], "in `args` (item 3): its flag is named like a credential");
     assert_message(&found[4], "in `args` (item 9): it holds `<redacted>`");
+    assert_message(&found[5], "sends header `X-Api-Key` in its `livenessProbe`");
+    assert_message(&found[6], "in its `startupProbe` command (item 3): it holds a user's password");
     assert_never_printed(fixture, "plaintext-secret", &["XYZZY"]);
 }
 

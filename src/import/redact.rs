@@ -1,6 +1,7 @@
 //! What `import --live` hides in the services it exports. The file is meant to be committed, so
 //! every credential the live service carries in clear becomes `<redacted>`: a literal env
-//! value, an annotation's value, and the credentials in a container's `args` and `command`.
+//! value, an annotation's value, and the credentials in a container's `args` and `command` and
+//! in its probes.
 //!
 //! The judgement is the one `plaintext-secret` and the masking of excerpts and plans make
 //! (credential names, value shapes, [`credential::find`] inside longer text), so that the export
@@ -11,7 +12,7 @@ use crate::yaml::{Node, Value};
 
 /// Replaces every credential of `service` (a Knative service tree) with [`MASKED`]: in the
 /// annotations of the service and of its revision template, and in each container's env,
-/// `command` and `args`.
+/// `command`, `args` and probes.
 pub fn credentials(service: &mut Node) {
     for path in [&["metadata", "annotations"][..], &["spec", "template", "metadata", "annotations"]]
     {
@@ -26,6 +27,26 @@ pub fn credentials(service: &mut Node) {
             plaintext_secret::redact_env(env, &[]);
         }
         arguments(container);
+        for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            if let Some(probe) = container.get_mut(probe) {
+                self::probe(probe);
+            }
+        }
+    }
+}
+
+/// Masks a probe's HTTP header values as env values are (a header is a name and a value too),
+/// and the credentials of its `exec.command`.
+fn probe(probe: &mut Node) {
+    let headers = probe.path_mut(&["httpGet", "httpHeaders"]);
+    if let Some(Value::Seq(headers)) = headers.map(|h| &mut h.value) {
+        plaintext_secret::redact_env(headers, &[]);
+    }
+    if let Some(Value::Seq(command)) = probe.path_mut(&["exec", "command"]).map(|c| &mut c.value) {
+        let texts: Vec<Option<String>> = command.iter().map(Node::scalar_text).collect();
+        for found in plaintext_secret::argument_credentials(&texts) {
+            command[found.index] = Node::string(found.redacted);
+        }
     }
 }
 
@@ -172,6 +193,27 @@ mod tests {
                 assert_eq!(list, Some(&json!(expected)), "{field}: {items:?}");
             }
         }
+    }
+
+    /// A probe's header named like a credential and a password in its command are masked.
+    #[test]
+    fn probes_are_masked() {
+        let service = json!({"spec": {"template": {"spec": {"containers": [{
+            "image": "app",
+            "livenessProbe": {"httpGet": {"httpHeaders": [
+                {"name": "X-Api-Key", "value": "XYZZYprobe1"},
+                {"name": "Accept", "value": "application/json"},
+            ]}},
+            "startupProbe": {"exec": {"command": ["curl", "-u", "admin:XYZZYexec9", "http://x/"]}},
+        }]}}}});
+        let mut tree = Node::from_json(&service);
+        credentials(&mut tree);
+        let container = &tree.to_json()["spec"]["template"]["spec"]["containers"][0];
+        let headers = &container["livenessProbe"]["httpGet"]["httpHeaders"];
+        assert_eq!(headers[0]["value"], "<redacted>");
+        assert_eq!(headers[1]["value"], "application/json");
+        let command = &container["startupProbe"]["exec"]["command"];
+        assert_eq!(command, &json!(["curl", "-u", "admin:<redacted>", "http://x/"]));
     }
 
     /// `command` and `args` are one command line: a flag that ends `command` takes the first

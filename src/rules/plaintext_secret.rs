@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     code: "plaintext-secret",
     severity: Severity::Error,
     summary: "a credential in plain text in a spec: a literal env value that the manifest \
-        declares or that looks like one, or one in an annotation, `command` or `args`",
+        declares or that looks like one, or one in an annotation, `command`, `args` or a probe",
     flags: "A spec env var with a literal `value` whose name the manifest declares as a secret \
 for that service, or whose name looks like a credential (`*SECRET*`, `*PASSWORD*`, `*TOKEN*`, \
 `*API_KEY*`, `*PRIVATE_KEY*`, ...), or whose value carries a password \
@@ -26,7 +26,9 @@ domain) or value looks like a credential in the same way (Cloud Run's and Knativ
 annotations are judged by their value only), and an item of a container's `command` or \
 `args` that holds a credential: the value of `--flag=VALUE` or the item after a lone \
 `--flag` when the flag is named like a credential, a credential inside the item, or \
-`<redacted>`. Empty values and `${...}` placeholders are ignored. The value is never printed.",
+`<redacted>`; and in a probe, an HTTP header judged as an env var is, and the credentials of \
+its `exec.command`. Empty values and `${...}` placeholders are ignored. The value is never \
+printed.",
     why: "A literal value is stored in the spec file, in the repository, in the revision's \
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
@@ -254,6 +256,9 @@ pub fn argument_credentials(items: &[Option<String>]) -> Vec<ArgumentCredential>
                 let reason = "it is the value of a flag named like a credential";
                 Some((reason.to_string(), MASKED.to_string()))
             }
+            // `curl -u USER:PASSWORD`, in two items: read as the one string it stands for.
+            Some(flag @ ("-u" | "--user")) => masked_item(&format!("{flag} {text}"))
+                .map(|(reason, masked)| (reason, masked[flag.len() + 1..].to_string())),
             _ => masked_item(text),
         };
         if text.starts_with('-') && !text.contains(['=', ' ']) {
@@ -407,6 +412,40 @@ pub fn credentials_elsewhere(spec: &ServiceSpec) -> Vec<Elsewhere> {
                        `valueFrom.secretKeyRef` and read it from there (`$(VAR)` in `args`)",
             });
         }
+        for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            found.extend(probe_credentials(node.get(probe), probe, &container.label(index)));
+        }
+    }
+    found
+}
+
+/// Credentials in a probe: the value of an HTTP header named like a credential (or shaped like
+/// one), and what a command line holds in its `exec.command`.
+fn probe_credentials(probe: Option<&Node>, field: &str, label: &str) -> Vec<Elsewhere> {
+    let Some(probe) = probe else { return Vec::new() };
+    let help = "probe with a path that needs no credential, or read it from an env var that \
+                `valueFrom.secretKeyRef` maps";
+    let mut found = Vec::new();
+    let headers = probe.path(&["httpGet", "httpHeaders"]).and_then(Node::as_seq);
+    for header in headers.unwrap_or_default() {
+        let name = header.get("name").and_then(Node::scalar_text).unwrap_or_default();
+        let Some(value) = header.get("value") else { continue };
+        let Some(reason) = looks_like_credential(&name, &value.scalar_text().unwrap_or_default())
+        else {
+            continue;
+        };
+        let message = format!("{label} sends header {} in its `{field}`: {reason}", quote(&name));
+        found.push(Elsewhere { span: value.span, message, help });
+    }
+    let command = probe.path(&["exec", "command"]).and_then(Node::as_seq).unwrap_or_default();
+    let texts: Vec<Option<String>> = command.iter().map(Node::scalar_text).collect();
+    for credential in argument_credentials(&texts) {
+        let message = format!(
+            "{label} passes a plaintext credential in its `{field}` command (item {}): {}",
+            credential.index + 1,
+            credential.reason
+        );
+        found.push(Elsewhere { span: command[credential.index].span, message, help });
     }
     found
 }
