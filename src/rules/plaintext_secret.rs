@@ -165,10 +165,15 @@ pub fn name_marks_credential(name: &str) -> bool {
     // A marker ends a word (`DB_PASSWORD`, `APITOKEN`), or is several words (`API_KEY`);
     // `TOKENIZER` and `MAX_TOKENS` go on after it. `PASS` alone is a word too often
     // (`BYPASS_CACHE`): only as the last word.
+    // One word may also run a marker into `KEY` (`SECRETKEY`) or write a marker of several
+    // words as one (`PRIVATEKEY`).
     let plural = |w: &str| w.strip_suffix('S') == Some("CREDENTIAL");
-    let marked = MARKERS.iter().any(|m| match m.contains('_') {
-        true => joined.contains(&format!("_{m}_")),
-        false => words.iter().any(|w| w.ends_with(m) || plural(w)),
+    let ends_in = |w: &str, m: &str| {
+        let m = m.replace('_', "");
+        w.ends_with(&m) || w.strip_suffix("KEY").is_some_and(|r| r.ends_with(&m))
+    };
+    let marked = MARKERS.iter().any(|m| {
+        joined.contains(&format!("_{m}_")) || words.iter().any(|w| ends_in(w, m) || plural(w))
     });
     let pass = words.last().is_some_and(|w| w == "PASS");
     !benign && (pass || marked)
@@ -547,9 +552,17 @@ mod tests {
         ] {
             assert!(!name_marks_credential(name), "{name}");
         }
-        for name in
-            ["dbPassword", "APITOKEN", "GITHUB_TOKEN", "--api-key", "DB_CREDENTIALS", "SMTP_PASS"]
-        {
+        for name in [
+            "dbPassword",
+            "APITOKEN",
+            "GITHUB_TOKEN",
+            "--api-key",
+            "DB_CREDENTIALS",
+            "SMTP_PASS",
+            "SECRETKEY",
+            "PRIVATEKEY",
+            "jwtSecretKey",
+        ] {
             assert!(name_marks_credential(name), "{name}");
         }
         assert!(looks_like_credential("TOKEN_COST", "0.000015").is_none());
