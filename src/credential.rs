@@ -56,10 +56,17 @@ fn is_domain(text: &str) -> bool {
 }
 
 /// Whether `value`, given to a name that marks a credential, can be one: it is not empty, not a
-/// placeholder (`$X`, `${X}`, `%X%`), not a switch (`--require-token=false`) and not the
+/// placeholder (`$(X)`, `${X}`, `$X`, `%X%`), not a switch (`--require-token=false`) and not the
 /// configuration around a credential (see [`configuration`]).
 pub fn assignable(value: &str) -> bool {
-    let placeholder = value.starts_with(['$', '%']) || value.contains("${");
+    // `$(VAR)` is what Cloud Run expands; `${VAR}`, `$VAR` and `%VAR%` are what templates and
+    // shells leave. A value that only starts with `$` or `%` can be a password.
+    let shell_var = value.strip_prefix('$').is_some_and(|v| {
+        !v.is_empty()
+            && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    });
+    let percent = value.len() > 2 && value.starts_with('%') && value.ends_with('%');
+    let placeholder = value.starts_with("$(") || value.contains("${") || shell_var || percent;
     let switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(value));
     !value.is_empty() && !placeholder && !switch && !configuration(value)
 }
@@ -71,11 +78,14 @@ pub fn assignable(value: &str) -> bool {
 fn configuration(value: &str) -> bool {
     let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &value[digits.len()..];
+    let digits = digits.strip_prefix('-').unwrap_or(digits);
     let number = !digits.is_empty()
         && (digits.len() <= 5 || digits.contains('.'))
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && ["", "ms", "s", "m", "h", "d"].contains(&unit);
-    let path = value.starts_with(['/', '~']) || value.starts_with("./");
+    // A path of names, not base64 that happens to start with `/` (`/pL9x+Qa7Ww==`).
+    let path = (value.starts_with(['/', '~']) || value.starts_with("./"))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-~".contains(&b));
     let secret_name = value.starts_with("projects/") && value.contains("/secrets/");
     let env_name = value.contains('_')
         && value.starts_with(|c: char| c.is_ascii_uppercase())
@@ -175,13 +185,15 @@ fn url_passwords(text: &str) -> impl Iterator<Item = Found> + '_ {
 /// encoded `user:password` of `Basic CREDENTIALS`. Prose (`Bearer authentication`, `Basic
 /// realm`) has words without digits or `=` padding; these have them.
 fn bearer_tokens(text: &str) -> impl Iterator<Item = Found> + '_ {
-    const SCHEMES: [(&str, &str); 6] = [
+    const SCHEMES: [(&str, &str); 8] = [
         ("Bearer ", "a bearer token"),
         ("bearer ", "a bearer token"),
         ("BEARER ", "a bearer token"),
         ("Basic ", "basic authentication credentials"),
         ("basic ", "basic authentication credentials"),
         ("BASIC ", "basic authentication credentials"),
+        ("Token ", "an authentication token"),
+        ("ApiKey ", "an API key"),
     ];
     SCHEMES.into_iter().flat_map(move |(word, kind)| {
         starts_of(text, word).filter(|at| starts_word(text, *at)).filter_map(move |at| {
@@ -288,7 +300,7 @@ fn assigned_value(text: &str, from: usize) -> Option<(usize, usize)> {
             let end = start + text[start..].find(*quote as char).unwrap_or(text.len() - start);
             end - usize::from(escaped && text[..end].ends_with('\\'))
         }
-        b'{' | b'[' | b'$' | b'%' => return None,
+        b'{' | b'[' => return None,
         // `#` ends a value (a URL's fragment) but can start one: `--password=#x` is no comment.
         first => {
             let from = start + usize::from(*first == b'#');
@@ -377,6 +389,26 @@ mod tests {
         ] {
             assert_eq!(found(text), [], "{text}");
         }
+    }
+
+    /// A value that only starts like a placeholder or a path can be a password; `$VAR`,
+    /// `${VAR}`, `$(VAR)`, `%VAR%` and a path of names are not.
+    #[test]
+    fn placeholders_and_paths_are_told_from_passwords() {
+        for text in ["DB_PASSWORD=$up3rS3cret!", "DB_PASSWORD=%Q7f!x9", "PGPASSWORD=/pL9x+Qa7Ww=="]
+        {
+            assert_eq!(found(text).len(), 1, "{text}");
+        }
+        for text in [
+            "DB_PASSWORD=$DB_PASSWORD",
+            "DB_PASSWORD=$(DB_PASSWORD)",
+            "DB_PASSWORD=%DB_PASSWORD%",
+            "PGPASSWORD=/run/secrets/pg",
+        ] {
+            assert_eq!(found(text), [], "{text}");
+        }
+        let token = "X-Auth: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
+        assert_eq!(found(token)[0].1, "an authentication token");
     }
 
     #[test]

@@ -27,8 +27,8 @@ annotations are judged by their value only), and an item of a container's `comma
 `args` that holds a credential: the value of `--flag=VALUE` or the item after a lone \
 `--flag` when the flag is named like a credential, a credential inside the item, or \
 `<redacted>`; and in a probe, an HTTP header judged as an env var is, and the credentials of \
-its `exec.command`. Empty values and `${...}` placeholders are ignored. The value is never \
-printed.",
+its `exec.command`. Empty values and placeholders (`$(VAR)`, `${VAR}`, `$VAR`, `%VAR%`) are \
+ignored, and so are public PEM blocks (certificates, public keys). The value is never printed.",
     why: "A literal value is stored in the spec file, in the repository, in the revision's \
 configuration that every project viewer can read, and in deploy logs. It bypasses Secret \
 Manager's access control, audit log and rotation.",
@@ -57,6 +57,13 @@ const MARKERS: &[&str] = &[
     "PASSPHRASE",
     "ENCRYPTION_KEY",
     "SIGNING_KEY",
+    "MASTER_KEY",
+    "LICENSE_KEY",
+    "APP_KEY",
+    "FERNET_KEY",
+    "AUTHORIZATION",
+    "REQUIREPASS",
+    "MASTERAUTH",
 ];
 
 /// Name endings that describe a credential without being one (`TOKEN_TTL`, `SECRET_NAME`).
@@ -107,6 +114,17 @@ const BENIGN_SUFFIXES: &[&str] = &[
     "_HASHER",
     "_MANAGER",
     "_FORMAT",
+    "_HASHERS",
+    "_VALIDATORS",
+    "_COMPLEXITY",
+    "_ALGO",
+    "_PREFIX",
+    "_ENCODING",
+    "_EXPIRES_IN",
+    "_VALIDITY",
+    "_IDS",
+    "_SCHEDULE",
+    "_TO_LIVE",
 ];
 
 /// First words that make a name an action or a switch about a credential (`--use-secret-manager`,
@@ -162,9 +180,9 @@ pub fn name_marks_credential(name: &str) -> bool {
     let joined = format!("_{}_", words.join("_"));
     let benign = BENIGN_SUFFIXES.iter().any(|s| joined[..joined.len() - 1].ends_with(s))
         || (words.len() > 1 && VERBS.contains(&words[0].as_str()));
-    // A marker ends a word (`DB_PASSWORD`, `APITOKEN`), or is several words (`API_KEY`);
-    // `TOKENIZER` and `MAX_TOKENS` go on after it. `PASS` alone is a word too often
-    // (`BYPASS_CACHE`): only as the last word.
+    // A marker ends a word (`DB_PASSWORD`, `APITOKEN`), or is several words (`API_KEY`, also
+    // as a plural: `API_KEYS`); `TOKENIZER` and `MAX_TOKENS` go on after it. `PASS`, `PWD` and
+    // `PW` alone are words too often (`BYPASS_CACHE`): only as the last word.
     // One word may also run a marker into `KEY` (`SECRETKEY`) or write a marker of several
     // words as one (`PRIVATEKEY`).
     let plural = |w: &str| w.strip_suffix('S') == Some("CREDENTIAL");
@@ -172,27 +190,36 @@ pub fn name_marks_credential(name: &str) -> bool {
         let m = m.replace('_', "");
         w.ends_with(&m) || w.strip_suffix("KEY").is_some_and(|r| r.ends_with(&m))
     };
+    let several = |m: &str| m.contains('_') && joined.contains(&format!("_{m}S_"));
     let marked = MARKERS.iter().any(|m| {
-        joined.contains(&format!("_{m}_")) || words.iter().any(|w| ends_in(w, m) || plural(w))
+        joined.contains(&format!("_{m}_"))
+            || several(m)
+            || words.iter().any(|w| ends_in(w, m) || plural(w))
     });
-    let pass = words.last().is_some_and(|w| w == "PASS");
+    let pass = words.last().is_some_and(|w| ["PASS", "PWD", "PW"].contains(&w.as_str()));
     !benign && (pass || marked)
 }
 
 /// The words of a name in upper case: `dbPassword`, `db-password` and `DB_PASSWORD` all give
 /// `DB`, `PASSWORD`.
 fn words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
     let mut words: Vec<String> = vec![String::new()];
-    let mut lower_before = false;
-    for c in name.chars() {
-        let new_word = !c.is_ascii_alphanumeric() || (c.is_ascii_uppercase() && lower_before);
-        if new_word && words.last().is_some_and(|w| !w.is_empty()) {
+    for (i, &c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1).map(|b| chars[b]);
+        let after = chars.get(i + 1);
+        // A capital starts a word after a small letter or digit (`dbPassword`), and ends an
+        // acronym before a small letter (`openAIApiKey`: `AI`, `Api`).
+        let camel = c.is_ascii_uppercase()
+            && (before.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                || (before.is_some_and(|b| b.is_ascii_uppercase())
+                    && after.is_some_and(char::is_ascii_lowercase)));
+        if (!c.is_ascii_alphanumeric() || camel) && words.last().is_some_and(|w| !w.is_empty()) {
             words.push(String::new());
         }
         if let (true, Some(word)) = (c.is_ascii_alphanumeric(), words.last_mut()) {
             word.push(c.to_ascii_uppercase());
         }
-        lower_before = c.is_ascii_lowercase() || c.is_ascii_digit();
     }
     words.retain(|w| !w.is_empty());
     words
@@ -549,6 +576,11 @@ mod tests {
             "--pass-access-token",
             "--use-secret-manager",
             "BYPASS_CACHE",
+            "PASSWORD_HASHERS",
+            "TIKTOKEN_ENCODING",
+            "REFRESH_TOKEN_EXPIRES_IN",
+            "--stop-token-ids",
+            "PWD_PATH",
         ] {
             assert!(!name_marks_credential(name), "{name}");
         }
@@ -562,6 +594,13 @@ mod tests {
             "SECRETKEY",
             "PRIVATEKEY",
             "jwtSecretKey",
+            "openAIApiKey",
+            "MYSQL_PWD",
+            "LDAP_BIND_PW",
+            "API_KEYS",
+            "RAILS_MASTER_KEY",
+            "--requirepass",
+            "Authorization",
         ] {
             assert!(name_marks_credential(name), "{name}");
         }

@@ -41,6 +41,7 @@ pub const PREFIXES: &[(&str, &str)] = &[
     ("sk-", "an API key"),
     ("AKIA", "an AWS access key"),
     ("GOCSPX-", "a Google OAuth client secret"),
+    ("https://hooks.slack.com/services/", "a Slack webhook URL"),
 ];
 
 /// The shortest token with a known prefix that counts as a credential: shorter ones are names
@@ -55,7 +56,7 @@ pub fn looks_like_credential(text: &str) -> Option<&'static str> {
     if super::plaintext_secret::url_with_password(text) {
         return Some("a URL with a password");
     }
-    if text.contains("-----BEGIN") {
+    if private_pem(text) {
         return Some("a PEM block");
     }
     if is_jwt(text) {
@@ -70,6 +71,15 @@ pub fn looks_like_credential(text: &str) -> Option<&'static str> {
         return Some(RANDOM_TOKEN);
     }
     None
+}
+
+/// Whether `text` holds a PEM block that is not public material: a certificate, a certificate
+/// request or a public key is meant to be shared.
+fn private_pem(text: &str) -> bool {
+    const PUBLIC: &[&str] =
+        &["CERTIFICATE-----", "CERTIFICATE REQUEST-----", "PUBLIC KEY-----", "X509 CRL-----"];
+    let mut blocks = text.split("-----BEGIN ").skip(1).peekable();
+    blocks.peek().is_some() && blocks.any(|b| !PUBLIC.iter().any(|p| b.starts_with(p)))
 }
 
 /// Three dot-separated parts, the first a JSON object in base64url (`eyJ` is `{"`).
@@ -142,6 +152,8 @@ mod tests {
             "google-oauth-client-{env}",
             "projects/netra-production/secrets/service-to-service-secret",
             "sk-config",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+            "-----BEGIN PUBLIC KEY-----\nMIIB",
         ] {
             assert_eq!(looks_like_credential(name), None, "{name}");
         }
@@ -159,6 +171,11 @@ mod tests {
             ("rk_live_51Habcdefghijklmnopqrstuv", "a Stripe key"),
             ("xoxa-2-1234567890-abcdefghij", "a Slack token"),
             ("xoxs-1234567890-abcdefghijkl", "a Slack token"),
+            (
+                "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/aBcDeFgHiJ",
+                "a Slack webhook URL",
+            ),
+            ("-----BEGIN CERTIFICATE-----\nMIIB\n-----BEGIN PRIVATE KEY-----\nMIIE", "a PEM block"),
         ];
         for (text, kind) in cases {
             assert_eq!(looks_like_credential(text), Some(kind), "{text}");
