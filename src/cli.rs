@@ -16,7 +16,8 @@ Examples:
 /// The exit codes mean the same for every command; each help lists the ones its command can
 /// return, with what they mean there.
 const EXIT_OK: &str = "  0  no error-level finding";
-const EXIT_FINDINGS: &str = "  1  error-level findings, or warnings with --deny-warnings (a manifest that does not parse too)";
+const EXIT_FINDINGS: &str =
+    "  1  error-level findings (or a manifest that does not parse; warnings with --deny-warnings)";
 const EXIT_USAGE: &str = "  2  usage error or unreadable input";
 const EXIT_INCOMPLETE: &str = "  3  verification incomplete: something could not be checked";
 

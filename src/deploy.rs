@@ -96,7 +96,7 @@ impl Outcome {
 
 /// One secret mapping as a service carries it: names and versions only. A name that looks
 /// like a credential (a token pasted where a name goes, in a live service too) is kept as it is
-/// for comparing, and written as [`shown`] describes it.
+/// for comparing, and written as [`crate::diagnostic::unless_credential`] describes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Mapping {
     /// The env var name or file path.
@@ -111,17 +111,8 @@ pub struct Mapping {
     pub version: String,
 }
 
-/// `name` as plans and reports write it: described instead when it looks like a credential.
-pub fn shown(name: &str) -> String {
-    if crate::diagnostic::credential_kind(name).is_some() {
-        crate::diagnostic::quote(name)
-    } else {
-        name.to_string()
-    }
-}
-
 fn shown_as<S: serde::Serializer>(name: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&shown(name))
+    serializer.serialize_str(&crate::diagnostic::unless_credential(name))
 }
 
 /// A change of one mapping between the live service and the rendered one.

@@ -176,6 +176,13 @@ pub fn shown(value: &str) -> String {
     if may_show(value) { value.to_string() } else { quote(value) }
 }
 
+/// `name` as it is, or [`quote`]'s description when it looks like a credential: for names that
+/// reports write as they are and that an odd but harmless character must not hide (a target
+/// `BAD NAME` stays readable, as in the JSON `target` field).
+pub fn unless_credential(name: &str) -> String {
+    if credential_kind(name).is_some() { quote(name) } else { name.to_string() }
+}
+
 /// `value` where a help text gives it as an argument of a command to run, or `placeholder`
 /// (`SECRET_ID`) when [`quote`] would not show it: the user types the real value in.
 pub fn argument<'a>(value: &'a str, placeholder: &'a str) -> &'a str {

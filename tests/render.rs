@@ -320,17 +320,36 @@ fn refuses_to_render_a_spec_with_errors() {
 fn a_secret_of_another_project_mapped_thrice_gets_one_alias() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("deploy")).unwrap();
-    let spec = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: api\n\
-                spec:\n  template:\n    metadata:\n      annotations:\n\
-                \x20       run.googleapis.com/secrets: shared-key:projects/other/secrets/other-key\n\
-                \x20   spec:\n      containers:\n        - image: app\n";
+    let spec = [
+        "apiVersion: serving.knative.dev/v1",
+        "kind: Service",
+        "metadata:",
+        "  name: api",
+        "spec:",
+        "  template:",
+        "    metadata:",
+        "      annotations:",
+        "        run.googleapis.com/secrets: shared-key:projects/other/secrets/other-key",
+        "    spec:",
+        "      containers:",
+        "        - image: app\n",
+    ]
+    .join("\n");
     std::fs::write(dir.path().join("deploy/api.yaml"), spec).unwrap();
     let manifest = dir.path().join("secrets.yaml");
-    let text = "version: 1\nenvironments:\n  staging: {project: shop, region: europe-west1}\n\
-                services:\n  api:\n    spec: deploy/api.yaml\n    secrets:\n\
-                \x20     A_KEY: {secret: projects/partner/secrets/shared-key}\n\
-                \x20     B_KEY: {secret: projects/partner/secrets/shared-key, version: 2}\n\
-                \x20     /etc/x/key: {secret: projects/partner/secrets/shared-key}\n";
+    let text = [
+        "version: 1",
+        "environments:",
+        "  staging: {project: shop, region: europe-west1}",
+        "services:",
+        "  api:",
+        "    spec: deploy/api.yaml",
+        "    secrets:",
+        "      A_KEY: {secret: projects/partner/secrets/shared-key}",
+        "      B_KEY: {secret: projects/partner/secrets/shared-key, version: 2}",
+        "      /etc/x/key: {secret: projects/partner/secrets/shared-key}\n",
+    ]
+    .join("\n");
     std::fs::write(&manifest, text).unwrap();
     let tree = render(&manifest, "api", &[]);
     let annotations = tree.path(&["spec", "template", "metadata", "annotations"]).unwrap();
@@ -350,10 +369,22 @@ fn a_broken_spec_stops_only_its_own_service() {
     std::fs::write(dir.path().join("deploy/api.yaml"), api).unwrap();
     std::fs::write(dir.path().join("deploy/broken.yaml"), "spec: {template: [\n").unwrap();
     let manifest = dir.path().join("secrets.yaml");
-    let text = "version: 1\nenvironments:\n  staging: {project: shop-staging, region: europe-west1}\n\
-                services:\n  api:\n    spec: deploy/api.yaml\n    container: app\n    secrets:\n\
-                \x20     JWT_KEY: {secret: jwt-key}\n  broken:\n    spec: deploy/broken.yaml\n\
-                \x20   secrets:\n      JWT_KEY: {secret: jwt-key}\n";
+    let text = [
+        "version: 1",
+        "environments:",
+        "  staging: {project: shop-staging, region: europe-west1}",
+        "services:",
+        "  api:",
+        "    spec: deploy/api.yaml",
+        "    container: app",
+        "    secrets:",
+        "      JWT_KEY: {secret: jwt-key}",
+        "  broken:",
+        "    spec: deploy/broken.yaml",
+        "    secrets:",
+        "      JWT_KEY: {secret: jwt-key}\n",
+    ]
+    .join("\n");
     std::fs::write(&manifest, text).unwrap();
 
     let tree = render(&manifest, "api", &[]);

@@ -674,6 +674,7 @@ fn plaintext_secret_in_annotations_commands_and_arguments() {
             ("plaintext-secret", "error", "deploy/api.yaml", 27, 15),
             ("plaintext-secret", "error", "deploy/api.yaml", 38, 44),
             ("plaintext-secret", "error", "deploy/api.yaml", 42, 37),
+            ("plaintext-secret", "error", "deploy/api.yaml", 47, 18),
         ]
     );
     assert_message(&found[0], "annotation `example.com/db-password` holds a plaintext value");
@@ -683,6 +684,11 @@ fn plaintext_secret_in_annotations_commands_and_arguments() {
     assert_message(&found[4], "in `args` (item 9): it holds `<redacted>`");
     assert_message(&found[5], "sends header `X-Api-Key` in its `livenessProbe`");
     assert_message(&found[6], "in its `startupProbe` command (item 3): it holds a user's password");
+    // A flag that ends `command` takes the first item of `args`: one command line.
+    assert_message(
+        &found[7],
+        "container `sidecar` passes a plaintext credential in `args` (item 1)",
+    );
     assert_never_printed(fixture, "plaintext-secret", &["XYZZY"]);
 }
 

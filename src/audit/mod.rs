@@ -286,12 +286,7 @@ pub fn build(
 /// `secret-value-in-manifest` reports), as findings do: every format writes the report's names
 /// as they are. Done last, since the rows are matched with findings by their keys as written.
 fn hide_credentials(audit: &mut Audit) {
-    use crate::diagnostic::{credential_kind, quote};
-    let hide = |name: &mut String| {
-        if credential_kind(name).is_some() {
-            *name = quote(name);
-        }
-    };
+    let hide = |name: &mut String| *name = crate::diagnostic::unless_credential(name);
     for row in &mut audit.rows {
         hide(&mut row.target);
         row.secrets.values_mut().for_each(hide);

@@ -3,8 +3,8 @@
 //! The command decides what happens; this module only says it. The JSON document's field names
 //! and status strings are part of the public interface (see the README).
 
-use crate::deploy::{Mapping, Outcome, Plan, Status, shown};
-use crate::diagnostic::Diagnostic;
+use crate::deploy::{Mapping, Outcome, Plan, Status};
+use crate::diagnostic::{Diagnostic, unless_credential};
 use crate::source::Sources;
 use serde_json::{Value, json};
 
@@ -68,11 +68,14 @@ fn mapping_table(plan: &Plan, project: &str) -> String {
         return String::new();
     }
     let own = format!("projects/{project}/secrets/");
-    let short = |m: &Mapping| shown(m.secret.strip_prefix(&own).unwrap_or(&m.secret));
-    let version = |m: &Mapping| shown(&m.version);
+    let short = |m: &Mapping| unless_credential(m.secret.strip_prefix(&own).unwrap_or(&m.secret));
+    let version = |m: &Mapping| unless_credential(&m.version);
     let mut text = "  secret mappings:\n".to_string();
-    let targets: Vec<String> =
-        plan.mappings.iter().map(|m| super::escape_controls(&shown(&m.target))).collect();
+    let targets: Vec<String> = plan
+        .mappings
+        .iter()
+        .map(|m| super::escape_controls(&unless_credential(&m.target)))
+        .collect();
     let width = targets.iter().map(String::len).max().unwrap_or(0);
     for (change, target) in plan.mappings.iter().zip(&targets) {
         let (sign, detail) = match (&change.before, &change.after) {
@@ -128,7 +131,11 @@ fn deployed(o: &Outcome) -> String {
         o.url.as_deref().unwrap_or("?")
     );
     for m in &o.mappings {
-        let (target, secret, version) = (shown(&m.target), shown(&m.secret), shown(&m.version));
+        let (target, secret, version) = (
+            unless_credential(&m.target),
+            unless_credential(&m.secret),
+            unless_credential(&m.version),
+        );
         text.push_str(&format!("  {target} <- {secret} @ {version}\n"));
     }
     text
